@@ -1,0 +1,60 @@
+import type { z } from "zod";
+import type { RunContext } from "./context.js";
+
+export interface RetryPolicy {
+  /** Attempts in all, the first included. Default 3. */
+  maxAttempts?: number;
+  /** First backoff cap in ms; doubles per attempt (full jitter). Default 1000. */
+  initialDelayMs?: number;
+  /** Largest backoff in ms. Default 60000. */
+  maxDelayMs?: number;
+}
+
+export interface AgentDefinition<I = unknown, O = unknown> {
+  readonly name: string;
+  /** Validates input at submit time (a 400 names the bad field) and before each run. */
+  readonly input?: z.ZodType<I>;
+  /** Queue the agent's runs go to unless the submitter names one. Default "default". */
+  readonly queue?: string;
+  readonly retry?: RetryPolicy;
+  /** Time budget of one attempt. */
+  readonly timeoutMs?: number;
+  readonly description?: string;
+  readonly run: (ctx: RunContext, input: I) => Promise<O>;
+}
+
+const NAME_RE = /^[a-zA-Z][\w.-]{0,127}$/;
+
+/**
+ * Declares an agent: a function that Outlast runs durably. Every `ctx.*` call inside
+ * `run` is a journaled step; after a crash the function runs again from the top and
+ * finished steps return their recorded results.
+ *
+ * @example
+ * ```ts
+ * import { defineAgent } from "outlast";
+ * import { z } from "zod";
+ *
+ * export const hello = defineAgent({
+ *   name: "hello",
+ *   input: z.object({ name: z.string() }),
+ *   run: async (ctx, { name }) => {
+ *     const reply = await ctx.llm({ model: "fast", messages: [{ role: "user", content: `Greet ${name}` }] });
+ *     const shout = await ctx.step("shout", async () => reply.content.toUpperCase());
+ *     return { greeting: shout };
+ *   },
+ * });
+ * ```
+ */
+export function defineAgent<I, O>(def: AgentDefinition<I, O>): AgentDefinition<I, O> {
+  if (!NAME_RE.test(def.name)) {
+    throw new TypeError(
+      `agent name ${JSON.stringify(def.name)} is invalid: use letters, digits, '.', '_' or '-', starting with a letter`,
+    );
+  }
+  if (typeof def.run !== "function")
+    throw new TypeError(`agent ${def.name}: run must be a function`);
+  return Object.freeze({ ...def });
+}
+
+export type AnyAgent = AgentDefinition<never, unknown>;

@@ -1,0 +1,104 @@
+import { z } from "zod";
+import {
+  CancelledError,
+  LeaseLostError,
+  RateLimitedError,
+  RetryableError,
+  serializeError,
+  TerminalError,
+  TimeoutError,
+} from "../errors.js";
+import type { ClaimedRun } from "../store/repo.js";
+import { abortReason } from "../util/signal.js";
+import type { AnyAgent } from "./agent.js";
+import { backoffDelayMs, DEFAULT_RETRY } from "./backoff.js";
+
+/** Why a worker stopped executing a run that did not finish: it gives the run back. */
+export class ShutdownError extends LeaseLostError {
+  constructor() {
+    super("the worker is shutting down; the run goes back to the queue");
+  }
+}
+
+/** What the worker must do with a run after its attempt ended. */
+export type Outcome =
+  | { kind: "succeeded"; outputJson: string | undefined }
+  | { kind: "failed"; error: unknown }
+  | { kind: "cancelled"; error: unknown }
+  | { kind: "retry"; error: unknown; delayMs: number }
+  | { kind: "throttled"; error: unknown; delayMs: number }
+  | { kind: "release" }
+  | { kind: "abandon" };
+
+/**
+ * Runs the agent function until it returns, throws, or the run's signal fires (cancel,
+ * timeout, lease loss, shutdown) — whichever comes first. An agent that ignores its signal
+ * keeps running in the background, but every later ctx call throws and its writes are
+ * fenced by the lease token, so it can change nothing.
+ */
+export async function runAgent(
+  agent: AnyAgent,
+  run: ClaimedRun,
+  ctx: Parameters<AnyAgent["run"]>[0],
+  abort: AbortController,
+): Promise<Outcome> {
+  let timer: NodeJS.Timeout | undefined;
+  if (agent.timeoutMs) {
+    timer = setTimeout(
+      () => abort.abort(new TimeoutError(`run exceeded its time budget of ${agent.timeoutMs} ms`)),
+      agent.timeoutMs,
+    );
+  }
+  try {
+    const input = parseInput(agent, run.input);
+    const result = await Promise.race([
+      agent.run(ctx, input as never).then((output) => ({ output })),
+      abortReason(abort.signal).then((reason) => ({ reason })),
+    ]);
+    if ("reason" in result) return classify(result.reason, run, agent);
+    if (abort.signal.aborted) return classify(abort.signal.reason, run, agent);
+    return { kind: "succeeded", outputJson: JSON.stringify(result.output) };
+  } catch (err) {
+    // A ctx call that saw the abort rethrows its reason; prefer the signal's own reason.
+    return classify(abort.signal.aborted ? abort.signal.reason : err, run, agent);
+  } finally {
+    if (timer) clearTimeout(timer);
+  }
+}
+
+function parseInput(agent: AnyAgent, input: unknown): unknown {
+  if (!agent.input) return input;
+  const parsed = agent.input.safeParse(input);
+  if (!parsed.success) {
+    throw new TerminalError(
+      `input does not match agent ${agent.name}: ${z.prettifyError(parsed.error)}`,
+      {
+        code: "OUTLAST_INVALID_INPUT",
+      },
+    );
+  }
+  return parsed.data;
+}
+
+export function classify(err: unknown, run: ClaimedRun, agent: AnyAgent): Outcome {
+  if (err instanceof ShutdownError) return { kind: "release" };
+  if (err instanceof LeaseLostError) return { kind: "abandon" };
+  if (err instanceof CancelledError) return { kind: "cancelled", error: err };
+  if (err instanceof TerminalError) return { kind: "failed", error: err };
+  if (err instanceof RateLimitedError) {
+    return { kind: "throttled", error: err, delayMs: err.retryAfterMs ?? 1_000 };
+  }
+  const policy = { ...DEFAULT_RETRY, ...agent.retry };
+  const attemptNo = run.attempt + 1;
+  if (attemptNo >= (run.max_attempts || policy.maxAttempts)) return { kind: "failed", error: err };
+  const delayMs =
+    err instanceof RetryableError && err.retryAfterMs !== undefined
+      ? err.retryAfterMs
+      : backoffDelayMs(policy, attemptNo);
+  return { kind: "retry", error: err, delayMs };
+}
+
+export function errorJson(err: unknown) {
+  const e = serializeError(err);
+  return { ...e, retryable: !(err instanceof TerminalError) };
+}

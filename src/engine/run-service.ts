@@ -1,0 +1,195 @@
+import { z } from "zod";
+import { RequestError } from "../errors.js";
+import type { Db } from "../store/db.js";
+import { Repo, type RunRow } from "../store/repo.js";
+import { withDbRetry } from "../store/retry.js";
+import { isUuid, uuidv7 } from "../util/ids.js";
+import type { AnyAgent } from "./agent.js";
+import { DEFAULT_RETRY } from "./backoff.js";
+import { RUN_STATUSES } from "./run-states.js";
+import { RunWaiter } from "./run-waiter.js";
+
+export interface SubmitRequest {
+  agent: string;
+  input?: unknown;
+  queue?: string | undefined;
+  priority?: number | undefined;
+  thread_id?: string | undefined;
+  idempotency_key?: string | undefined;
+  tags?: Record<string, string> | undefined;
+  /** Delayed start. */
+  run_at?: string | undefined;
+}
+
+export interface SubmitResult {
+  run: RunRow;
+  /** False when the idempotency key matched an existing run. */
+  created: boolean;
+}
+
+export interface ListRequest {
+  status?: string | undefined;
+  agent?: string | undefined;
+  thread_id?: string | undefined;
+  cursor?: string | undefined;
+  limit?: number | undefined;
+}
+
+/**
+ * Submitting, reading, listing, cancelling and waiting for runs: what the HTTP API and
+ * the in-process client share. Validation errors are RequestErrors with stable codes.
+ */
+export class RunService {
+  readonly repo: Repo;
+  private readonly agents: Map<string, AnyAgent>;
+  private readonly waiter: RunWaiter;
+
+  constructor(
+    readonly db: Db,
+    agents: readonly AnyAgent[],
+    private readonly queues: readonly string[] = [],
+  ) {
+    this.repo = new Repo(db);
+    this.agents = new Map(agents.map((a) => [a.name, a]));
+    this.waiter = new RunWaiter(db, this.repo);
+  }
+
+  start(): Promise<void> {
+    return this.waiter.start();
+  }
+
+  stop(): Promise<void> {
+    return this.waiter.stop();
+  }
+
+  agentNames(): string[] {
+    return [...this.agents.keys()];
+  }
+
+  async submit(req: SubmitRequest): Promise<SubmitResult> {
+    const agent = this.agents.get(req.agent);
+    if (!agent) {
+      throw new RequestError(
+        404,
+        "OUTLAST_UNKNOWN_AGENT",
+        `no agent named "${req.agent}"; known agents: ${this.agentNames().join(", ") || "(none)"}`,
+      );
+    }
+    let input = req.input ?? null;
+    if (agent.input) {
+      const parsed = agent.input.safeParse(input);
+      if (!parsed.success) {
+        throw new RequestError(
+          400,
+          "OUTLAST_INVALID_INPUT",
+          `input does not match agent ${agent.name}: ${z.prettifyError(parsed.error)}`,
+          parsed.error.issues.map((i) => ({
+            path: ["input", ...i.path.map(String)],
+            message: i.message,
+          })),
+        );
+      }
+      input = req.input ?? null;
+    }
+    const queue = req.queue ?? agent.queue ?? "default";
+    if (this.queues.length > 0 && !this.queues.includes(queue)) {
+      throw new RequestError(
+        400,
+        "OUTLAST_UNKNOWN_QUEUE",
+        `no queue named "${queue}"; known queues: ${this.queues.join(", ")}`,
+      );
+    }
+    const availableAt = req.run_at ? new Date(req.run_at) : undefined;
+    const rows = await withDbRetry(() =>
+      this.repo.insertRuns([
+        {
+          id: uuidv7(),
+          agent: agent.name,
+          queue,
+          input,
+          threadId: req.thread_id,
+          priority: req.priority,
+          tags: req.tags,
+          idempotencyKey: req.idempotency_key,
+          maxAttempts: agent.retry?.maxAttempts ?? DEFAULT_RETRY.maxAttempts,
+          availableAt,
+        },
+      ]),
+    );
+    if (rows[0]) return { run: rows[0], created: true };
+    const existing = req.idempotency_key
+      ? await this.repo.getRunByIdempotencyKey(req.idempotency_key)
+      : undefined;
+    if (!existing) throw new Error("insert returned no run and no idempotent match");
+    if (existing.agent !== agent.name) {
+      throw new RequestError(
+        409,
+        "OUTLAST_IDEMPOTENCY_CONFLICT",
+        `idempotency key "${req.idempotency_key}" already belongs to a run of agent "${existing.agent}"`,
+      );
+    }
+    return { run: existing, created: false };
+  }
+
+  async get(id: string): Promise<RunRow> {
+    if (!isUuid(id))
+      throw new RequestError(400, "OUTLAST_INVALID_ID", `"${id}" is not a run id (a UUID)`);
+    const run = await withDbRetry(() => this.repo.getRun(id));
+    if (!run) throw new RequestError(404, "OUTLAST_RUN_NOT_FOUND", `no run with id ${id}`);
+    return run;
+  }
+
+  async steps(id: string): Promise<Record<string, unknown>[]> {
+    await this.get(id);
+    return withDbRetry(() => this.repo.listSteps(id));
+  }
+
+  async list(req: ListRequest): Promise<{ runs: RunRow[]; next_cursor: string | null }> {
+    if (req.status && !(RUN_STATUSES as readonly string[]).includes(req.status)) {
+      throw new RequestError(
+        400,
+        "OUTLAST_INVALID_FILTER",
+        `status must be one of ${RUN_STATUSES.join(", ")}`,
+      );
+    }
+    if (req.cursor && !isUuid(req.cursor)) {
+      throw new RequestError(
+        400,
+        "OUTLAST_INVALID_CURSOR",
+        "cursor must be the next_cursor of a previous page",
+      );
+    }
+    const limit = req.limit ?? 50;
+    const rows = await withDbRetry(() =>
+      this.repo.listRuns({
+        status: req.status,
+        agent: req.agent,
+        threadId: req.thread_id,
+        before: req.cursor,
+        limit: limit + 1,
+      }),
+    );
+    const more = rows.length > limit;
+    const runs = more ? rows.slice(0, limit) : rows;
+    return { runs, next_cursor: more ? (runs.at(-1)?.id ?? null) : null };
+  }
+
+  async cancel(id: string): Promise<RunRow> {
+    const current = await this.get(id);
+    const row = await withDbRetry(() => this.repo.cancelRun(id));
+    if (!row) {
+      throw new RequestError(
+        409,
+        "OUTLAST_RUN_FINISHED",
+        `run ${id} already finished as ${current.status}; there is nothing to cancel`,
+      );
+    }
+    return row;
+  }
+
+  /** The run once it is final, or its current state after `timeoutMs`. */
+  async waitFor(id: string, timeoutMs: number): Promise<{ run: RunRow; finished: boolean }> {
+    const finished = await this.waiter.wait(id, timeoutMs);
+    return { run: await this.get(id), finished };
+  }
+}

@@ -1,0 +1,316 @@
+import { randomUUID } from "node:crypto";
+import { hostname } from "node:os";
+import { CancelledError, LeaseLostError, TerminalError } from "../errors.js";
+import type { LlmClient } from "../llm/types.js";
+import type { Db } from "../store/db.js";
+import {
+  type ClaimedRun,
+  type Finish,
+  Repo,
+  type StepWrite,
+  type StepWriteResult,
+} from "../store/repo.js";
+import { withDbRetry } from "../store/retry.js";
+import { Batcher } from "../util/batcher.js";
+import { type Logger, silentLogger } from "../util/log.js";
+import { Wakeup } from "../util/signal.js";
+import type { AnyAgent } from "./agent.js";
+import { RunContextImpl } from "./context.js";
+import { errorJson, type Outcome, runAgent, ShutdownError } from "./execute.js";
+import type { JournalEntry } from "./journal.js";
+import { Liveness } from "./liveness.js";
+
+export interface WorkerOptions {
+  db: Db;
+  agents: readonly AnyAgent[];
+  /** Queues this worker serves. Default: every queue of its agents. */
+  queues?: readonly string[];
+  /** Global caps per queue (all workers together). */
+  queueLimits?: Readonly<Record<string, number>>;
+  /** Runs this worker executes at once. Default 10. */
+  concurrency?: number;
+  llm?: LlmClient;
+  log?: Logger;
+  /** Fallback poll when no NOTIFY arrives (delayed runs, missed notifications). Default 1000. */
+  pollIntervalMs?: number;
+  /** Default 2000. */
+  heartbeatIntervalMs?: number;
+  /** A worker that has not renewed for this long is dead to its peers. Default 15000. */
+  leaseTtlMs?: number;
+  /** How often this worker looks for dead peers. Default 500. */
+  reapIntervalMs?: number;
+  id?: string;
+}
+
+interface Active {
+  run: ClaimedRun;
+  abort: AbortController;
+  done: Promise<void>;
+}
+
+/**
+ * A pull worker. It claims ready runs of its queues while it has free slots, executes
+ * each (replaying its journal), and writes steps and results through group commit.
+ *
+ * States: created → running → draining (stop(): no new claims; in-flight runs get the
+ * grace period) → stopped (what is left is given back to the queue for other workers).
+ */
+export class Worker {
+  readonly id: string;
+  private readonly repo: Repo;
+  private readonly agents: Map<string, AnyAgent>;
+  private readonly queues: string[];
+  private readonly concurrency: number;
+  private readonly log: Logger;
+  private readonly wake = new Wakeup();
+  private readonly active = new Map<string, Active>();
+  private readonly journal: Batcher<StepWrite, StepWriteResult>;
+  private readonly finisher: Batcher<Finish, boolean>;
+  private readonly hardStop = new AbortController();
+  private readonly liveness: Liveness;
+  private readonly unlisten: (() => Promise<void>)[] = [];
+  private loop: Promise<void> | undefined;
+  private stopping = false;
+
+  constructor(private readonly opts: WorkerOptions) {
+    this.id = opts.id ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+    this.repo = new Repo(opts.db);
+    this.agents = new Map(opts.agents.map((a) => [a.name, a]));
+    this.queues = [...new Set(opts.queues ?? opts.agents.map((a) => a.queue ?? "default"))];
+    this.concurrency = opts.concurrency ?? 10;
+    this.log = (opts.log ?? silentLogger).child({ worker: this.id });
+    const forever = { maxElapsedMs: Number.POSITIVE_INFINITY, signal: this.hardStop.signal };
+    this.journal = new Batcher((items) =>
+      withDbRetry(() => this.repo.journalSteps(items), forever),
+    );
+    this.finisher = new Batcher(async (items) => {
+      const done = await withDbRetry(() => this.repo.finishRuns(items), forever);
+      return items.map((i) => done.has(i.id));
+    });
+    this.liveness = new Liveness(
+      opts.db,
+      this.repo,
+      this.id,
+      this.queues,
+      {
+        heartbeatIntervalMs: opts.heartbeatIntervalMs ?? 2_000,
+        leaseTtlMs: opts.leaseTtlMs ?? 15_000,
+        reapIntervalMs: opts.reapIntervalMs ?? 500,
+      },
+      this.log,
+      (why) => this.abortAll(new LeaseLostError(`worker lease lost: ${why}`)),
+      () => this.wake.notify(),
+    );
+  }
+
+  get activeRuns(): number {
+    return this.active.size;
+  }
+
+  async start(): Promise<void> {
+    const queues = new Set(this.queues);
+    this.unlisten.push(
+      await this.opts.db.listen(
+        "outlast_ready",
+        (queue) => {
+          if (queues.has(queue)) this.wake.notify();
+        },
+        () => this.wake.notify(),
+      ),
+      await this.opts.db.listen("outlast_cancel", (runId) => {
+        this.active.get(runId)?.abort.abort(new CancelledError());
+      }),
+    );
+    await this.liveness.start();
+    this.loop = this.claimLoop();
+    this.log.info("worker started", { queues: this.queues, concurrency: this.concurrency });
+  }
+
+  private async claimLoop(): Promise<void> {
+    const poll = this.opts.pollIntervalMs ?? 1_000;
+    while (!this.stopping) {
+      const free = this.concurrency - this.active.size;
+      let claimed: ClaimedRun[] = [];
+      if (free > 0) {
+        try {
+          claimed = await this.claim(free);
+        } catch (err) {
+          this.log.warn("claim failed; the database may be away", {
+            error: (err as Error).message,
+          });
+        }
+        for (const run of claimed) this.startRun(run);
+      }
+      // A full batch suggests more are ready: claim again as soon as slots allow.
+      if (claimed.length > 0 && claimed.length === free) continue;
+      await this.wake.wait(poll);
+    }
+  }
+
+  private async claim(free: number): Promise<ClaimedRun[]> {
+    const limits = this.opts.queueLimits ?? {};
+    const uncapped = this.queues.filter((q) => limits[q] === undefined);
+    const out: ClaimedRun[] = [];
+    if (uncapped.length > 0) out.push(...(await this.repo.claim(uncapped, free, this.id)));
+    for (const q of this.queues) {
+      const cap = limits[q];
+      if (cap === undefined || out.length >= free) continue;
+      out.push(...(await this.repo.claimCapped(q, cap, free - out.length, this.id)));
+    }
+    return out;
+  }
+
+  private startRun(run: ClaimedRun): void {
+    const abort = new AbortController();
+    const entry: Active = { run, abort, done: Promise.resolve() };
+    this.active.set(run.id, entry);
+    entry.done = this.execute(run, abort)
+      .catch((err) => this.log.error("run handling failed", { run: run.id, error: String(err) }))
+      .finally(() => {
+        this.active.delete(run.id);
+        this.wake.notify();
+      });
+  }
+
+  private async execute(run: ClaimedRun, abort: AbortController): Promise<void> {
+    const agent = this.agents.get(run.agent);
+    const log = this.log.child({ run: run.id, agent: run.agent });
+    let outcome: Outcome;
+    if (!agent) {
+      outcome = { kind: "failed", error: unknownAgent(run.agent) };
+    } else if (run.cancel_requested) {
+      outcome = { kind: "cancelled", error: new CancelledError() };
+    } else {
+      const journal: ReadonlyMap<number, JournalEntry> =
+        run.claims > 1
+          ? await withDbRetry(() => this.repo.loadJournal(run.id), { maxElapsedMs: 60_000 })
+          : new Map();
+      const ctx = new RunContextImpl({
+        runId: run.id,
+        agent: run.agent,
+        attempt: run.attempt + 1,
+        journal,
+        abort,
+        log,
+        llm: this.opts.llm,
+        record: async (step) => {
+          const res = await this.journal.submit({
+            ...step,
+            runId: run.id,
+            leaseToken: run.lease_token,
+            attempt: run.attempt + 1,
+          });
+          if (!res.written) {
+            const err = new LeaseLostError(
+              `step ${step.seq} of run ${run.id} was not journaled: the claim is no longer current`,
+            );
+            abort.abort(err);
+            throw err;
+          }
+          if (res.cancelRequested) abort.abort(new CancelledError());
+        },
+        setProgress: async (data) => {
+          const cancel = await withDbRetry(() =>
+            this.repo.setProgress(run.id, run.lease_token, data),
+          );
+          if (cancel === undefined) abort.abort(new LeaseLostError());
+          else if (cancel) abort.abort(new CancelledError());
+        },
+      });
+      outcome = await runAgent(agent, run, ctx, abort);
+    }
+    if (!abort.signal.aborted) abort.abort(new ShutdownError());
+    await this.settle(run, outcome, log);
+  }
+
+  /** Writes what an attempt's outcome means for the run. */
+  private async settle(run: ClaimedRun, outcome: Outcome, log: Logger): Promise<void> {
+    const forever = { maxElapsedMs: Number.POSITIVE_INFINITY, signal: this.hardStop.signal };
+    switch (outcome.kind) {
+      case "succeeded":
+      case "failed":
+      case "cancelled": {
+        const ok = await this.finisher.submit({
+          id: run.id,
+          leaseToken: run.lease_token,
+          status: outcome.kind,
+          outputJson: outcome.kind === "succeeded" ? outcome.outputJson : undefined,
+          error: outcome.kind === "succeeded" ? undefined : errorJson(outcome.error),
+        });
+        if (!ok) log.warn("run finished after its claim ended; the result was discarded");
+        else if (outcome.kind === "failed")
+          log.warn("run failed", { error: errorJson(outcome.error).message });
+        return;
+      }
+      case "retry":
+      case "throttled":
+        await withDbRetry(
+          () =>
+            this.repo.requeueRun({
+              id: run.id,
+              leaseToken: run.lease_token,
+              status: outcome.kind === "retry" ? "queued" : "throttled",
+              delayMs: outcome.delayMs,
+              error: errorJson(outcome.error),
+              addAttempts: outcome.kind === "retry" ? 1 : 0,
+            }),
+          forever,
+        );
+        return;
+      case "release":
+      case "abandon":
+        // A run this worker stops executing goes back at once. The write is fenced by the
+        // lease token, so it is a no-op when a peer already reclaimed the run.
+        await withDbRetry(
+          () => this.repo.releaseRuns([{ id: run.id, leaseToken: run.lease_token }]),
+          forever,
+        ).catch(() => {});
+        return;
+    }
+  }
+
+  private abortAll(reason: Error): void {
+    for (const a of this.active.values()) a.abort.abort(reason);
+  }
+
+  /**
+   * Drains: stops claiming, lets in-flight runs finish within `graceMs`, then gives the
+   * rest back to the queue so other workers resume them at once.
+   */
+  async stop(graceMs = 10_000): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    this.wake.notify();
+    await this.loop;
+    const deadline = Date.now() + graceMs;
+    while (this.active.size > 0 && Date.now() < deadline) {
+      await Promise.race([
+        Promise.all([...this.active.values()].map((a) => a.done)),
+        sleep(deadline - Date.now()),
+      ]);
+    }
+    if (this.active.size > 0) {
+      this.log.info("grace period over; releasing unfinished runs", { runs: this.active.size });
+      this.abortAll(new ShutdownError());
+      await Promise.race([Promise.all([...this.active.values()].map((a) => a.done)), sleep(5_000)]);
+    }
+    await Promise.race([Promise.all([this.journal.drain(), this.finisher.drain()]), sleep(5_000)]);
+    this.hardStop.abort();
+    for (const u of this.unlisten) await u().catch(() => {});
+    await this.liveness.stop();
+    this.log.info("worker stopped");
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, Math.max(0, ms)));
+}
+
+function unknownAgent(name: string): Error {
+  return new TerminalError(
+    `this worker has no agent named "${name}"; deploy it with the worker's config`,
+    {
+      code: "OUTLAST_UNKNOWN_AGENT",
+    },
+  );
+}

@@ -1,0 +1,114 @@
+/**
+ * Errors carry their meaning: the class decides what the engine does with a failed step
+ * or run, and `code` is a stable identifier documented in docs/errors.md.
+ *
+ * | class            | engine does                                                  |
+ * |------------------|--------------------------------------------------------------|
+ * | TerminalError    | fails the run at once; journaled, so replay rethrows it       |
+ * | RetryableError   | retries the run after `retryAfterMs` (or backoff)             |
+ * | RateLimitedError | waits for quota (status `throttled`); no attempt is consumed  |
+ * | CancelledError   | ends the run as `cancelled`                                   |
+ * | TimeoutError     | the run or step exceeded its time budget; retried             |
+ * | any other Error  | retried with exponential backoff until `maxAttempts`          |
+ */
+export class OutlastError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
+/** Never retried. Throw it from a step or an agent when retrying cannot help. */
+export class TerminalError extends OutlastError {
+  constructor(message: string, options?: ErrorOptions & { code?: string }) {
+    super(options?.code ?? "OUTLAST_TERMINAL", message, options);
+  }
+}
+
+/** Retried, after `retryAfterMs` when given (a provider's Retry-After, say). */
+export class RetryableError extends OutlastError {
+  readonly retryAfterMs: number | undefined;
+  constructor(message: string, options?: ErrorOptions & { retryAfterMs?: number; code?: string }) {
+    super(options?.code ?? "OUTLAST_RETRYABLE", message, options);
+    this.retryAfterMs = options?.retryAfterMs;
+  }
+}
+
+/** A provider or Outlast's own limits said "not now": the run waits without losing an attempt. */
+export class RateLimitedError extends RetryableError {
+  constructor(message: string, options?: ErrorOptions & { retryAfterMs?: number }) {
+    super(message, { ...options, code: "OUTLAST_RATE_LIMITED" });
+  }
+}
+
+export class CancelledError extends OutlastError {
+  constructor(message = "run was cancelled") {
+    super("OUTLAST_CANCELLED", message);
+  }
+}
+
+export class TimeoutError extends OutlastError {
+  constructor(message: string) {
+    super("OUTLAST_TIMEOUT", message);
+  }
+}
+
+/** The code called a different step than the journal recorded at the same position. */
+export class NonDeterminismError extends TerminalError {
+  constructor(message: string) {
+    super(message, { code: "OUTLAST_NONDETERMINISM" });
+  }
+}
+
+/** This worker's claim on the run ended (lease expired, run reclaimed, worker draining). */
+export class LeaseLostError extends OutlastError {
+  constructor(message = "the worker no longer holds the run's lease") {
+    super("OUTLAST_LEASE_LOST", message);
+  }
+}
+
+/** What the journal and the API store of an error. */
+export interface SerializedError {
+  name: string;
+  message: string;
+  code?: string;
+  retryable?: boolean;
+  stack?: string;
+}
+
+export function serializeError(err: unknown): SerializedError {
+  if (err instanceof Error) {
+    const code = (err as { code?: unknown }).code;
+    return {
+      name: err.name,
+      message: err.message,
+      ...(typeof code === "string" ? { code } : {}),
+      ...(err.stack ? { stack: err.stack } : {}),
+    };
+  }
+  return { name: "Error", message: String(err) };
+}
+
+/** A journaled terminal error, rethrown on replay with its original name, code and message. */
+export function deserializeError(e: SerializedError): TerminalError {
+  const err = new TerminalError(e.message, { code: e.code ?? "OUTLAST_TERMINAL" });
+  err.name = e.name;
+  return err;
+}
+
+export function isTerminal(err: unknown): boolean {
+  return err instanceof TerminalError;
+}
+
+/** A request the API refuses: the status and a stable code tell the client what to fix. */
+export class RequestError extends OutlastError {
+  readonly status: 400 | 401 | 404 | 409 | 413 | 415 | 422 | 429 | 503;
+  readonly details: unknown;
+  constructor(status: RequestError["status"], code: string, message: string, details?: unknown) {
+    super(code, message);
+    this.status = status;
+    this.details = details;
+  }
+}

@@ -1,0 +1,60 @@
+import { mkdirSync } from "node:fs";
+import { PGlite } from "@electric-sql/pglite";
+import type { Db, Queryable, SessionLock } from "./db.js";
+
+/**
+ * Embedded PostgreSQL (WASM) persisted to a folder. One process owns the folder, so
+ * liveness needs no advisory lock: any run still leased at start-up belonged to a process
+ * that is gone.
+ *
+ * PGlite writes through to the file system but never calls fsync: a killed process loses
+ * nothing, a power cut can. Production runs on PostgreSQL.
+ */
+export class PgliteDb implements Db {
+  readonly kind = "pglite" as const;
+
+  private constructor(private readonly pg: PGlite) {}
+
+  /** `dataDir` undefined keeps the database in memory (tests). */
+  static async open(dataDir?: string): Promise<PgliteDb> {
+    if (dataDir) mkdirSync(dataDir, { recursive: true });
+    const pg = await PGlite.create(dataDir ? { dataDir } : {});
+    return new PgliteDb(pg);
+  }
+
+  async query<R>(sql: string, params?: readonly unknown[]): Promise<R[]> {
+    const res = await this.pg.query<R>(sql, params as unknown[] | undefined);
+    return res.rows;
+  }
+
+  async exec(sql: string): Promise<void> {
+    await this.pg.exec(sql);
+  }
+
+  async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
+    return this.pg.transaction(async (tx) =>
+      fn({
+        query: async <R>(sql: string, params?: readonly unknown[]) =>
+          (await tx.query<R>(sql, params as unknown[] | undefined)).rows,
+        exec: async (sql: string) => {
+          await tx.exec(sql);
+        },
+      }),
+    );
+  }
+
+  async listen(
+    channel: string,
+    onMessage: (payload: string) => void,
+  ): Promise<() => Promise<void>> {
+    return this.pg.listen(channel, onMessage);
+  }
+
+  async tryHoldSessionLock(): Promise<SessionLock | null> {
+    return null;
+  }
+
+  async close(): Promise<void> {
+    await this.pg.close();
+  }
+}

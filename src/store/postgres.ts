@@ -1,0 +1,149 @@
+import pg from "pg";
+import type { Db, Queryable, SessionLock } from "./db.js";
+
+// timestamptz and jsonb arrive parsed; int8 (counts) stays a string unless cast in SQL,
+// so statements cast counts to int.
+
+export interface PostgresOptions {
+  connectionString: string;
+  /** Pool size. Workers batch their writes, so a handful of connections serves many runs. */
+  max?: number;
+  applicationName?: string;
+}
+
+class PgQueryable implements Queryable {
+  constructor(private readonly client: pg.Pool | pg.PoolClient) {}
+
+  async query<R>(sql: string, params?: readonly unknown[]): Promise<R[]> {
+    const res = await this.client.query(sql, params as unknown[] | undefined);
+    return res.rows as R[];
+  }
+
+  async exec(sql: string): Promise<void> {
+    await this.client.query(sql);
+  }
+}
+
+export class PostgresDb extends PgQueryable implements Db {
+  readonly kind = "postgres" as const;
+  private readonly pool: pg.Pool;
+  private readonly closers = new Set<() => Promise<void>>();
+  private closed = false;
+
+  constructor(private readonly opts: PostgresOptions) {
+    const pool = new pg.Pool({
+      connectionString: opts.connectionString,
+      max: opts.max ?? 10,
+      application_name: opts.applicationName ?? "outlast",
+      connectionTimeoutMillis: 5_000,
+    });
+    super(pool);
+    this.pool = pool;
+    // An idle client that loses its connection emits here; without a listener the
+    // process would crash on a database restart. The pool discards the client.
+    pool.on("error", () => {});
+  }
+
+  async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    try {
+      await client.query("BEGIN");
+      const result = await fn(new PgQueryable(client));
+      await client.query("COMMIT");
+      client.release();
+      return result;
+    } catch (err) {
+      await client.query("ROLLBACK").catch(() => {});
+      client.release(err instanceof Error ? err : undefined);
+      throw err;
+    }
+  }
+
+  private newClient(): pg.Client {
+    const client = new pg.Client({
+      connectionString: this.opts.connectionString,
+      application_name: this.opts.applicationName ?? "outlast",
+      connectionTimeoutMillis: 5_000,
+    });
+    return client;
+  }
+
+  async listen(
+    channel: string,
+    onMessage: (payload: string) => void,
+    onReconnect?: () => void,
+  ): Promise<() => Promise<void>> {
+    let client: pg.Client | undefined;
+    let stopped = false;
+    let retryTimer: NodeJS.Timeout | undefined;
+    const connect = async (isReconnect: boolean): Promise<void> => {
+      const c = this.newClient();
+      c.on("notification", (msg) => {
+        if (msg.channel === channel) onMessage(msg.payload ?? "");
+      });
+      c.on("error", () => {
+        if (client !== c) return;
+        client = undefined;
+        c.end().catch(() => {});
+        scheduleReconnect(250);
+      });
+      await c.connect();
+      await c.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
+      if (stopped) {
+        await c.end().catch(() => {});
+        return;
+      }
+      client = c;
+      if (isReconnect) onReconnect?.();
+    };
+    const scheduleReconnect = (delay: number): void => {
+      if (stopped || this.closed) return;
+      retryTimer = setTimeout(() => {
+        connect(true).catch(() => scheduleReconnect(Math.min(delay * 2, 5_000)));
+      }, delay);
+      retryTimer.unref();
+    };
+    await connect(false);
+    const stop = async (): Promise<void> => {
+      stopped = true;
+      if (retryTimer) clearTimeout(retryTimer);
+      const c = client;
+      client = undefined;
+      this.closers.delete(stop);
+      await c?.end().catch(() => {});
+    };
+    this.closers.add(stop);
+    return stop;
+  }
+
+  async tryHoldSessionLock(namespace: number, key: number): Promise<SessionLock | null> {
+    const client = this.newClient();
+    let resolveLost!: (err: Error) => void;
+    const lost = new Promise<Error>((r) => {
+      resolveLost = r;
+    });
+    client.on("error", (err) => resolveLost(err));
+    client.on("end", () => resolveLost(new Error("advisory lock session ended")));
+    await client.connect();
+    const rows = await client.query<{ ok: boolean }>(
+      "SELECT pg_try_advisory_lock($1::int, $2::int) AS ok",
+      [namespace, key],
+    );
+    if (!rows.rows[0]?.ok) {
+      await client.end().catch(() => {});
+      return null;
+    }
+    const release = async (): Promise<void> => {
+      this.closers.delete(release);
+      await client.end().catch(() => {});
+    };
+    this.closers.add(release);
+    return { lost, release };
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.all([...this.closers].map((c) => c()));
+    await this.pool.end();
+  }
+}

@@ -1,0 +1,274 @@
+import type { JournalEntry, StepRecord } from "../engine/journal.js";
+import type { SerializedError } from "../errors.js";
+import { type Db, LOCK_NAMESPACE } from "./db.js";
+import * as R from "./sql/runs.js";
+import * as S from "./sql/steps.js";
+import * as W from "./sql/workers.js";
+
+/** A run as the API shows it. */
+export interface RunRow {
+  id: string;
+  agent: string;
+  queue: string;
+  status: string;
+  input: unknown;
+  output: unknown;
+  error: SerializedError | null;
+  progress: unknown;
+  thread_id: string | null;
+  priority: number;
+  concurrency_key: string | null;
+  tags: Record<string, string>;
+  idempotency_key: string | null;
+  attempt: number;
+  max_attempts: number;
+  available_at: Date;
+  cancel_requested: boolean;
+  created_at: Date;
+  started_at: Date | null;
+  finished_at: Date | null;
+  updated_at: Date;
+}
+
+/** A run as a worker receives it from a claim. */
+export interface ClaimedRun {
+  id: string;
+  agent: string;
+  queue: string;
+  input: unknown;
+  attempt: number;
+  max_attempts: number;
+  claims: number;
+  lease_token: string;
+  cancel_requested: boolean;
+  thread_id: string | null;
+  tags: Record<string, string>;
+  created_at: Date;
+}
+
+export interface NewRun {
+  id: string;
+  agent: string;
+  queue: string;
+  input: unknown;
+  threadId?: string | undefined;
+  priority?: number | undefined;
+  concurrencyKey?: string | undefined;
+  tags?: Record<string, string> | undefined;
+  idempotencyKey?: string | undefined;
+  maxAttempts: number;
+  availableAt?: Date | undefined;
+}
+
+export interface Finish {
+  id: string;
+  leaseToken: string;
+  status: "succeeded" | "failed" | "cancelled";
+  outputJson: string | undefined;
+  error: SerializedError | undefined;
+}
+
+export interface StepWrite extends StepRecord {
+  runId: string;
+  leaseToken: string;
+  attempt: number;
+}
+
+export interface StepWriteResult {
+  written: boolean;
+  cancelRequested: boolean;
+}
+
+/** Typed access to the SQL in ./sql: the only code that sends statements for runs. */
+export class Repo {
+  constructor(readonly db: Db) {}
+
+  /** Inserts runs; returns the inserted rows (a duplicate idempotency key inserts nothing). */
+  insertRuns(runs: NewRun[]): Promise<RunRow[]> {
+    const rows = runs.map((r) => ({
+      id: r.id,
+      agent: r.agent,
+      queue: r.queue,
+      input_json: JSON.stringify(r.input ?? null),
+      thread_id: r.threadId ?? null,
+      priority: r.priority ?? 0,
+      concurrency_key: r.concurrencyKey ?? null,
+      tags: r.tags ?? {},
+      idempotency_key: r.idempotencyKey ?? null,
+      max_attempts: r.maxAttempts,
+      available_at: r.availableAt?.toISOString() ?? null,
+    }));
+    return this.db.query<RunRow>(R.INSERT_RUNS, [JSON.stringify(rows)]);
+  }
+
+  async getRunByIdempotencyKey(key: string): Promise<RunRow | undefined> {
+    return (await this.db.query<RunRow>(R.GET_RUN_BY_IDEMPOTENCY_KEY, [key]))[0];
+  }
+
+  async getRun(id: string): Promise<RunRow | undefined> {
+    return (await this.db.query<RunRow>(R.GET_RUN, [id]))[0];
+  }
+
+  getStatuses(ids: string[]): Promise<{ id: string; status: string }[]> {
+    return this.db.query(R.GET_RUN_STATUSES, [ids]);
+  }
+
+  listRuns(f: {
+    status?: string | undefined;
+    agent?: string | undefined;
+    threadId?: string | undefined;
+    before?: string | undefined;
+    limit: number;
+  }): Promise<RunRow[]> {
+    return this.db.query<RunRow>(R.LIST_RUNS, [
+      f.status ?? null,
+      f.agent ?? null,
+      f.threadId ?? null,
+      f.before ?? null,
+      f.limit,
+    ]);
+  }
+
+  claim(queues: string[], limit: number, workerId: string): Promise<ClaimedRun[]> {
+    return this.db.query<ClaimedRun>(R.CLAIM_RUNS, [queues, limit, workerId]);
+  }
+
+  /** Claims from a queue with a global concurrency cap, serialised per queue. */
+  claimCapped(queue: string, cap: number, limit: number, workerId: string): Promise<ClaimedRun[]> {
+    return this.db.transaction(async (tx) => {
+      await tx.query(R.LOCK_QUEUE, [LOCK_NAMESPACE, `queue:${queue}`]);
+      const running = (await tx.query<{ n: number }>(R.COUNT_RUNNING_IN_QUEUE, [queue]))[0]?.n ?? 0;
+      const n = Math.min(limit, cap - running);
+      if (n <= 0) return [];
+      return tx.query<ClaimedRun>(R.CLAIM_RUNS, [[queue], n, workerId]);
+    });
+  }
+
+  /** Returns the ids actually finished (a run whose claim is no longer current is skipped). */
+  async finishRuns(items: Finish[]): Promise<Set<string>> {
+    const done = new Set<string>();
+    // One NOTIFY carries a batch's ids and payloads are limited to 8000 bytes: 150 uuids fit.
+    for (let i = 0; i < items.length; i += 150) {
+      const chunk = items.slice(i, i + 150).map((f) => ({
+        id: f.id,
+        lease_token: f.leaseToken,
+        status: f.status,
+        output_json: f.outputJson ?? null,
+        error: f.error ?? null,
+      }));
+      const rows = await this.db.query<{ id: string }>(R.FINISH_RUNS, [JSON.stringify(chunk)]);
+      for (const r of rows) done.add(r.id);
+    }
+    return done;
+  }
+
+  async requeueRun(a: {
+    id: string;
+    leaseToken: string;
+    status: "queued" | "throttled";
+    delayMs: number;
+    error: SerializedError | null;
+    addAttempts: number;
+  }): Promise<boolean> {
+    const rows = await this.db.query(R.REQUEUE_RUN, [
+      a.id,
+      a.leaseToken,
+      a.status,
+      Math.max(0, Math.round(a.delayMs)),
+      a.error ? JSON.stringify(a.error) : null,
+      a.addAttempts,
+    ]);
+    return rows.length > 0;
+  }
+
+  async releaseRuns(runs: { id: string; leaseToken: string }[]): Promise<number> {
+    if (runs.length === 0) return 0;
+    const rows = await this.db.query(R.RELEASE_RUNS, [
+      JSON.stringify(runs.map((r) => ({ id: r.id, lease_token: r.leaseToken }))),
+    ]);
+    return rows.length;
+  }
+
+  async cancelRun(id: string): Promise<RunRow | undefined> {
+    return (await this.db.query<RunRow>(R.CANCEL_RUN, [id]))[0];
+  }
+
+  /** Returns whether cancellation was requested, or undefined when the claim is gone. */
+  async setProgress(id: string, leaseToken: string, data: unknown): Promise<boolean | undefined> {
+    const rows = await this.db.query<{ cancel_requested: boolean }>(R.SET_PROGRESS, [
+      id,
+      leaseToken,
+      JSON.stringify(data ?? null),
+    ]);
+    return rows[0]?.cancel_requested;
+  }
+
+  async loadJournal(runId: string): Promise<Map<number, JournalEntry>> {
+    const rows = await this.db.query<JournalEntry>(S.LOAD_JOURNAL, [runId]);
+    return new Map(rows.map((r) => [r.seq, r]));
+  }
+
+  listSteps(runId: string): Promise<Record<string, unknown>[]> {
+    return this.db.query(S.LIST_STEPS, [runId]);
+  }
+
+  async journalSteps(steps: StepWrite[]): Promise<StepWriteResult[]> {
+    const rows = await this.db.query<{ run_id: string; seq: number; cancel_requested: boolean }>(
+      S.JOURNAL_STEPS,
+      [
+        JSON.stringify(
+          steps.map((s) => ({
+            run_id: s.runId,
+            seq: s.seq,
+            name: s.name,
+            kind: s.kind,
+            status: s.status,
+            output_json: s.outputJson ?? null,
+            error: s.error ?? null,
+            attempt: s.attempt,
+            lease_token: s.leaseToken,
+            started_at: s.startedAt.toISOString(),
+            finished_at: s.finishedAt.toISOString(),
+          })),
+        ),
+      ],
+    );
+    const byKey = new Map(rows.map((r) => [`${r.run_id}:${r.seq}`, r.cancel_requested]));
+    return steps.map((s) => {
+      const c = byKey.get(`${s.runId}:${s.seq}`);
+      return { written: c !== undefined, cancelRequested: c ?? false };
+    });
+  }
+
+  async registerWorker(w: {
+    id: string;
+    queues: string[];
+    hostname: string;
+    pid: number;
+    lockKey: number | null;
+    ttlMs: number;
+  }): Promise<void> {
+    await this.db.query(W.REGISTER_WORKER, [w.id, w.queues, w.hostname, w.pid, w.lockKey, w.ttlMs]);
+  }
+
+  async heartbeat(id: string, ttlMs: number): Promise<boolean> {
+    return (await this.db.query(W.HEARTBEAT, [id, ttlMs])).length > 0;
+  }
+
+  async deregisterWorker(id: string): Promise<void> {
+    await this.db.query(W.DEREGISTER_WORKER, [id]);
+  }
+
+  /** Returns the ids of runs given back to the queue. */
+  async reapDeadWorkers(): Promise<string[]> {
+    const rows = await this.db.query<{ id: string }>(W.REAP_DEAD_WORKERS, [
+      LOCK_NAMESPACE,
+      this.db.kind === "postgres",
+    ]);
+    return rows.map((r) => r.id);
+  }
+
+  async forgetOtherWorkers(ownId: string): Promise<void> {
+    await this.db.query(W.FORGET_OTHER_WORKERS, [ownId]);
+  }
+}

@@ -1,0 +1,165 @@
+/**
+ * SQL for the runs table. Every statement is parameterised; jsonb batches arrive as one
+ * JSON array parameter ($1::jsonb) and are unpacked with jsonb_to_recordset, so a batch
+ * of N rows is one statement and one round trip on PostgreSQL and PGlite alike.
+ */
+
+/** Columns the API shows. */
+export const RUN_COLUMNS = `id, agent, queue, status, input, output, error, progress, thread_id,
+  priority, concurrency_key, tags, idempotency_key, attempt, max_attempts, available_at,
+  cancel_requested, created_at, started_at, finished_at, updated_at`;
+
+/**
+ * Insert runs; an existing idempotency key keeps the existing run (no row returned for it).
+ * Wakes workers of each queue (PostgreSQL folds identical notifications in a transaction).
+ * $1 jsonb: [{id, agent, queue, input_json, thread_id, priority, concurrency_key, tags,
+ *             idempotency_key, max_attempts, available_at}]
+ */
+export const INSERT_RUNS = `
+WITH x AS (
+  SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(
+    id uuid, agent text, queue text, input_json text, thread_id text, priority int,
+    concurrency_key text, tags jsonb, idempotency_key text, max_attempts int,
+    available_at timestamptz)
+), ins AS (
+  INSERT INTO outlast.runs (id, agent, queue, status, input, thread_id, priority,
+    concurrency_key, tags, idempotency_key, max_attempts, available_at)
+  SELECT id, agent, queue, 'queued', input_json::jsonb, thread_id, coalesce(priority, 0),
+    concurrency_key, coalesce(tags, '{}'::jsonb), idempotency_key, max_attempts,
+    coalesce(available_at, now())
+  FROM x
+  ON CONFLICT (idempotency_key) DO NOTHING
+  RETURNING ${RUN_COLUMNS}
+)
+SELECT ins.* FROM ins, LATERAL (SELECT pg_notify('outlast_ready', ins.queue)) AS n`;
+
+/** $1 idempotency key */
+export const GET_RUN_BY_IDEMPOTENCY_KEY = `SELECT ${RUN_COLUMNS} FROM outlast.runs WHERE idempotency_key = $1`;
+
+/** $1 run id */
+export const GET_RUN = `SELECT ${RUN_COLUMNS} FROM outlast.runs WHERE id = $1`;
+
+/** $1 run ids uuid[] — status only, for waiters polling. */
+export const GET_RUN_STATUSES = `SELECT id, status FROM outlast.runs WHERE id = ANY($1::uuid[])`;
+
+/**
+ * Page of runs, newest first. Ids are UUIDv7, so id order is creation order.
+ * $1 status|null, $2 agent|null, $3 thread_id|null, $4 cursor id|null (exclusive), $5 limit
+ */
+export const LIST_RUNS = `
+SELECT ${RUN_COLUMNS} FROM outlast.runs
+WHERE ($1::text IS NULL OR status = $1)
+  AND ($2::text IS NULL OR agent = $2)
+  AND ($3::text IS NULL OR thread_id = $3)
+  AND ($4::uuid IS NULL OR id < $4)
+ORDER BY id DESC
+LIMIT $5`;
+
+/**
+ * Claim: lease the best ready runs of some queues for one worker, in one statement
+ * (graphile-worker's getJobs shape). Each claim gets a new fencing token.
+ * $1 text[] queues, $2 int limit, $3 worker id
+ */
+export const CLAIM_RUNS = `
+WITH c AS (
+  SELECT id FROM outlast.runs
+  WHERE status IN ('queued', 'waiting', 'throttled')
+    AND queue = ANY($1::text[])
+    AND available_at <= now()
+  ORDER BY priority DESC, available_at, id
+  LIMIT $2
+  FOR UPDATE SKIP LOCKED
+)
+UPDATE outlast.runs r
+SET status = 'running', lease_owner = $3, lease_token = gen_random_uuid(),
+    claims = r.claims + 1, started_at = coalesce(r.started_at, now()), updated_at = now()
+FROM c WHERE r.id = c.id
+RETURNING r.id, r.agent, r.queue, r.input, r.attempt, r.max_attempts, r.claims,
+  r.lease_token, r.cancel_requested, r.thread_id, r.tags, r.created_at`;
+
+/**
+ * Serialises claims on a queue with a global concurrency cap. $1 lock namespace, $2 queue
+ */
+export const LOCK_QUEUE = `SELECT pg_advisory_xact_lock($1::int, hashtext($2))`;
+
+/** $1 queue */
+export const COUNT_RUNNING_IN_QUEUE = `
+SELECT count(*)::int AS n FROM outlast.runs WHERE queue = $1 AND status = 'running'`;
+
+/**
+ * Finish runs (group commit). Only the holder of the current claim may finish a run.
+ * One NOTIFY carries the ids of the batch for `?wait=` waiters (8 kB payload limit: the
+ * caller sends at most 150 ids per statement).
+ * $1 jsonb: [{id, lease_token, status, output_json, error}]
+ */
+export const FINISH_RUNS = `
+WITH x AS (
+  SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(
+    id uuid, lease_token uuid, status text, output_json text, error jsonb)
+), upd AS (
+  UPDATE outlast.runs r
+  SET status = x.status, output = x.output_json::jsonb, error = x.error,
+      finished_at = now(), updated_at = now(), lease_owner = NULL, lease_token = NULL
+  FROM x
+  WHERE r.id = x.id AND r.lease_token = x.lease_token AND r.status = 'running'
+  RETURNING r.id
+)
+SELECT upd.id,
+  (SELECT pg_notify('outlast_done', string_agg(u.id::text, ',')) FROM upd u) IS NULL AS notified
+FROM upd`;
+
+/**
+ * Put a run back in the queue after a failed attempt or while it waits for quota.
+ * $1 id, $2 lease token, $3 status ('queued'|'throttled'), $4 delay ms, $5 error jsonb,
+ * $6 attempts to add (0 for rate-limit waits)
+ */
+export const REQUEUE_RUN = `
+WITH upd AS (
+  UPDATE outlast.runs
+  SET status = $3, available_at = now() + ($4::int * interval '1 millisecond'), error = $5::jsonb,
+      attempt = attempt + $6::int, lease_owner = NULL, lease_token = NULL, updated_at = now()
+  WHERE id = $1 AND lease_token = $2 AND status = 'running'
+  RETURNING id, queue
+)
+SELECT upd.id FROM upd, LATERAL (SELECT pg_notify('outlast_ready', upd.queue)) AS n`;
+
+/**
+ * Give runs back at once without consuming an attempt (a draining worker).
+ * $1 jsonb: [{id, lease_token}]
+ */
+export const RELEASE_RUNS = `
+WITH x AS (
+  SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(id uuid, lease_token uuid)
+), upd AS (
+  UPDATE outlast.runs r
+  SET status = 'queued', available_at = now(), lease_owner = NULL, lease_token = NULL,
+      updated_at = now()
+  FROM x WHERE r.id = x.id AND r.lease_token = x.lease_token AND r.status = 'running'
+  RETURNING r.id, r.queue
+)
+SELECT upd.id FROM upd, LATERAL (SELECT pg_notify('outlast_ready', upd.queue)) AS n`;
+
+/**
+ * Cancel: a run that is not executing ends at once; a running one is flagged and its
+ * worker told, and it stops at its next step boundary.
+ * $1 id
+ */
+export const CANCEL_RUN = `
+WITH upd AS (
+  UPDATE outlast.runs
+  SET status = CASE WHEN status = 'running' THEN status ELSE 'cancelled' END,
+      finished_at = CASE WHEN status = 'running' THEN finished_at ELSE now() END,
+      lease_owner = CASE WHEN status = 'running' THEN lease_owner ELSE NULL END,
+      cancel_requested = true, updated_at = now()
+  WHERE id = $1 AND status IN ('queued', 'running', 'waiting', 'throttled')
+  RETURNING ${RUN_COLUMNS}
+)
+SELECT upd.* FROM upd,
+  LATERAL (SELECT pg_notify(CASE WHEN upd.status = 'running' THEN 'outlast_cancel' ELSE 'outlast_done' END,
+    upd.id::text)) AS n`;
+
+/** $1 id, $2 lease token, $3 progress jsonb */
+export const SET_PROGRESS = `
+UPDATE outlast.runs SET progress = $3::jsonb, updated_at = now()
+WHERE id = $1 AND lease_token = $2 AND status = 'running'
+RETURNING cancel_requested`;

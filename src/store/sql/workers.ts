@@ -1,0 +1,53 @@
+/**
+ * SQL for worker liveness. A worker's lease covers all its runs: one heartbeat statement
+ * per worker renews them all, however many runs it executes.
+ */
+
+/** $1 id, $2 queues text[], $3 hostname, $4 pid, $5 lock key|null, $6 ttl ms */
+export const REGISTER_WORKER = `
+INSERT INTO outlast.workers (id, queues, hostname, pid, lock_key, expires_at)
+VALUES ($1, $2::text[], $3, $4, $5, now() + ($6::int * interval '1 millisecond'))
+ON CONFLICT (id) DO UPDATE SET lock_key = EXCLUDED.lock_key, heartbeat_at = now(),
+  expires_at = EXCLUDED.expires_at`;
+
+/** $1 id, $2 ttl ms. No row back: the worker was declared dead and must re-register. */
+export const HEARTBEAT = `
+UPDATE outlast.workers
+SET heartbeat_at = now(), expires_at = now() + ($2::int * interval '1 millisecond')
+WHERE id = $1
+RETURNING id`;
+
+/** $1 id */
+export const DEREGISTER_WORKER = `DELETE FROM outlast.workers WHERE id = $1`;
+
+/**
+ * Reap: a worker is dead when its lease expired (hung, partitioned) or, on PostgreSQL,
+ * when the session advisory lock it holds for its lifetime is gone (process died: the
+ * server drops the lock within milliseconds). Its running runs go back to the queue at
+ * once, without consuming an attempt; so do running runs whose owner has no row at all.
+ * $1 lock namespace, $2 bool: check advisory locks (PostgreSQL only)
+ */
+export const REAP_DEAD_WORKERS = `
+WITH dead AS (
+  DELETE FROM outlast.workers w
+  WHERE w.expires_at < now()
+     OR ($2::bool AND w.lock_key IS NOT NULL AND NOT EXISTS (
+          SELECT 1 FROM pg_locks l
+          WHERE l.locktype = 'advisory' AND l.granted
+            AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+            AND l.classid = $1::int::oid AND l.objid = w.lock_key::oid AND l.objsubid = 2))
+  RETURNING w.id
+), released AS (
+  UPDATE outlast.runs r
+  SET status = 'queued', available_at = now(), lease_owner = NULL, lease_token = NULL,
+      updated_at = now()
+  WHERE r.status = 'running'
+    AND (r.lease_owner IN (SELECT id FROM dead)
+         OR NOT EXISTS (SELECT 1 FROM outlast.workers w WHERE w.id = r.lease_owner))
+  RETURNING r.id, r.queue
+)
+SELECT released.id, (SELECT count(*)::int FROM dead) AS dead_workers
+FROM released, LATERAL (SELECT pg_notify('outlast_ready', released.queue)) AS n`;
+
+/** PGlite only: one process owns the database, so every other worker row is stale. $1 own id */
+export const FORGET_OTHER_WORKERS = `DELETE FROM outlast.workers WHERE id <> $1`;
