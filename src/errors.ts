@@ -11,27 +11,52 @@
  * | TimeoutError     | the run or step exceeded its time budget; retried             |
  * | any other Error  | retried with exponential backoff until `maxAttempts`          |
  */
+export type ErrorKind =
+  | "terminal"
+  | "retryable"
+  | "rate_limited"
+  | "cancelled"
+  | "timeout"
+  | "lease_lost"
+  | "request";
+
 export class OutlastError extends Error {
   readonly code: string;
-  constructor(code: string, message: string, options?: ErrorOptions) {
+  /**
+   * What the engine does with the error. The engine reads this, not `instanceof`, so an
+   * error thrown by a second copy of the package (a config loaded from another folder,
+   * a bundled agent) is still understood.
+   */
+  readonly kind: ErrorKind;
+  constructor(kind: ErrorKind, code: string, message: string, options?: ErrorOptions) {
     super(message, options);
     this.name = new.target.name;
+    this.kind = kind;
     this.code = code;
   }
+}
+
+/** The error's kind, also for errors from another copy of this module. */
+export function errorKind(err: unknown): ErrorKind | undefined {
+  const kind = (err as { kind?: unknown } | null)?.kind;
+  return typeof kind === "string" && err instanceof Error ? (kind as ErrorKind) : undefined;
 }
 
 /** Never retried. Throw it from a step or an agent when retrying cannot help. */
 export class TerminalError extends OutlastError {
   constructor(message: string, options?: ErrorOptions & { code?: string }) {
-    super(options?.code ?? "OUTLAST_TERMINAL", message, options);
+    super("terminal", options?.code ?? "OUTLAST_TERMINAL", message, options);
   }
 }
 
 /** Retried, after `retryAfterMs` when given (a provider's Retry-After, say). */
 export class RetryableError extends OutlastError {
   readonly retryAfterMs: number | undefined;
-  constructor(message: string, options?: ErrorOptions & { retryAfterMs?: number; code?: string }) {
-    super(options?.code ?? "OUTLAST_RETRYABLE", message, options);
+  constructor(
+    message: string,
+    options?: ErrorOptions & { retryAfterMs?: number; code?: string; kind?: "rate_limited" },
+  ) {
+    super(options?.kind ?? "retryable", options?.code ?? "OUTLAST_RETRYABLE", message, options);
     this.retryAfterMs = options?.retryAfterMs;
   }
 }
@@ -39,19 +64,19 @@ export class RetryableError extends OutlastError {
 /** A provider or Outlast's own limits said "not now": the run waits without losing an attempt. */
 export class RateLimitedError extends RetryableError {
   constructor(message: string, options?: ErrorOptions & { retryAfterMs?: number }) {
-    super(message, { ...options, code: "OUTLAST_RATE_LIMITED" });
+    super(message, { ...options, code: "OUTLAST_RATE_LIMITED", kind: "rate_limited" });
   }
 }
 
 export class CancelledError extends OutlastError {
   constructor(message = "run was cancelled") {
-    super("OUTLAST_CANCELLED", message);
+    super("cancelled", "OUTLAST_CANCELLED", message);
   }
 }
 
 export class TimeoutError extends OutlastError {
   constructor(message: string) {
-    super("OUTLAST_TIMEOUT", message);
+    super("timeout", "OUTLAST_TIMEOUT", message);
   }
 }
 
@@ -65,7 +90,7 @@ export class NonDeterminismError extends TerminalError {
 /** This worker's claim on the run ended (lease expired, run reclaimed, worker draining). */
 export class LeaseLostError extends OutlastError {
   constructor(message = "the worker no longer holds the run's lease") {
-    super("OUTLAST_LEASE_LOST", message);
+    super("lease_lost", "OUTLAST_LEASE_LOST", message);
   }
 }
 
@@ -99,7 +124,7 @@ export function deserializeError(e: SerializedError): TerminalError {
 }
 
 export function isTerminal(err: unknown): boolean {
-  return err instanceof TerminalError;
+  return errorKind(err) === "terminal";
 }
 
 /** A request the API refuses: the status and a stable code tell the client what to fix. */
@@ -107,7 +132,7 @@ export class RequestError extends OutlastError {
   readonly status: 400 | 401 | 404 | 409 | 413 | 415 | 422 | 429 | 503;
   readonly details: unknown;
   constructor(status: RequestError["status"], code: string, message: string, details?: unknown) {
-    super(code, message);
+    super("request", code, message);
     this.status = status;
     this.details = details;
   }

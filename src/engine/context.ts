@@ -1,7 +1,7 @@
 import {
   CancelledError,
   deserializeError,
-  LeaseLostError,
+  errorKind,
   NonDeterminismError,
   type SerializedError,
   serializeError,
@@ -149,7 +149,7 @@ export class RunContextImpl implements RunContext {
         attempt: this.attempt,
       });
     } catch (err) {
-      if (err instanceof TerminalError && !this.deps.abort.signal.aborted) {
+      if (errorKind(err) === "terminal" && !this.deps.abort.signal.aborted) {
         await this.deps.record({
           seq,
           name,
@@ -163,7 +163,10 @@ export class RunContextImpl implements RunContext {
       }
       throw err;
     }
-    if (this.deps.abort.signal.aborted && this.deps.abort.signal.reason instanceof LeaseLostError) {
+    if (
+      this.deps.abort.signal.aborted &&
+      errorKind(this.deps.abort.signal.reason) === "lease_lost"
+    ) {
       throw this.deps.abort.signal.reason;
     }
     const outputJson = JSON.stringify(output);

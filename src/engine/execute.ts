@@ -1,9 +1,7 @@
 import { z } from "zod";
 import {
-  CancelledError,
+  errorKind,
   LeaseLostError,
-  RateLimitedError,
-  RetryableError,
   serializeError,
   TerminalError,
   TimeoutError,
@@ -82,23 +80,27 @@ function parseInput(agent: AnyAgent, input: unknown): unknown {
 
 export function classify(err: unknown, run: ClaimedRun, agent: AnyAgent): Outcome {
   if (err instanceof ShutdownError) return { kind: "release" };
-  if (err instanceof LeaseLostError) return { kind: "abandon" };
-  if (err instanceof CancelledError) return { kind: "cancelled", error: err };
-  if (err instanceof TerminalError) return { kind: "failed", error: err };
-  if (err instanceof RateLimitedError) {
-    return { kind: "throttled", error: err, delayMs: err.retryAfterMs ?? 1_000 };
+  const kind = errorKind(err);
+  const retryAfterMs = (err as { retryAfterMs?: unknown }).retryAfterMs;
+  if (kind === "lease_lost") return { kind: "abandon" };
+  if (kind === "cancelled") return { kind: "cancelled", error: err };
+  if (kind === "terminal") return { kind: "failed", error: err };
+  if (kind === "rate_limited") {
+    return {
+      kind: "throttled",
+      error: err,
+      delayMs: typeof retryAfterMs === "number" ? retryAfterMs : 1_000,
+    };
   }
   const policy = { ...DEFAULT_RETRY, ...agent.retry };
   const attemptNo = run.attempt + 1;
   if (attemptNo >= (run.max_attempts || policy.maxAttempts)) return { kind: "failed", error: err };
   const delayMs =
-    err instanceof RetryableError && err.retryAfterMs !== undefined
-      ? err.retryAfterMs
-      : backoffDelayMs(policy, attemptNo);
+    typeof retryAfterMs === "number" ? retryAfterMs : backoffDelayMs(policy, attemptNo);
   return { kind: "retry", error: err, delayMs };
 }
 
 export function errorJson(err: unknown) {
   const e = serializeError(err);
-  return { ...e, retryable: !(err instanceof TerminalError) };
+  return { ...e, retryable: errorKind(err) !== "terminal" };
 }

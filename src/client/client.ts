@@ -1,0 +1,107 @@
+/** A typed HTTP client for Outlast's API, used by the CLI and exported for applications. */
+export interface RunResource {
+  id: string;
+  agent: string;
+  queue: string;
+  status: string;
+  input: unknown;
+  output: unknown;
+  error: { name?: string; message: string; code?: string } | null;
+  progress: unknown;
+  attempts: number;
+  created_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+  duration_ms: number | null;
+  [key: string]: unknown;
+}
+
+export class OutlastApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = "OutlastApiError";
+  }
+}
+
+export interface ClientOptions {
+  /** Default `OUTLAST_URL`, else http://127.0.0.1:7373. */
+  url?: string | undefined;
+  /** Default `OUTLAST_API_KEY`. */
+  apiKey?: string | undefined;
+}
+
+/**
+ * @example
+ * ```ts
+ * const outlast = new OutlastClient({ url: "http://127.0.0.1:7373" });
+ * const run = await outlast.submit({ agent: "hello", input: { name: "Ada" } }, { waitSeconds: 10 });
+ * console.log(run.status, run.output);
+ * ```
+ */
+export class OutlastClient {
+  readonly url: string;
+  private readonly apiKey: string | undefined;
+
+  constructor(opts: ClientOptions = {}) {
+    this.url = (opts.url ?? process.env.OUTLAST_URL ?? "http://127.0.0.1:7373").replace(/\/$/, "");
+    this.apiKey = opts.apiKey ?? process.env.OUTLAST_API_KEY;
+  }
+
+  private async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+    let res: Response;
+    try {
+      res = await fetch(`${this.url}${path}`, {
+        method,
+        headers: {
+          ...(body === undefined ? {} : { "content-type": "application/json" }),
+          ...(this.apiKey ? { authorization: `Bearer ${this.apiKey}` } : {}),
+        },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+    } catch (err) {
+      throw new OutlastApiError(0, "OUTLAST_UNREACHABLE", `cannot reach Outlast at ${this.url}: ${(err as Error).cause ?? (err as Error).message}`);
+    }
+    const text = await res.text();
+    let json: unknown;
+    try {
+      json = text ? JSON.parse(text) : undefined;
+    } catch {
+      throw new OutlastApiError(res.status, "OUTLAST_BAD_RESPONSE", `unexpected response from ${this.url}: ${text.slice(0, 200)}`);
+    }
+    if (!res.ok) {
+      const e = (json as { error?: { code?: string; message?: string } } | undefined)?.error;
+      throw new OutlastApiError(res.status, e?.code ?? `HTTP_${res.status}`, e?.message ?? text);
+    }
+    return json as T;
+  }
+
+  submit(
+    req: { agent: string; input?: unknown; queue?: string; priority?: number; thread_id?: string; idempotency_key?: string; tags?: Record<string, string> },
+    opts: { waitSeconds?: number } = {},
+  ): Promise<RunResource> {
+    const q = opts.waitSeconds ? `?wait=${opts.waitSeconds}` : "";
+    return this.request("POST", `/v1/runs${q}`, req);
+  }
+
+  get(id: string): Promise<RunResource> {
+    return this.request("GET", `/v1/runs/${encodeURIComponent(id)}`);
+  }
+
+  steps(id: string): Promise<{ steps: Record<string, unknown>[] }> {
+    return this.request("GET", `/v1/runs/${encodeURIComponent(id)}/steps`);
+  }
+
+  list(f: { status?: string; agent?: string; thread_id?: string; cursor?: string; limit?: number } = {}): Promise<{ runs: RunResource[]; next_cursor: string | null }> {
+    const q = new URLSearchParams(Object.entries(f).flatMap(([k, v]) => (v === undefined ? [] : [[k, String(v)] as [string, string]])));
+    const qs = q.toString();
+    return this.request("GET", `/v1/runs${qs ? `?${qs}` : ""}`);
+  }
+
+  cancel(id: string): Promise<RunResource> {
+    return this.request("POST", `/v1/runs/${encodeURIComponent(id)}/cancel`);
+  }
+}
