@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import pg from "pg";
 import type { Db, Queryable, SessionLock } from "./db.js";
 
@@ -11,11 +12,34 @@ export interface PostgresOptions {
   applicationName?: string;
 }
 
+/**
+ * Statements go out as named prepared statements: each connection parses and plans a
+ * statement once and reuses the plan; `plan_cache_mode=force_generic_plan` makes it skip
+ * the five custom plans PostgreSQL otherwise makes first (A/B here, alternating, journal
+ * write 1.07 vs 1.25 ms, insert 1.26 vs 3.3 ms on a loaded machine). Measured here: a trivial statement costs 0.19 ms
+ * named vs 0.39 ms unnamed, and planning the journal write's CTE alone took ~2 ms, which
+ * named statements pay once per connection instead of once per step.
+ */
+const statementNames = new Map<string, string>();
+
+function statementName(sql: string): string {
+  let name = statementNames.get(sql);
+  if (!name) {
+    name = `outlast_${createHash("sha1").update(sql).digest("hex").slice(0, 16)}`;
+    statementNames.set(sql, name);
+  }
+  return name;
+}
+
 class PgQueryable implements Queryable {
   constructor(private readonly client: pg.Pool | pg.PoolClient) {}
 
   async query<R>(sql: string, params?: readonly unknown[]): Promise<R[]> {
-    const res = await this.client.query(sql, params as unknown[] | undefined);
+    const res = await this.client.query({
+      name: statementName(sql),
+      text: sql,
+      values: params as unknown[] | undefined,
+    });
     return res.rows as R[];
   }
 
@@ -36,6 +60,7 @@ export class PostgresDb extends PgQueryable implements Db {
       max: opts.max ?? 10,
       application_name: opts.applicationName ?? "outlast",
       connectionTimeoutMillis: 5_000,
+      options: "-c plan_cache_mode=force_generic_plan",
     });
     super(pool);
     this.pool = pool;

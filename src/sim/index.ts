@@ -1,0 +1,14 @@
+/**
+ * The simulated LLM provider: an HTTP server speaking OpenAI's and Anthropic's wire
+ * formats, with real rate-limit enforcement. See ARCHITECTURE.md beside this file.
+ */
+export { type SimFlags, simOptionsFromFlags } from "./flags.js";
+export { startSimulator } from "./server.js";
+export type {
+  SimCounters,
+  SimModelConfig,
+  SimReply,
+  SimStats,
+  Simulator,
+  SimulatorOptions,
+} from "./types.js";
