@@ -1,5 +1,5 @@
-import { z } from "zod";
 import { defineAgent } from "outlast";
+import { z } from "zod";
 
 /** The quick-start agent: one LLM call, one step, an object back. */
 export const hello = defineAgent({

@@ -1,5 +1,5 @@
-import { z } from "zod";
 import { defineAgent, TerminalError } from "outlast";
+import { z } from "zod";
 
 /**
  * A realistic multi-step agent: plan with the LLM, run a few tool steps (a search and a
@@ -22,7 +22,10 @@ export const research = defineAgent({
       model: "smart",
       max_tokens: 200,
       messages: [
-        { role: "system", content: `Split the question into ${depth} sub-questions, one per line.` },
+        {
+          role: "system",
+          content: `Split the question into ${depth} sub-questions, one per line.`,
+        },
         { role: "user", content: question },
       ],
     });
@@ -70,7 +73,10 @@ function toLines(text: string | null, n: number, fallback: string): string[] {
 async function searchTool(query: string, signal: AbortSignal): Promise<string[]> {
   if (query.length > 2_000) throw new TerminalError("query too long for the search tool");
   await delay(50, signal);
-  const slug = query.toLowerCase().replace(/[^a-z0-9]+/g, "-").slice(0, 40);
+  const slug = query
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, "-")
+    .slice(0, 40);
   return [`https://example.org/${slug}`, `https://example.net/${slug}/overview`];
 }
 

@@ -63,14 +63,22 @@ export class OutlastClient {
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
       });
     } catch (err) {
-      throw new OutlastApiError(0, "OUTLAST_UNREACHABLE", `cannot reach Outlast at ${this.url}: ${(err as Error).cause ?? (err as Error).message}`);
+      throw new OutlastApiError(
+        0,
+        "OUTLAST_UNREACHABLE",
+        `cannot reach Outlast at ${this.url}: ${(err as Error).cause ?? (err as Error).message}`,
+      );
     }
     const text = await res.text();
     let json: unknown;
     try {
       json = text ? JSON.parse(text) : undefined;
     } catch {
-      throw new OutlastApiError(res.status, "OUTLAST_BAD_RESPONSE", `unexpected response from ${this.url}: ${text.slice(0, 200)}`);
+      throw new OutlastApiError(
+        res.status,
+        "OUTLAST_BAD_RESPONSE",
+        `unexpected response from ${this.url}: ${text.slice(0, 200)}`,
+      );
     }
     if (!res.ok) {
       const e = (json as { error?: { code?: string; message?: string } } | undefined)?.error;
@@ -80,7 +88,15 @@ export class OutlastClient {
   }
 
   submit(
-    req: { agent: string; input?: unknown; queue?: string; priority?: number; thread_id?: string; idempotency_key?: string; tags?: Record<string, string> },
+    req: {
+      agent: string;
+      input?: unknown;
+      queue?: string;
+      priority?: number;
+      thread_id?: string;
+      idempotency_key?: string;
+      tags?: Record<string, string>;
+    },
     opts: { waitSeconds?: number } = {},
   ): Promise<RunResource> {
     const q = opts.waitSeconds ? `?wait=${opts.waitSeconds}` : "";
@@ -95,8 +111,20 @@ export class OutlastClient {
     return this.request("GET", `/v1/runs/${encodeURIComponent(id)}/steps`);
   }
 
-  list(f: { status?: string; agent?: string; thread_id?: string; cursor?: string; limit?: number } = {}): Promise<{ runs: RunResource[]; next_cursor: string | null }> {
-    const q = new URLSearchParams(Object.entries(f).flatMap(([k, v]) => (v === undefined ? [] : [[k, String(v)] as [string, string]])));
+  list(
+    f: {
+      status?: string;
+      agent?: string;
+      thread_id?: string;
+      cursor?: string;
+      limit?: number;
+    } = {},
+  ): Promise<{ runs: RunResource[]; next_cursor: string | null }> {
+    const q = new URLSearchParams(
+      Object.entries(f).flatMap(([k, v]) =>
+        v === undefined ? [] : [[k, String(v)] as [string, string]],
+      ),
+    );
     const qs = q.toString();
     return this.request("GET", `/v1/runs${qs ? `?${qs}` : ""}`);
   }

@@ -4,7 +4,7 @@ import { fileURLToPath } from "node:url";
 import { createJiti } from "jiti";
 import { z } from "zod";
 import type { AnyAgent } from "../engine/agent.js";
-import { type OutlastConfig, configSchema } from "./schema.js";
+import { configSchema, type OutlastConfig } from "./schema.js";
 
 /** The running copy of the package: a config's `import … from "outlast"` resolves here. */
 const PACKAGE_ENTRY = resolve(
@@ -24,25 +24,32 @@ export interface ResolvedConfig extends OutlastConfig {
 
 /**
  * Validates a config object, applying defaults and the environment (DATABASE_URL,
- * OUTLAST_API_KEY, OUTLAST_PORT). The error names each bad field.
+ * OUTLAST_DATA_DIR, OUTLAST_API_KEY, OUTLAST_PORT). The error names each bad field.
  */
 export function resolveConfig(raw: unknown, source: string, env = process.env): ResolvedConfig {
   const parsed = configSchema.safeParse(raw);
   if (!parsed.success) {
-    const lines = parsed.error.issues.map((i) => `  - ${["config", ...i.path.map(String)].join(".")}: ${i.message}`);
+    const lines = parsed.error.issues.map(
+      (i) => `  - ${["config", ...i.path.map(String)].join(".")}: ${i.message}`,
+    );
     throw new ConfigError(`invalid Outlast config in ${source}:\n${lines.join("\n")}`);
   }
   const cfg = parsed.data;
   const names = new Set<string>();
   for (const a of cfg.agents) {
-    if (names.has(a.name)) throw new ConfigError(`invalid Outlast config in ${source}: two agents are named "${a.name}"`);
+    if (names.has(a.name))
+      throw new ConfigError(
+        `invalid Outlast config in ${source}: two agents are named "${a.name}"`,
+      );
     names.add(a.name);
   }
   cfg.database.url ??= env.DATABASE_URL || undefined;
+  if (env.OUTLAST_DATA_DIR) cfg.database.dataDir = env.OUTLAST_DATA_DIR;
   cfg.api.apiKey ??= env.OUTLAST_API_KEY || undefined;
   if (env.OUTLAST_PORT) {
     const port = z.coerce.number().int().min(0).max(65535).safeParse(env.OUTLAST_PORT);
-    if (!port.success) throw new ConfigError(`OUTLAST_PORT must be a port number, got "${env.OUTLAST_PORT}"`);
+    if (!port.success)
+      throw new ConfigError(`OUTLAST_PORT must be a port number, got "${env.OUTLAST_PORT}"`);
     cfg.api.port = port.data;
   }
   if (cfg.api.apiKey !== undefined && cfg.api.apiKey.length < 16) {
@@ -54,8 +61,12 @@ export function resolveConfig(raw: unknown, source: string, env = process.env): 
 /** Loads `outlast.config.ts` (or .js/.mjs) with TypeScript support, then validates it. */
 export async function loadConfigFile(path: string): Promise<ResolvedConfig> {
   const abs = resolve(path);
-  if (!existsSync(abs)) throw new ConfigError(`config file not found: ${abs} (pass --config <file>)`);
-  const jiti = createJiti(import.meta.url, { alias: { outlast: PACKAGE_ENTRY }, moduleCache: false });
+  if (!existsSync(abs))
+    throw new ConfigError(`config file not found: ${abs} (pass --config <file>)`);
+  const jiti = createJiti(import.meta.url, {
+    alias: { outlast: PACKAGE_ENTRY },
+    moduleCache: false,
+  });
   let mod: unknown;
   try {
     mod = await jiti.import(abs, { default: true });

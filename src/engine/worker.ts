@@ -64,6 +64,12 @@ export class Worker {
   private readonly log: Logger;
   private readonly wake = new Wakeup();
   private readonly active = new Map<string, Active>();
+  /**
+   * Slots taken: runs whose agent is executing, plus slots reserved by a claim in flight.
+   * A run gives its slot back when its agent returns, before its result is written, so
+   * the write that finishes it can claim its successor in the same statement.
+   */
+  private busy = 0;
   private readonly journal: Batcher<StepWrite, StepWriteResult>;
   private readonly finisher: Batcher<Finish, boolean>;
   private readonly hardStop = new AbortController();
@@ -84,8 +90,27 @@ export class Worker {
       withDbRetry(() => this.repo.journalSteps(items), forever),
     );
     this.finisher = new Batcher(async (items) => {
-      const done = await withDbRetry(() => this.repo.finishRuns(items), forever);
-      return items.map((i) => done.has(i.id));
+      // Free slots go straight to new runs of uncapped queues, in the same statement:
+      // trivial runs then cost one round trip per batch, not two (claim + finish).
+      const queues = this.uncappedQueues;
+      const want = this.stopping || queues.length === 0 ? 0 : this.reserve();
+      let claimed: ClaimedRun[] = [];
+      try {
+        const res = await withDbRetry(
+          () =>
+            want > 0
+              ? this.repo.finishAndClaim(items, queues, want, this.id)
+              : this.repo.finishRuns(items).then((finished) => ({ finished, claimed: [] })),
+          forever,
+        );
+        claimed = res.claimed;
+        return items.map((i) => res.finished.has(i.id));
+      } finally {
+        this.busy -= want - claimed.length;
+        for (const run of claimed) this.startRun(run);
+        // Slots this flush could not fill (capped queues, an empty queue): the claim loop.
+        if (claimed.length < want || queues.length < this.queues.length) this.wake.notify();
+      }
     });
     this.liveness = new Liveness(
       opts.db,
@@ -101,6 +126,13 @@ export class Worker {
       (why) => this.abortAll(new LeaseLostError(`worker lease lost: ${why}`)),
       () => this.wake.notify(),
     );
+  }
+
+  /** Reserves every free slot for a claim; returns how many. */
+  private reserve(): number {
+    const n = Math.max(0, this.concurrency - this.busy);
+    this.busy += n;
+    return n;
   }
 
   get activeRuns(): number {
@@ -147,9 +179,14 @@ export class Worker {
     }
   }
 
+  private get uncappedQueues(): string[] {
+    const limits = this.opts.queueLimits ?? {};
+    return this.queues.filter((q) => limits[q] === undefined);
+  }
+
   private async claim(free: number): Promise<ClaimedRun[]> {
     const limits = this.opts.queueLimits ?? {};
-    const uncapped = this.queues.filter((q) => limits[q] === undefined);
+    const uncapped = this.uncappedQueues;
     const out: ClaimedRun[] = [];
     if (uncapped.length > 0) out.push(...(await this.repo.claim(uncapped, free, this.id)));
     for (const q of this.queues) {
@@ -168,59 +205,70 @@ export class Worker {
       .catch((err) => this.log.error("run handling failed", { run: run.id, error: String(err) }))
       .finally(() => {
         this.active.delete(run.id);
-        this.wake.notify();
       });
   }
 
   private async execute(run: ClaimedRun, abort: AbortController): Promise<void> {
-    const agent = this.agents.get(run.agent);
     const log = this.log.child({ run: run.id, agent: run.agent });
     let outcome: Outcome;
-    if (!agent) {
-      outcome = { kind: "failed", error: unknownAgent(run.agent) };
-    } else if (run.cancel_requested) {
-      outcome = { kind: "cancelled", error: new CancelledError() };
-    } else {
-      const journal: ReadonlyMap<number, JournalEntry> =
-        run.claims > 1
-          ? await withDbRetry(() => this.repo.loadJournal(run.id), { maxElapsedMs: 60_000 })
-          : new Map();
-      const ctx = new RunContextImpl({
-        runId: run.id,
-        agent: run.agent,
-        attempt: run.attempt + 1,
-        journal,
-        abort,
-        log,
-        llm: this.opts.llm,
-        record: async (step) => {
-          const res = await this.journal.submit({
-            ...step,
-            runId: run.id,
-            leaseToken: run.lease_token,
-            attempt: run.attempt + 1,
-          });
-          if (!res.written) {
-            const err = new LeaseLostError(
-              `step ${step.seq} of run ${run.id} was not journaled: the claim is no longer current`,
-            );
-            abort.abort(err);
-            throw err;
-          }
-          if (res.cancelRequested) abort.abort(new CancelledError());
-        },
-        setProgress: async (data) => {
-          const cancel = await withDbRetry(() =>
-            this.repo.setProgress(run.id, run.lease_token, data),
-          );
-          if (cancel === undefined) abort.abort(new LeaseLostError());
-          else if (cancel) abort.abort(new CancelledError());
-        },
-      });
-      outcome = await runAgent(agent, run, ctx, abort);
+    try {
+      outcome = await this.attempt(run, abort, log);
+    } catch (err) {
+      // Only infrastructure fails here (the journal could not be loaded): give the run back.
+      log.warn("could not execute the run; giving it back", { error: String(err) });
+      outcome = { kind: "release" };
     }
     if (!abort.signal.aborted) abort.abort(new ShutdownError());
+    this.busy--;
+    // A finishing run's slot is refilled by the write that finishes it; other outcomes
+    // leave it to the claim loop.
+    const finishing =
+      outcome.kind === "succeeded" || outcome.kind === "failed" || outcome.kind === "cancelled";
+    if (!finishing) this.wake.notify();
     await this.settle(run, outcome, log);
+  }
+
+  private async attempt(run: ClaimedRun, abort: AbortController, log: Logger): Promise<Outcome> {
+    const agent = this.agents.get(run.agent);
+    if (!agent) return { kind: "failed", error: unknownAgent(run.agent) };
+    if (run.cancel_requested) return { kind: "cancelled", error: new CancelledError() };
+    const journal: ReadonlyMap<number, JournalEntry> =
+      run.claims > 1
+        ? await withDbRetry(() => this.repo.loadJournal(run.id), { maxElapsedMs: 60_000 })
+        : new Map();
+    const ctx = new RunContextImpl({
+      runId: run.id,
+      agent: run.agent,
+      attempt: run.attempt + 1,
+      journal,
+      abort,
+      log,
+      llm: this.opts.llm,
+      record: async (step) => {
+        const res = await this.journal.submit({
+          ...step,
+          runId: run.id,
+          leaseToken: run.lease_token,
+          attempt: run.attempt + 1,
+        });
+        if (!res.written) {
+          const err = new LeaseLostError(
+            `step ${step.seq} of run ${run.id} was not journaled: the claim is no longer current`,
+          );
+          abort.abort(err);
+          throw err;
+        }
+        if (res.cancelRequested) abort.abort(new CancelledError());
+      },
+      setProgress: async (data) => {
+        const cancel = await withDbRetry(() =>
+          this.repo.setProgress(run.id, run.lease_token, data),
+        );
+        if (cancel === undefined) abort.abort(new LeaseLostError());
+        else if (cancel) abort.abort(new CancelledError());
+      },
+    });
+    return runAgent(agent, run, ctx, abort);
   }
 
   /** Writes what an attempt's outcome means for the run. */

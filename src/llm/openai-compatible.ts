@@ -59,11 +59,18 @@ export async function openAIChat(
     const detail = providerMessage(text);
     const wait = retryAfterMs(res.headers);
     const where = `${provider.name}/${model}: HTTP ${res.status}: ${detail}`;
-    if (res.status === 429 && res.headers.get("x-should-retry") !== "false" && !/insufficient_quota/.test(text)) {
+    if (
+      res.status === 429 &&
+      res.headers.get("x-should-retry") !== "false" &&
+      !/insufficient_quota/.test(text)
+    ) {
       throw new RateLimitedError(where, wait === undefined ? {} : { retryAfterMs: wait });
     }
     if (res.status === 408 || res.status === 409 || res.status >= 500) {
-      throw new RetryableError(where, { code: "OUTLAST_PROVIDER_ERROR", ...(wait === undefined ? {} : { retryAfterMs: wait }) });
+      throw new RetryableError(where, {
+        code: "OUTLAST_PROVIDER_ERROR",
+        ...(wait === undefined ? {} : { retryAfterMs: wait }),
+      });
     }
     throw new TerminalError(where, { code: "OUTLAST_PROVIDER_REJECTED" });
   }
@@ -71,7 +78,9 @@ export async function openAIChat(
   try {
     json = JSON.parse(text) as OpenAIChatResponse;
   } catch {
-    throw new RetryableError(`${provider.name}/${model}: response is not JSON`, { code: "OUTLAST_PROVIDER_ERROR" });
+    throw new RetryableError(`${provider.name}/${model}: response is not JSON`, {
+      code: "OUTLAST_PROVIDER_ERROR",
+    });
   }
   const choice = json.choices?.[0];
   return {

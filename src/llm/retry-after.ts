@@ -19,7 +19,15 @@ export function retryAfterMs(headers: Headers, now = Date.now()): number | undef
   return resets.length > 0 ? Math.max(...resets) : undefined;
 }
 
-const UNIT_MS: Record<string, number> = { h: 3_600_000, m: 60_000, s: 1_000, ms: 1, us: 0.001, µs: 0.001, ns: 1e-6 };
+const UNIT_MS: Record<string, number> = {
+  h: 3_600_000,
+  m: 60_000,
+  s: 1_000,
+  ms: 1,
+  us: 0.001,
+  µs: 0.001,
+  ns: 1e-6,
+};
 
 /** Parses Go's time.Duration format (`6m0s`, `120ms`, `1.5s`); undefined if it is not one. */
 export function parseGoDuration(s: string): number | undefined {

@@ -79,6 +79,17 @@ export interface StepWriteResult {
   cancelRequested: boolean;
 }
 
+/** A finish batch as the five parallel arrays FINISH_RUNS takes. */
+function finishArrays(items: Finish[]): unknown[] {
+  return [
+    items.map((f) => f.id),
+    items.map((f) => f.leaseToken),
+    items.map((f) => f.status),
+    items.map((f) => f.outputJson ?? null),
+    items.map((f) => (f.error ? JSON.stringify(f.error) : null)),
+  ];
+}
+
 /** Typed access to the SQL in ./sql: the only code that sends statements for runs. */
 export class Repo {
   constructor(readonly db: Db) {}
@@ -149,17 +160,34 @@ export class Repo {
     const done = new Set<string>();
     // One NOTIFY carries a batch's ids and payloads are limited to 8000 bytes: 150 uuids fit.
     for (let i = 0; i < items.length; i += 150) {
-      const chunk = items.slice(i, i + 150).map((f) => ({
-        id: f.id,
-        lease_token: f.leaseToken,
-        status: f.status,
-        output_json: f.outputJson ?? null,
-        error: f.error ?? null,
-      }));
-      const rows = await this.db.query<{ id: string }>(R.FINISH_RUNS, [JSON.stringify(chunk)]);
+      const rows = await this.db.query<{ id: string }>(
+        R.FINISH_RUNS,
+        finishArrays(items.slice(i, i + 150)),
+      );
       for (const r of rows) done.add(r.id);
     }
     return done;
+  }
+
+  /**
+   * Finishes up to 150 runs and claims up to `claimLimit` new ones in one statement.
+   * Larger finish batches fall back to finishRuns for the rest.
+   */
+  async finishAndClaim(
+    items: Finish[],
+    queues: string[],
+    claimLimit: number,
+    workerId: string,
+  ): Promise<{ finished: Set<string>; claimed: ClaimedRun[] }> {
+    const head = items.slice(0, 150);
+    const rows = await this.db.query<{ finished: string[]; claimed: ClaimedRun[] }>(
+      R.FINISH_AND_CLAIM,
+      [...finishArrays(head), queues, claimLimit, workerId],
+    );
+    const finished = new Set(rows[0]?.finished ?? []);
+    if (items.length > head.length)
+      for (const id of await this.finishRuns(items.slice(150))) finished.add(id);
+    return { finished, claimed: rows[0]?.claimed ?? [] };
   }
 
   async requeueRun(a: {
@@ -184,7 +212,8 @@ export class Repo {
   async releaseRuns(runs: { id: string; leaseToken: string }[]): Promise<number> {
     if (runs.length === 0) return 0;
     const rows = await this.db.query(R.RELEASE_RUNS, [
-      JSON.stringify(runs.map((r) => ({ id: r.id, lease_token: r.leaseToken }))),
+      runs.map((r) => r.id),
+      runs.map((r) => r.leaseToken),
     ]);
     return rows.length;
   }
@@ -216,21 +245,17 @@ export class Repo {
     const rows = await this.db.query<{ run_id: string; seq: number; cancel_requested: boolean }>(
       S.JOURNAL_STEPS,
       [
-        JSON.stringify(
-          steps.map((s) => ({
-            run_id: s.runId,
-            seq: s.seq,
-            name: s.name,
-            kind: s.kind,
-            status: s.status,
-            output_json: s.outputJson ?? null,
-            error: s.error ?? null,
-            attempt: s.attempt,
-            lease_token: s.leaseToken,
-            started_at: s.startedAt.toISOString(),
-            finished_at: s.finishedAt.toISOString(),
-          })),
-        ),
+        steps.map((s) => s.runId),
+        steps.map((s) => s.seq),
+        steps.map((s) => s.name),
+        steps.map((s) => s.kind),
+        steps.map((s) => s.status),
+        steps.map((s) => s.outputJson ?? null),
+        steps.map((s) => (s.error ? JSON.stringify(s.error) : null)),
+        steps.map((s) => s.attempt),
+        steps.map((s) => s.leaseToken),
+        steps.map((s) => s.startedAt.toISOString()),
+        steps.map((s) => s.finishedAt.toISOString()),
       ],
     );
     const byKey = new Map(rows.map((r) => [`${r.run_id}:${r.seq}`, r.cancel_requested]));

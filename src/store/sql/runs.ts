@@ -1,7 +1,12 @@
 /**
- * SQL for the runs table. Every statement is parameterised; jsonb batches arrive as one
- * JSON array parameter ($1::jsonb) and are unpacked with jsonb_to_recordset, so a batch
- * of N rows is one statement and one round trip on PostgreSQL and PGlite alike.
+ * SQL for the runs table. Every statement is parameterised, and a batch of N rows is one
+ * statement and one round trip on PostgreSQL and PGlite alike. Batches that join the runs
+ * table arrive as parallel arrays unpacked with unnest(): the planner estimates 10 rows
+ * for it (jsonb_to_recordset: 100), so it always picks index lookups by id rather than
+ * hashing every running run — the hash plan cost 2–5 ms per batch at 2,500 runs.
+ *
+ * Invariant the fencing relies on: `lease_token` is non-null exactly while a run is
+ * `running`; every statement that moves a run out of `running` clears it.
  */
 
 /** Columns the API shows. */
@@ -55,27 +60,43 @@ WHERE ($1::text IS NULL OR status = $1)
 ORDER BY id DESC
 LIMIT $5`;
 
+/** What a claim returns of each run. */
+const CLAIMED_COLUMNS = `r.id, r.agent, r.queue, r.input, r.attempt, r.max_attempts, r.claims,
+  r.lease_token, r.cancel_requested, r.thread_id, r.tags, r.created_at`;
+
+/**
+ * The best ready runs of some queues, locked. Each queue is scanned on its own in index
+ * order (queue, priority DESC, available_at, id) and stops after `limit` rows; one scan
+ * over `queue = ANY(…)` instead read and sorted every ready run (2,490 rows, 5 ms).
+ */
+function readyRuns(queues: string, limit: string): string {
+  return `
+  SELECT cand.id FROM unnest(${queues}::text[]) AS q(name)
+  CROSS JOIN LATERAL (
+    SELECT id, priority, available_at FROM outlast.runs
+    WHERE queue = q.name
+      AND status IN ('queued', 'waiting', 'throttled')
+      AND available_at <= now()
+    ORDER BY priority DESC, available_at, id
+    LIMIT ${limit}
+    FOR UPDATE SKIP LOCKED
+  ) AS cand
+  ORDER BY cand.priority DESC, cand.available_at, cand.id
+  LIMIT ${limit}`;
+}
+
 /**
  * Claim: lease the best ready runs of some queues for one worker, in one statement
  * (graphile-worker's getJobs shape). Each claim gets a new fencing token.
  * $1 text[] queues, $2 int limit, $3 worker id
  */
 export const CLAIM_RUNS = `
-WITH c AS (
-  SELECT id FROM outlast.runs
-  WHERE status IN ('queued', 'waiting', 'throttled')
-    AND queue = ANY($1::text[])
-    AND available_at <= now()
-  ORDER BY priority DESC, available_at, id
-  LIMIT $2
-  FOR UPDATE SKIP LOCKED
-)
+WITH c AS (${readyRuns("$1", "$2")})
 UPDATE outlast.runs r
 SET status = 'running', lease_owner = $3, lease_token = gen_random_uuid(),
     claims = r.claims + 1, started_at = coalesce(r.started_at, now()), updated_at = now()
 FROM c WHERE r.id = c.id
-RETURNING r.id, r.agent, r.queue, r.input, r.attempt, r.max_attempts, r.claims,
-  r.lease_token, r.cancel_requested, r.thread_id, r.tags, r.created_at`;
+RETURNING ${CLAIMED_COLUMNS}`;
 
 /**
  * Serialises claims on a queue with a global concurrency cap. $1 lock namespace, $2 queue
@@ -90,18 +111,19 @@ SELECT count(*)::int AS n FROM outlast.runs WHERE queue = $1 AND status = 'runni
  * Finish runs (group commit). Only the holder of the current claim may finish a run.
  * One NOTIFY carries the ids of the batch for `?wait=` waiters (8 kB payload limit: the
  * caller sends at most 150 ids per statement).
- * $1 jsonb: [{id, lease_token, status, output_json, error}]
+ * $1 ids uuid[], $2 lease tokens uuid[], $3 statuses text[], $4 output JSON text[],
+ * $5 error JSON text[]
  */
 export const FINISH_RUNS = `
 WITH x AS (
-  SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(
-    id uuid, lease_token uuid, status text, output_json text, error jsonb)
+  SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[])
+    AS x(id, lease_token, status, output_json, error_json)
 ), upd AS (
   UPDATE outlast.runs r
-  SET status = x.status, output = x.output_json::jsonb, error = x.error,
+  SET status = x.status, output = x.output_json::jsonb, error = x.error_json::jsonb,
       finished_at = now(), updated_at = now(), lease_owner = NULL, lease_token = NULL
   FROM x
-  WHERE r.id = x.id AND r.lease_token = x.lease_token AND r.status = 'running'
+  WHERE r.id = x.id AND r.lease_token = x.lease_token
   RETURNING r.id
 )
 SELECT upd.id,
@@ -125,16 +147,16 @@ SELECT upd.id FROM upd, LATERAL (SELECT pg_notify('outlast_ready', upd.queue)) A
 
 /**
  * Give runs back at once without consuming an attempt (a draining worker).
- * $1 jsonb: [{id, lease_token}]
+ * $1 ids uuid[], $2 lease tokens uuid[]
  */
 export const RELEASE_RUNS = `
 WITH x AS (
-  SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(id uuid, lease_token uuid)
+  SELECT * FROM unnest($1::uuid[], $2::uuid[]) AS x(id, lease_token)
 ), upd AS (
   UPDATE outlast.runs r
   SET status = 'queued', available_at = now(), lease_owner = NULL, lease_token = NULL,
       updated_at = now()
-  FROM x WHERE r.id = x.id AND r.lease_token = x.lease_token AND r.status = 'running'
+  FROM x WHERE r.id = x.id AND r.lease_token = x.lease_token
   RETURNING r.id, r.queue
 )
 SELECT upd.id FROM upd, LATERAL (SELECT pg_notify('outlast_ready', upd.queue)) AS n`;
@@ -163,3 +185,35 @@ export const SET_PROGRESS = `
 UPDATE outlast.runs SET progress = $3::jsonb, updated_at = now()
 WHERE id = $1 AND lease_token = $2 AND status = 'running'
 RETURNING cancel_requested`;
+
+/**
+ * Finish a batch of runs and claim as many new ones in the same round trip: a finishing
+ * run hands its slot straight to the next. One statement per batch instead of two halved
+ * the round trips of short runs (measured: 895 → see bench/core.ts).
+ * Returns one row: `finished` (ids) and `claimed` (runs, as JSON).
+ * $1..$5 the finish batch as FINISH_RUNS, $6 text[] queues, $7 int claim limit, $8 worker id
+ */
+export const FINISH_AND_CLAIM = `
+WITH x AS (
+  SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[])
+    AS x(id, lease_token, status, output_json, error_json)
+), upd AS (
+  UPDATE outlast.runs r
+  SET status = x.status, output = x.output_json::jsonb, error = x.error_json::jsonb,
+      finished_at = now(), updated_at = now(), lease_owner = NULL, lease_token = NULL
+  FROM x
+  WHERE r.id = x.id AND r.lease_token = x.lease_token
+  RETURNING r.id
+), note AS (
+  SELECT pg_notify('outlast_done', string_agg(id::text, ',')) FROM upd HAVING count(*) > 0
+), c AS (${readyRuns("$6", "$7")}), claimed AS (
+  UPDATE outlast.runs r
+  SET status = 'running', lease_owner = $8, lease_token = gen_random_uuid(),
+      claims = r.claims + 1, started_at = coalesce(r.started_at, now()), updated_at = now()
+  FROM c WHERE r.id = c.id
+  RETURNING ${CLAIMED_COLUMNS}
+)
+SELECT
+  (SELECT coalesce(json_agg(upd.id), '[]'::json) FROM upd) AS finished,
+  (SELECT coalesce(json_agg(claimed), '[]'::json) FROM claimed) AS claimed,
+  (SELECT count(*)::int FROM note) AS notified`;

@@ -15,21 +15,21 @@ FROM outlast.steps WHERE run_id = $1 ORDER BY seq`;
  * of the same claim finds its own row (the no-op DO UPDATE returns it), while a row of
  * another claim is never overwritten. The result tells each writer whether its run was
  * asked to cancel. A step missing from the result lost its lease.
- * $1 jsonb: [{run_id, seq, name, kind, status, output_json, error, attempt, lease_token,
- *             started_at, finished_at}]
+ * Parallel arrays: $1 run ids, $2 seqs, $3 names, $4 kinds, $5 statuses, $6 output JSON,
+ * $7 error JSON, $8 attempts, $9 lease tokens, $10 started_at, $11 finished_at
  */
 export const JOURNAL_STEPS = `
 WITH x AS (
-  SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(
-    run_id uuid, seq int, name text, kind text, status text, output_json text, error jsonb,
-    attempt int, lease_token uuid, started_at timestamptz, finished_at timestamptz)
+  SELECT * FROM unnest($1::uuid[], $2::int[], $3::text[], $4::text[], $5::text[], $6::text[],
+    $7::text[], $8::int[], $9::uuid[], $10::timestamptz[], $11::timestamptz[])
+    AS x(run_id, seq, name, kind, status, output_json, error_json, attempt, lease_token,
+      started_at, finished_at)
 ), ins AS (
   INSERT INTO outlast.steps AS s (run_id, seq, name, kind, status, output, error, attempt,
     lease_token, started_at, finished_at)
-  SELECT x.run_id, x.seq, x.name, x.kind, x.status, x.output_json::jsonb, x.error, x.attempt,
-    x.lease_token, x.started_at, x.finished_at
-  FROM x JOIN outlast.runs r
-    ON r.id = x.run_id AND r.lease_token = x.lease_token AND r.status = 'running'
+  SELECT x.run_id, x.seq, x.name, x.kind, x.status, x.output_json::jsonb, x.error_json::jsonb,
+    x.attempt, x.lease_token, x.started_at, x.finished_at
+  FROM x JOIN outlast.runs r ON r.id = x.run_id AND r.lease_token = x.lease_token
   ON CONFLICT (run_id, seq) DO UPDATE SET lease_token = s.lease_token
     WHERE s.lease_token = EXCLUDED.lease_token
   RETURNING s.run_id, s.seq

@@ -1,0 +1,104 @@
+/**
+ * The HTTP API. A request passes, in order:
+ *
+ * 1. bearer auth (when an API key is set; /healthz and /readyz stay open),
+ * 2. the body limit (413 before anything is buffered past it),
+ * 3. per route: the JSON body reader (415, broken JSON, hostile JSON), then the zod
+ *    validators of query, path and body (400 naming the field, via `validationHook`),
+ * 4. the handler, which only calls RunService,
+ * 5. `errorHandler` for anything thrown on the way, `notFoundHandler` for no route (404/405).
+ */
+import { readFileSync } from "node:fs";
+import { OpenAPIHono } from "@hono/zod-openapi";
+import { bodyLimit } from "hono/body-limit";
+import type { RunService } from "../engine/run-service.js";
+import { createLogger, type Logger } from "../util/log.js";
+import { ApiError, errorHandler, notFoundHandler, validationHook } from "./errors.js";
+import { bearerAuth } from "./middleware/auth.js";
+import { registerDocsRoutes } from "./routes/docs.js";
+import { registerHealthRoutes } from "./routes/health.js";
+import { registerRunRoutes } from "./routes/runs.js";
+
+export interface ApiOptions {
+  service: RunService;
+  /** When set, every route except /healthz and /readyz requires `Authorization: Bearer <key>`. */
+  apiKey?: string | undefined;
+  /** Readiness probe for /readyz. Default: `SELECT 1` answers. */
+  ready?: () => Promise<boolean>;
+  /** Largest request body accepted. Default 1 MiB. */
+  bodyLimitBytes?: number;
+  /** Shown in /openapi.json. Default: the package version. */
+  version?: string;
+  /** Where 5xx errors and database trouble are logged. Default: stderr. */
+  log?: Logger;
+}
+
+export const DEFAULT_BODY_LIMIT_BYTES = 1024 * 1024;
+
+function packageVersion(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8"));
+    return typeof pkg.version === "string" ? pkg.version : "0.0.0";
+  } catch {
+    return "0.0.0";
+  }
+}
+
+/**
+ * Builds the HTTP API over a RunService. The app is a web-standard fetch handler: serve it
+ * with `startApiServer`, or call `app.request()` in tests without a socket. The caller
+ * starts and stops the service (`service.start()` lets `?wait=` see runs finish).
+ *
+ * @example
+ * ```ts
+ * const service = new RunService(db, [hello]);
+ * await service.start();
+ * const app = createApi({ service, apiKey: process.env.OUTLAST_API_KEY });
+ * const res = await app.request("/v1/runs?wait=10", {
+ *   method: "POST",
+ *   headers: { "content-type": "application/json", authorization: `Bearer ${key}` },
+ *   body: JSON.stringify({ agent: "hello", input: { name: "Ada" } }),
+ * });
+ * ```
+ */
+export function createApi(opts: ApiOptions): OpenAPIHono {
+  const log = opts.log ?? createLogger({ base: { component: "api" } });
+  const limit = opts.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES;
+  if (!Number.isInteger(limit) || limit <= 0) {
+    throw new TypeError(`bodyLimitBytes must be a positive integer, got ${limit}`);
+  }
+  const ready =
+    opts.ready ??
+    (async () => {
+      await opts.service.db.query("SELECT 1");
+      return true;
+    });
+
+  const app = new OpenAPIHono({ defaultHook: validationHook });
+  app.onError(errorHandler(log));
+  app.notFound(notFoundHandler(app));
+
+  if (opts.apiKey !== undefined) {
+    if (opts.apiKey === "")
+      throw new TypeError("apiKey must not be empty; omit it to disable auth");
+    app.use("*", bearerAuth(opts.apiKey));
+  }
+  app.use(
+    "*",
+    bodyLimit({
+      maxSize: limit,
+      onError: () => {
+        throw new ApiError(
+          413,
+          "OUTLAST_BODY_TOO_LARGE",
+          `the request body is over ${limit} bytes`,
+        );
+      },
+    }),
+  );
+
+  registerHealthRoutes(app, ready);
+  registerRunRoutes(app, opts.service);
+  registerDocsRoutes(app, { version: opts.version ?? packageVersion() });
+  return app;
+}

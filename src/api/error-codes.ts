@@ -1,0 +1,80 @@
+/**
+ * Every `error.code` the HTTP API answers with, its status and what it means. Users grep
+ * for codes (Fastify's `FST_ERR_*`), so a code never changes meaning once shipped.
+ * The codes raised by RunService (RequestError) are listed here too: they reach clients
+ * unchanged, and test/api checks that the service raises no code missing from this table.
+ */
+export const API_ERROR_CODES = {
+  OUTLAST_INVALID_JSON: { status: 400, meaning: "the request body is not valid JSON" },
+  OUTLAST_INVALID_REQUEST: {
+    status: 400,
+    meaning:
+      "a body field, query parameter or path parameter fails the schema (the message names it), or an unknown one was sent",
+  },
+  OUTLAST_FORBIDDEN_KEY: {
+    status: 400,
+    meaning:
+      'the body holds a "__proto__" key or a "constructor" object with "prototype" (prototype pollution)',
+  },
+  OUTLAST_BODY_TOO_DEEP: {
+    status: 400,
+    meaning: "the body nests objects or arrays deeper than the API accepts",
+  },
+  OUTLAST_UNSTORABLE_VALUE: {
+    status: 400,
+    meaning:
+      "a value is valid JSON but the database cannot store it (a NUL character, an unpaired surrogate, an out-of-range value)",
+  },
+  OUTLAST_INVALID_INPUT: {
+    status: 400,
+    meaning: "the input does not match the agent's input schema",
+  },
+  OUTLAST_UNKNOWN_QUEUE: {
+    status: 400,
+    meaning: "the queue named is not one this deployment serves",
+  },
+  OUTLAST_INVALID_ID: { status: 400, meaning: "the run id in the path is not a UUID" },
+  OUTLAST_INVALID_FILTER: { status: 400, meaning: "a list filter has a value it cannot take" },
+  OUTLAST_INVALID_CURSOR: {
+    status: 400,
+    meaning: "the cursor is not the next_cursor of a previous page",
+  },
+  OUTLAST_UNAUTHORIZED: {
+    status: 401,
+    meaning: "the Authorization: Bearer <key> header is missing or holds the wrong key",
+  },
+  OUTLAST_NOT_FOUND: { status: 404, meaning: "no route has this path" },
+  OUTLAST_UNKNOWN_AGENT: { status: 404, meaning: "no agent with this name is registered" },
+  OUTLAST_RUN_NOT_FOUND: { status: 404, meaning: "no run has this id" },
+  OUTLAST_METHOD_NOT_ALLOWED: {
+    status: 405,
+    meaning: "the path exists but not with this method (the Allow header lists the methods)",
+  },
+  OUTLAST_IDEMPOTENCY_CONFLICT: {
+    status: 409,
+    meaning: "the idempotency key already belongs to a run of another agent",
+  },
+  OUTLAST_RUN_FINISHED: {
+    status: 409,
+    meaning: "the run already finished; it cannot be cancelled",
+  },
+  OUTLAST_BODY_TOO_LARGE: { status: 413, meaning: "the request body is over the size limit" },
+  OUTLAST_UNSUPPORTED_MEDIA_TYPE: {
+    status: 415,
+    meaning: "the body is not sent as Content-Type: application/json",
+  },
+  OUTLAST_INTERNAL: {
+    status: 500,
+    meaning: "a bug on the server; the message holds a reference to find it in the server log",
+  },
+  OUTLAST_NOT_READY: {
+    status: 503,
+    meaning: "the server cannot reach its database yet (readiness probe)",
+  },
+  OUTLAST_UNAVAILABLE: {
+    status: 503,
+    meaning: "the database is briefly unreachable; retry after the Retry-After seconds",
+  },
+} as const satisfies Record<string, { status: number; meaning: string }>;
+
+export type ApiErrorCode = keyof typeof API_ERROR_CODES;

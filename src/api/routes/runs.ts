@@ -1,0 +1,119 @@
+import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
+import type { RunService } from "../../engine/run-service.js";
+import { jsonBody } from "../middleware/json-body.js";
+import { toRunResource, toStepResource } from "../resources.js";
+import {
+  errors,
+  json,
+  ListRunsQuery,
+  NoQuery,
+  RunIdParam,
+  RunListSchema,
+  RunSchema,
+  StepListSchema,
+  SubmitRunBody,
+  SubmitRunQuery,
+} from "../schemas.js";
+
+const submitRun = createRoute({
+  method: "post",
+  path: "/v1/runs",
+  tags: ["runs"],
+  summary: "Submit a run",
+  description:
+    "Queues a run of an agent. With `?wait=N` the request waits up to N seconds: 200 with the finished run, else 202 with its current state. A repeated idempotency key returns the first run with `Idempotent-Replayed: true`.",
+  middleware: [jsonBody()] as const,
+  request: {
+    query: SubmitRunQuery,
+    body: { content: { "application/json": { schema: SubmitRunBody } }, required: true },
+  },
+  responses: {
+    200: json(RunSchema, "The run finished within `wait` seconds."),
+    202: json(RunSchema, "The run is queued (or still going after `wait`)."),
+    ...errors(400, 401, 404, 409, 413, 415, 503),
+  },
+});
+
+const getRun = createRoute({
+  method: "get",
+  path: "/v1/runs/{id}",
+  tags: ["runs"],
+  summary: "Get a run",
+  request: { params: RunIdParam, query: NoQuery },
+  responses: {
+    200: json(RunSchema, "The run."),
+    ...errors(400, 401, 404, 503),
+  },
+});
+
+const listSteps = createRoute({
+  method: "get",
+  path: "/v1/runs/{id}/steps",
+  tags: ["runs"],
+  summary: "List a run's journaled steps",
+  request: { params: RunIdParam, query: NoQuery },
+  responses: {
+    200: json(StepListSchema, "The step journal, in sequence order."),
+    ...errors(400, 401, 404, 503),
+  },
+});
+
+const listRuns = createRoute({
+  method: "get",
+  path: "/v1/runs",
+  tags: ["runs"],
+  summary: "List runs, newest first",
+  request: { query: ListRunsQuery },
+  responses: {
+    200: json(RunListSchema, "A page of runs; pass next_cursor as cursor for the next."),
+    ...errors(400, 401, 503),
+  },
+});
+
+const cancelRun = createRoute({
+  method: "post",
+  path: "/v1/runs/{id}/cancel",
+  tags: ["runs"],
+  summary: "Cancel a run",
+  description:
+    "A queued or waiting run is cancelled at once; a running run gets `cancel_requested` and ends `cancelled` at its next step boundary.",
+  request: { params: RunIdParam, query: NoQuery },
+  responses: {
+    200: json(RunSchema, "The run after the cancel request."),
+    ...errors(400, 401, 404, 409, 503),
+  },
+});
+
+/** `/v1/runs…`: every call goes through RunService, which owns the rules. */
+export function registerRunRoutes(app: OpenAPIHono, service: RunService): void {
+  app.openapi(submitRun, async (c) => {
+    const body = c.req.valid("json");
+    const { wait } = c.req.valid("query");
+    const submitted = await service.submit(body);
+    const headers: Record<string, string> = { Location: `/v1/runs/${submitted.run.id}` };
+    if (!submitted.created) headers["Idempotent-Replayed"] = "true";
+    if (wait === undefined) return c.json(toRunResource(submitted.run), 202, headers);
+    const { run, finished } = await service.waitFor(submitted.run.id, Math.round(wait * 1000));
+    return c.json(toRunResource(run), finished ? 200 : 202, headers);
+  });
+
+  app.openapi(getRun, async (c) => {
+    const run = await service.get(c.req.valid("param").id);
+    return c.json(toRunResource(run), 200);
+  });
+
+  app.openapi(listSteps, async (c) => {
+    const steps = await service.steps(c.req.valid("param").id);
+    return c.json({ steps: steps.map(toStepResource) }, 200);
+  });
+
+  app.openapi(listRuns, async (c) => {
+    const page = await service.list(c.req.valid("query"));
+    return c.json({ runs: page.runs.map(toRunResource), next_cursor: page.next_cursor }, 200);
+  });
+
+  app.openapi(cancelRun, async (c) => {
+    const run = await service.cancel(c.req.valid("param").id);
+    return c.json(toRunResource(run), 200);
+  });
+}

@@ -1,0 +1,235 @@
+/**
+ * The API's request and response schemas. The same zod objects validate requests and
+ * generate /openapi.json, so the documentation cannot drift from what the server accepts.
+ * Bodies and query strings are strict: an unknown field or parameter is a 400, because a
+ * typo such as `idempotencyKey` or `?stauts=failed` silently ignored does real harm.
+ */
+import { z } from "@hono/zod-openapi";
+import { RUN_STATUSES } from "../engine/run-states.js";
+import { API_ERROR_CODES, type ApiErrorCode } from "./error-codes.js";
+
+const RUN_ID_EXAMPLE = "0197a4e2-5b1c-7f00-8a3e-2d4c6b8e9f01";
+
+/** A string without NUL characters, which Postgres text cannot hold. */
+function text(max: number) {
+  return z
+    .string()
+    .min(1)
+    .max(max)
+    .refine((s) => !s.includes("\u0000"), "must not contain NUL characters");
+}
+
+/**
+ * The ISO format check lets through dates such as 2025-02-30, which JavaScript silently
+ * rolls over to March 2: refuse them instead of starting a run on the wrong day.
+ */
+function isRealDate(s: string): boolean {
+  const [y, m, d] = s.slice(0, 10).split("-").map(Number) as [number, number, number];
+  const day = new Date(0);
+  day.setUTCFullYear(y, m - 1, d);
+  return (
+    y >= 1 &&
+    y <= 9999 &&
+    day.getUTCFullYear() === y &&
+    day.getUTCMonth() === m - 1 &&
+    day.getUTCDate() === d &&
+    Number.isFinite(Date.parse(s))
+  );
+}
+
+// ---------------------------------------------------------------- errors
+
+export const ErrorSchema = z
+  .object({
+    error: z.object({
+      code: z
+        .enum(Object.keys(API_ERROR_CODES) as [ApiErrorCode, ...ApiErrorCode[]])
+        .openapi({ description: "Stable code; see the error code table." }),
+      message: z.string().openapi({ description: "What went wrong and what to fix." }),
+      details: z.unknown().optional(),
+    }),
+  })
+  .openapi("Error");
+
+// ---------------------------------------------------------------- runs
+
+const SerializedErrorSchema = z
+  .object({
+    name: z.string(),
+    message: z.string(),
+    code: z.string().optional(),
+    retryable: z.boolean().optional(),
+  })
+  .openapi("RunError");
+
+export const RunSchema = z
+  .object({
+    id: z.string().openapi({ format: "uuid", example: RUN_ID_EXAMPLE }),
+    agent: z.string(),
+    queue: z.string(),
+    status: z.enum(RUN_STATUSES),
+    input: z.unknown(),
+    output: z.unknown(),
+    error: SerializedErrorSchema.nullable(),
+    progress: z.unknown(),
+    thread_id: z.string().nullable(),
+    priority: z.number().int(),
+    tags: z.record(z.string(), z.string()),
+    idempotency_key: z.string().nullable(),
+    attempts: z.number().int().openapi({ description: "Attempts that ended in an error." }),
+    max_attempts: z.number().int(),
+    cancel_requested: z.boolean(),
+    created_at: z.string().openapi({ format: "date-time" }),
+    available_at: z.string().openapi({ format: "date-time" }),
+    started_at: z.string().nullable().openapi({ format: "date-time" }),
+    finished_at: z.string().nullable().openapi({ format: "date-time" }),
+    updated_at: z.string().openapi({ format: "date-time" }),
+    duration_ms: z.number().nullable().openapi({ description: "finished_at − started_at" }),
+  })
+  .openapi("Run");
+
+export type RunResource = z.infer<typeof RunSchema>;
+
+export const StepSchema = z
+  .object({
+    seq: z.number().int(),
+    name: z.string(),
+    kind: z.string(),
+    status: z.string(),
+    output: z.unknown(),
+    error: SerializedErrorSchema.nullable(),
+    attempt: z.number().int(),
+    started_at: z.string().nullable().openapi({ format: "date-time" }),
+    finished_at: z.string().nullable().openapi({ format: "date-time" }),
+    duration_ms: z.number().nullable(),
+  })
+  .openapi("Step");
+
+export type StepResource = z.infer<typeof StepSchema>;
+
+export const SubmitRunBody = z
+  .strictObject({
+    agent: text(128).openapi({ description: "Name of a registered agent.", example: "hello" }),
+    input: z
+      .unknown()
+      .optional()
+      .openapi({
+        description: "Passed to the agent; checked against its input schema.",
+        example: { name: "Ada" },
+      }),
+    queue: text(128).optional().openapi({ description: "Default: the agent's queue." }),
+    priority: z.number().int().min(-1000).max(1000).optional().openapi({
+      description: "Higher runs first. Default 0.",
+    }),
+    thread_id: text(255).optional(),
+    idempotency_key: text(255).optional().openapi({
+      description:
+        "A second submit with the same key returns the first run (202, Idempotent-Replayed: true).",
+    }),
+    tags: z
+      .record(
+        text(64),
+        z
+          .string()
+          .max(512)
+          .refine((s) => !s.includes("\u0000"), "must not contain NUL characters"),
+      )
+      .refine((t) => Object.keys(t).length <= 32, "at most 32 tags")
+      .optional()
+      .openapi({ example: { tenant: "acme", feature: "support" } }),
+    run_at: z.iso
+      .datetime({ offset: true })
+      .refine(isRealDate, "must be a real date and time, years 1 to 9999")
+      .optional()
+      .openapi({ description: "Do not start before this time (ISO 8601)." }),
+  })
+  .openapi("SubmitRun");
+
+export const SubmitRunQuery = z.strictObject({
+  wait: z.coerce
+    .number()
+    .gt(0)
+    .max(60)
+    .optional()
+    .openapi({
+      param: { name: "wait", in: "query" },
+      description:
+        "Seconds (0 < wait ≤ 60) to wait for the run to finish: 200 with the finished run, or 202 with its state when the time is up.",
+      example: 10,
+    }),
+});
+
+export const RunIdParam = z.object({
+  // Long enough for any UUID spelling; the service then checks it is one (OUTLAST_INVALID_ID).
+  id: z
+    .string()
+    .max(64)
+    .openapi({ param: { name: "id", in: "path" }, format: "uuid", example: RUN_ID_EXAMPLE }),
+});
+
+export const NoQuery = z.strictObject({});
+
+export const ListRunsQuery = z.strictObject({
+  status: z
+    .enum(RUN_STATUSES)
+    .optional()
+    .openapi({ param: { name: "status", in: "query" } }),
+  agent: text(128)
+    .optional()
+    .openapi({ param: { name: "agent", in: "query" } }),
+  thread_id: text(255)
+    .optional()
+    .openapi({ param: { name: "thread_id", in: "query" } }),
+  cursor: z
+    .string()
+    .max(64)
+    .optional()
+    .openapi({
+      param: { name: "cursor", in: "query" },
+      description: "next_cursor of the previous page.",
+    }),
+  limit: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(200)
+    .optional()
+    .openapi({ param: { name: "limit", in: "query" }, description: "1–200, default 50." }),
+});
+
+export const RunListSchema = z
+  .object({
+    runs: z.array(RunSchema),
+    next_cursor: z.string().nullable().openapi({ description: "null on the last page." }),
+  })
+  .openapi("RunList");
+
+export const StepListSchema = z.object({ steps: z.array(StepSchema) }).openapi("StepList");
+
+// ---------------------------------------------------------------- health
+
+export const HealthSchema = z.object({ status: z.literal("ok") }).openapi("Health");
+export const ReadySchema = z.object({ status: z.literal("ready") }).openapi("Ready");
+
+// ---------------------------------------------------------------- response helpers
+
+export function json<T extends z.ZodType>(schema: T, description: string) {
+  return { content: { "application/json": { schema } }, description };
+}
+
+export function errors<const S extends readonly number[]>(...statuses: S) {
+  const out = {} as Record<S[number], ReturnType<typeof json<typeof ErrorSchema>>>;
+  for (const s of statuses)
+    out[s as S[number]] = json(ErrorSchema, ERROR_DESCRIPTIONS[s] ?? "Error");
+  return out;
+}
+
+const ERROR_DESCRIPTIONS: Record<number, string> = {
+  400: "The request is invalid; the message names the field.",
+  401: "Missing or wrong API key.",
+  404: "Not found.",
+  409: "Conflicts with the run's state.",
+  413: "Body too large.",
+  415: "Body is not JSON.",
+  503: "Database briefly unavailable (Retry-After).",
+};

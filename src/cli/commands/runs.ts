@@ -1,0 +1,135 @@
+import type { Command } from "commander";
+import { OutlastClient, type RunResource } from "../../client/client.js";
+import { CliError } from "../errors.js";
+import { parsePositiveInt } from "../options.js";
+
+const FINAL = new Set(["succeeded", "failed", "cancelled"]);
+
+function client(opts: { url?: string; apiKey?: string }): OutlastClient {
+  return new OutlastClient({ url: opts.url, apiKey: opts.apiKey });
+}
+
+function print(v: unknown): void {
+  process.stdout.write(`${JSON.stringify(v, null, 2)}\n`);
+}
+
+/** Polls a run until it is final, drawing its status and progress on stderr. */
+async function follow(c: OutlastClient, id: string): Promise<RunResource> {
+  const tty = process.stderr.isTTY;
+  const frames = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
+  const started = Date.now();
+  let last = "";
+  for (let i = 0; ; i++) {
+    const run = await c.get(id);
+    const line = `${run.status}${run.progress ? ` ${JSON.stringify(run.progress)}` : ""}`;
+    if (tty) {
+      const secs = ((Date.now() - started) / 1000).toFixed(1);
+      process.stderr.write(`\r\x1b[2K${frames[i % frames.length]} ${id} ${line} (${secs}s)`);
+    } else if (line !== last) {
+      process.stderr.write(`${id} ${line}\n`);
+    }
+    last = line;
+    if (FINAL.has(run.status)) {
+      if (tty) process.stderr.write("\n");
+      return run;
+    }
+    await new Promise((r) => setTimeout(r, 300));
+  }
+}
+
+export function registerRuns(program: Command): void {
+  const runs = program
+    .command("runs")
+    .description("submit, inspect and cancel runs over the HTTP API")
+    .option("--url <url>", "API URL (default OUTLAST_URL or http://127.0.0.1:7373)")
+    .option("--api-key <key>", "API key (default OUTLAST_API_KEY)");
+
+  runs
+    .command("submit <agent>")
+    .description("submit a run")
+    .option("-i, --input <json>", "input as JSON", "{}")
+    .option("-w, --wait", "follow the run until it finishes, then print it")
+    .option("--queue <name>")
+    .option("--priority <n>", "higher runs first", Number)
+    .option("--idempotency-key <key>")
+    .option("--thread <id>", "thread id")
+    .action(
+      async (
+        agent: string,
+        o: {
+          input: string;
+          wait?: boolean;
+          queue?: string;
+          priority?: number;
+          idempotencyKey?: string;
+          thread?: string;
+        },
+      ) => {
+        let input: unknown;
+        try {
+          input = JSON.parse(o.input);
+        } catch (err) {
+          throw new CliError(`--input is not valid JSON: ${(err as Error).message}`);
+        }
+        const c = client(runs.opts());
+        const run = await c.submit({
+          agent,
+          input,
+          ...(o.queue ? { queue: o.queue } : {}),
+          ...(o.priority !== undefined ? { priority: o.priority } : {}),
+          ...(o.idempotencyKey ? { idempotency_key: o.idempotencyKey } : {}),
+          ...(o.thread ? { thread_id: o.thread } : {}),
+        });
+        const final = o.wait ? await follow(c, run.id) : run;
+        print(final);
+        if (o.wait && final.status !== "succeeded") process.exitCode = 1;
+      },
+    );
+
+  runs
+    .command("get <id>")
+    .description("show a run")
+    .option("--steps", "include the step journal")
+    .action(async (id: string, o: { steps?: boolean }) => {
+      const c = client(runs.opts());
+      const run = await c.get(id);
+      print(o.steps ? { ...run, steps: (await c.steps(id)).steps } : run);
+    });
+
+  runs
+    .command("list")
+    .description("list runs, newest first")
+    .option("--status <status>")
+    .option("--agent <name>")
+    .option("--thread <id>")
+    .option("--limit <n>", "page size", parsePositiveInt, 20)
+    .option("--cursor <cursor>", "next_cursor of the previous page")
+    .action(
+      async (o: {
+        status?: string;
+        agent?: string;
+        thread?: string;
+        limit: number;
+        cursor?: string;
+      }) => {
+        const page = await client(runs.opts()).list({
+          ...(o.status ? { status: o.status } : {}),
+          ...(o.agent ? { agent: o.agent } : {}),
+          ...(o.thread ? { thread_id: o.thread } : {}),
+          ...(o.cursor ? { cursor: o.cursor } : {}),
+          limit: o.limit,
+        });
+        for (const r of page.runs) {
+          process.stdout.write(
+            `${r.id}  ${r.status.padEnd(10)} ${r.agent.padEnd(16)} ${r.created_at}\n`,
+          );
+        }
+        if (page.next_cursor) process.stdout.write(`more: --cursor ${page.next_cursor}\n`);
+      },
+    );
+
+  runs
+    .command("cancel <id>")
+    .description("cancel a run")
+    .action(async (id: string) => print(await client(runs.opts()).cancel(id)));
+}

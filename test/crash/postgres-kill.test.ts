@@ -1,0 +1,105 @@
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Db } from "../../src/store/db.js";
+import { openStore } from "../../src/store/open.js";
+import { Repo } from "../../src/store/repo.js";
+import { uuidv7 } from "../../src/util/ids.js";
+import { freshDatabaseUrl } from "../helpers/db.js";
+import { type CliProcess, readLedger, spawnCli, until } from "../helpers/processes.js";
+
+const CONFIG = "test/fixtures/ledger.config.ts";
+
+describe("crash: SIGKILL a worker on PostgreSQL", () => {
+  let url: string;
+  let drop: () => Promise<void>;
+  let db: Db;
+  const procs: CliProcess[] = [];
+
+  beforeAll(async () => {
+    ({ url, drop } = await freshDatabaseUrl());
+    db = await openStore({ databaseUrl: url });
+  });
+
+  afterAll(async () => {
+    for (const p of procs) p.child.kill("SIGKILL");
+    await Promise.all(procs.map((p) => p.exited));
+    await db?.close();
+    await drop?.();
+  });
+
+  it("another worker finishes every run without repeating a completed step", async () => {
+    const ledger = join(mkdtempSync(join(tmpdir(), "outlast-crash-")), "ledger");
+    const env = { DATABASE_URL: url, OUTLAST_TEST_LEDGER: ledger };
+    const repo = new Repo(db);
+    const ids = Array.from({ length: 20 }, () => uuidv7());
+    await repo.insertRuns(
+      ids.map((id) => ({ id, agent: "thirty-steps", queue: "default", input: {}, maxAttempts: 3 })),
+    );
+
+    const a = spawnCli(["worker", "--config", CONFIG, "--concurrency", "20"], env);
+    procs.push(a);
+    await a.waitFor(/worker started/);
+    // A holds all 20 runs and is a few steps into each.
+    await until(
+      () => new Set(readLedger(ledger).map((l) => l.runId)).size === 20,
+      30_000,
+      "A to start all runs",
+    );
+    const b = spawnCli(["worker", "--config", CONFIG, "--concurrency", "20"], env);
+    procs.push(b);
+    await b.waitFor(/worker started/);
+    await new Promise((r) => setTimeout(r, 700));
+
+    const beforeKill = readLedger(ledger);
+    const killedAt = Date.now();
+    a.child.kill("SIGKILL");
+    await a.exited;
+
+    await until(
+      async () =>
+        (
+          await db.query<{ n: number }>(
+            "SELECT count(*)::int AS n FROM outlast.runs WHERE status = 'succeeded'",
+          )
+        )[0]?.n === 20,
+      60_000,
+      "B to finish all 20 runs",
+    );
+
+    const lines = readLedger(ledger);
+    const bPid = b.child.pid;
+    const bLines = lines.filter((l) => l.pid === bPid);
+    expect(bLines.length).toBeGreaterThan(0);
+    const firstStepOfB = Math.min(...bLines.map((l) => l.at));
+    // Time from the kill until B completed its first step (each step body takes 100 ms).
+    const recoveryMs = firstStepOfB - killedAt;
+    console.log(`kill → first step completed on worker B: ${recoveryMs} ms (step body 100 ms)`);
+    expect(recoveryMs).toBeLessThan(2_000);
+
+    const aPid = beforeKill[0]?.pid;
+    for (const id of ids) {
+      const mine = lines.filter((l) => l.runId === id);
+      const seqs = mine.map((l) => l.seq);
+      // Every step ran, in order, ending at 30.
+      expect(new Set(seqs)).toEqual(new Set(Array.from({ length: 30 }, (_, i) => i + 1)));
+      // At most one step repeated: the one in flight at the kill, run by A and again by B.
+      const counts = new Map<number, number>();
+      for (const s of seqs) counts.set(s, (counts.get(s) ?? 0) + 1);
+      const repeated = [...counts].filter(([, n]) => n > 1).map(([s]) => s);
+      expect(repeated.length).toBeLessThanOrEqual(1);
+      if (repeated.length === 1) {
+        const lastOfA = Math.max(...mine.filter((l) => l.pid === aPid).map((l) => l.seq));
+        expect(repeated[0]).toBe(lastOfA);
+      }
+    }
+    const rows = await db.query<{ output: unknown; attempt: number }>(
+      "SELECT output, attempt FROM outlast.runs",
+    );
+    for (const r of rows) {
+      expect(r.output).toEqual({ sum: 465 });
+      expect(r.attempt).toBe(0);
+    }
+  });
+});
