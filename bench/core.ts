@@ -113,6 +113,16 @@ async function startLatency(db: Db, service: RunService): Promise<{ p50: number;
   return { p50: pct(samples, 50), p99: pct(samples, 99) };
 }
 
+/** Reference: one INSERT and commit of a small row, as a step's floor cost on this store. */
+async function rawCommitMs(db: Db): Promise<number> {
+  await db.exec("CREATE TABLE IF NOT EXISTS bench_raw (id bigserial PRIMARY KEY, v jsonb)");
+  const n = 1000;
+  const t0 = performance.now();
+  for (let i = 0; i < n; i++)
+    await db.query("INSERT INTO bench_raw (v) VALUES ($1::jsonb)", ['{"v":1}']);
+  return (performance.now() - t0) / n;
+}
+
 async function benchBackend(kind: "postgres" | "pglite") {
   const pg = kind === "postgres" ? await freshDatabaseUrl() : undefined;
   const db = await openStore(pg ? { databaseUrl: pg.url } : { dataDir: "memory" });
@@ -123,7 +133,8 @@ async function benchBackend(kind: "postgres" | "pglite") {
     const seq = await stepOverhead(db, service, 1);
     const par = await stepOverhead(db, service, 10);
     const lat = await startLatency(db, service);
-    return { kind, rps, seq, par, lat };
+    const raw = await rawCommitMs(db);
+    return { kind, rps, seq, par, lat, raw };
   } finally {
     await service.stop();
     await db.close();
@@ -139,11 +150,11 @@ for (const kind of ["postgres", "pglite"] as const) {
 }
 console.log(`\ncore engine, ${RUNS} trivial runs, ${STEPS}-step runs for step overhead`);
 console.log(
-  "| store | trivial runs/s | ms/step, 1 run | ms/step, 10 runs (per run) | ms/step, 10 runs (amortized) | start p50 ms | start p99 ms |",
+  "| store | trivial runs/s | ms/step, 1 run | ms/step, 10 runs (per run) | ms/step, 10 runs (amortized) | raw INSERT commit ms | 1-run step ÷ raw commit | start p50 ms | start p99 ms |",
 );
-console.log("|---|---|---|---|---|---|---|");
+console.log("|---|---|---|---|---|---|---|---|---|");
 for (const r of rows) {
   console.log(
-    `| ${r.kind} | ${Math.round(r.rps)} | ${r.seq.perStepMs.toFixed(3)} | ${r.par.perStepMs.toFixed(3)} | ${r.par.amortizedMs.toFixed(3)} | ${r.lat.p50.toFixed(2)} | ${r.lat.p99.toFixed(2)} |`,
+    `| ${r.kind} | ${Math.round(r.rps)} | ${r.seq.perStepMs.toFixed(3)} | ${r.par.perStepMs.toFixed(3)} | ${r.par.amortizedMs.toFixed(3)} | ${r.raw.toFixed(3)} | ${(r.seq.perStepMs / r.raw).toFixed(2)}× | ${r.lat.p50.toFixed(2)} | ${r.lat.p99.toFixed(2)} |`,
   );
 }

@@ -1,6 +1,7 @@
 import { mkdirSync } from "node:fs";
 import { PGlite } from "@electric-sql/pglite";
 import type { Db, Queryable, SessionLock } from "./db.js";
+import { lockDataDir } from "./dir-lock.js";
 
 /**
  * Embedded PostgreSQL (WASM) persisted to a folder. One process owns the folder, so
@@ -13,13 +14,22 @@ import type { Db, Queryable, SessionLock } from "./db.js";
 export class PgliteDb implements Db {
   readonly kind = "pglite" as const;
 
-  private constructor(private readonly pg: PGlite) {}
+  private constructor(
+    private readonly pg: PGlite,
+    private readonly unlock: () => void,
+  ) {}
 
   /** `dataDir` undefined keeps the database in memory (tests). */
   static async open(dataDir?: string): Promise<PgliteDb> {
-    if (dataDir) mkdirSync(dataDir, { recursive: true });
-    const pg = await PGlite.create(dataDir ? { dataDir } : {});
-    return new PgliteDb(pg);
+    if (!dataDir) return new PgliteDb(await PGlite.create({}), () => {});
+    mkdirSync(dataDir, { recursive: true });
+    const unlock = lockDataDir(dataDir);
+    try {
+      return new PgliteDb(await PGlite.create({ dataDir }), unlock);
+    } catch (err) {
+      unlock();
+      throw err;
+    }
   }
 
   async query<R>(sql: string, params?: readonly unknown[]): Promise<R[]> {
@@ -56,5 +66,6 @@ export class PgliteDb implements Db {
 
   async close(): Promise<void> {
     await this.pg.close();
+    this.unlock();
   }
 }

@@ -1,6 +1,6 @@
 import { createApi } from "../api/app.js";
 import { startApiServer } from "../api/server.js";
-import type { ResolvedConfig } from "../config/load.js";
+import { ConfigError, type ResolvedConfig } from "../config/load.js";
 import { RunService } from "../engine/run-service.js";
 import { Worker } from "../engine/worker.js";
 import { ProviderRouter } from "../llm/router.js";
@@ -43,8 +43,15 @@ export function knownQueues(config: ResolvedConfig): string[] {
  */
 export async function startSystem(opts: SystemOptions): Promise<RunningSystem> {
   const { config, log } = opts;
-  const stops: (() => Promise<void>)[] = [];
-  let sim: Simulator | undefined;
+  // Parts stop in the reverse order they started: API, worker (drains), run service,
+  // store, simulator.
+  const stack: (() => Promise<void>)[] = [];
+  let graceMs = config.worker.shutdownGraceMs;
+  const unwind = async (): Promise<void> => {
+    for (const stop of stack.splice(0).reverse()) {
+      await stop().catch((err) => log.warn("shutdown step failed", { error: String(err) }));
+    }
+  };
   try {
     const providers = Object.entries(config.providers).map(([name, p]) => ({
       name,
@@ -54,12 +61,14 @@ export async function startSystem(opts: SystemOptions): Promise<RunningSystem> {
       timeoutMs: p.timeoutMs,
     }));
     const aliases = { ...config.models };
+    let sim: Simulator | undefined;
     if (opts.simulator && providers.length === 0) {
-      sim = await startSimulator({ port: 0, defaults: { latencyMs: [20, 80] } });
-      stops.unshift(() => sim!.close());
+      const started = await startSimulator({ port: 0, defaults: { latencyMs: [20, 80] } });
+      sim = started;
+      stack.push(() => started.close());
       providers.push({
         name: "sim",
-        baseUrl: `${sim.url}/v1`,
+        baseUrl: `${started.url}/v1`,
         apiKey: "sim-key",
         headers: {},
         timeoutMs: 60_000,
@@ -72,11 +81,11 @@ export async function startSystem(opts: SystemOptions): Promise<RunningSystem> {
       dataDir: config.database.dataDir,
       poolSize: config.database.poolSize,
     });
-    stops.unshift(() => db.close());
+    stack.push(() => db.close());
     const queues = knownQueues(config);
     const service = new RunService(db, config.agents, queues);
     await service.start();
-    stops.unshift(() => service.stop());
+    stack.push(() => service.stop());
 
     let worker: Worker | undefined;
     if (opts.worker) {
@@ -85,7 +94,7 @@ export async function startSystem(opts: SystemOptions): Promise<RunningSystem> {
           c.concurrency ? [[q, c.concurrency]] : [],
         ),
       );
-      worker = new Worker({
+      const w = new Worker({
         db,
         agents: config.agents,
         queues: opts.worker.queues ?? config.worker.queues ?? queues,
@@ -98,7 +107,9 @@ export async function startSystem(opts: SystemOptions): Promise<RunningSystem> {
         llm: new ProviderRouter(providers, aliases),
         log,
       });
-      await worker.start();
+      await w.start();
+      worker = w;
+      stack.push(() => w.stop(graceMs));
     }
 
     let apiUrl: string | undefined;
@@ -107,9 +118,20 @@ export async function startSystem(opts: SystemOptions): Promise<RunningSystem> {
         service,
         apiKey: opts.api.apiKey,
         bodyLimitBytes: config.api.bodyLimitBytes,
+        log,
       });
-      const server = await startApiServer(app, { port: opts.api.port, hostname: opts.api.host });
-      stops.unshift(() => server.close());
+      const server = await startApiServer(app, {
+        port: opts.api.port,
+        hostname: opts.api.host,
+      }).catch((err) => {
+        if ((err as NodeJS.ErrnoException).code === "EADDRINUSE") {
+          throw new ConfigError(
+            `port ${opts.api?.port} on ${opts.api?.host} is in use; pass --port or set OUTLAST_PORT`,
+          );
+        }
+        throw err;
+      });
+      stack.push(() => server.close());
       apiUrl = server.url;
     }
 
@@ -119,17 +141,13 @@ export async function startSystem(opts: SystemOptions): Promise<RunningSystem> {
       worker,
       apiUrl,
       simulatorUrl: sim?.url,
-      async stop(graceMs = config.worker.shutdownGraceMs) {
-        // The API stops taking requests first, then the worker drains, then the store closes.
-        const [first, ...rest] = stops;
-        if (opts.api && first) await first();
-        if (worker) await worker.stop(graceMs);
-        for (const s of opts.api ? rest : stops)
-          await s().catch((err) => log.warn("shutdown step failed", { error: String(err) }));
+      async stop(grace = config.worker.shutdownGraceMs) {
+        graceMs = grace;
+        await unwind();
       },
     };
   } catch (err) {
-    for (const s of stops) await s().catch(() => {});
+    await unwind();
     throw err;
   }
 }
