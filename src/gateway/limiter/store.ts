@@ -1,0 +1,149 @@
+/**
+ * The limiter's round trips to the shared store. Writes that nobody waits for (credit
+ * given back, header observations) are coalesced per key: while one is in flight, later
+ * ones merge into the next, so a busy key costs at most one such statement at a time.
+ */
+import type { Db } from "../../store/db.js";
+import {
+  GATEWAY_GIVE,
+  GATEWAY_OBSERVE,
+  GATEWAY_PAUSE,
+  GATEWAY_RENEW_LEASES,
+  GATEWAY_TAKE,
+} from "../../store/sql/gateway.js";
+import type { Logger } from "../../util/log.js";
+import { add, type Caps, isZero, type Vec, zero } from "./dimensions.js";
+
+export const GATEWAY_CHANNEL = "outlast_gateway";
+
+export interface TakeResult {
+  granted: Vec | null;
+  /** Why not: `paused`, a dimension (`rpm`…), `concurrency`, or `too_large:<dim>`. */
+  blocked: string | null;
+  waitMs: number;
+}
+
+interface PendingWrite {
+  refund: Vec;
+  slots: number;
+  /** Lowest bound seen per dimension (null: not reported). */
+  remaining: (number | null)[] | null;
+  elapsedMs: number;
+}
+
+export class LimiterStore {
+  private readonly pending = new Map<string, PendingWrite>();
+  private readonly flushing = new Set<string>();
+  private readonly idle = new Set<() => void>();
+
+  constructor(
+    private readonly db: Db,
+    readonly owner: string,
+    readonly leaseMs: number,
+    private readonly log: Logger,
+  ) {}
+
+  async take(
+    key: string,
+    caps: Caps,
+    concurrency: number | null,
+    need: Vec,
+    extra: Vec,
+    slots: number,
+  ): Promise<TakeResult> {
+    const [row] = await this.db.query<{
+      granted: number[] | null;
+      blocked: string | null;
+      wait_ms: number;
+    }>(GATEWAY_TAKE, [key, caps, concurrency, need, extra, slots, this.owner, this.leaseMs]);
+    return {
+      granted: (row?.granted as Vec | null) ?? null,
+      blocked: row?.blocked ?? null,
+      waitMs: Number(row?.wait_ms ?? 0),
+    };
+  }
+
+  /** Gives credit and slots back, coalesced with other gives of the same key. */
+  give(key: string, refund: Vec, slots: number): void {
+    const p = this.entry(key);
+    p.refund = add(p.refund, refund);
+    p.slots += slots;
+    this.kick(key);
+  }
+
+  /**
+   * Records the provider's remaining quota, seen `elapsedMs` after the request was sent.
+   * Coalesced: only the tightest bound per dimension is kept.
+   */
+  observe(key: string, remaining: (number | null)[], elapsedMs: number): void {
+    const p = this.entry(key);
+    if (p.remaining === null) {
+      p.remaining = remaining;
+      p.elapsedMs = elapsedMs;
+    } else {
+      // Keep the tighter of the two bounds per dimension; the elapsed time of the newer
+      // observation is the shorter one, so using it keeps the bound safe (never too low).
+      p.remaining = p.remaining.map((r, i) => {
+        const n = remaining[i] ?? null;
+        return r === null ? n : n === null ? r : Math.min(r, n);
+      });
+      p.elapsedMs = Math.max(p.elapsedMs, elapsedMs);
+    }
+    this.kick(key);
+  }
+
+  async pause(key: string, ms: number): Promise<void> {
+    await this.db.query(GATEWAY_PAUSE, [key, ms]);
+  }
+
+  async renewLeases(): Promise<void> {
+    await this.db.query(GATEWAY_RENEW_LEASES, [this.owner, this.leaseMs]);
+  }
+
+  /** Resolves when every coalesced write has reached the store. */
+  async drain(): Promise<void> {
+    while (this.pending.size > 0 || this.flushing.size > 0) {
+      await new Promise<void>((resolve) => this.idle.add(resolve));
+    }
+  }
+
+  private entry(key: string): PendingWrite {
+    let p = this.pending.get(key);
+    if (!p) {
+      p = { refund: zero(), slots: 0, remaining: null, elapsedMs: 0 };
+      this.pending.set(key, p);
+    }
+    return p;
+  }
+
+  private kick(key: string): void {
+    if (this.flushing.has(key)) return;
+    const p = this.pending.get(key);
+    if (!p) return;
+    this.pending.delete(key);
+    this.flushing.add(key);
+    this.write(key, p)
+      .catch((err: unknown) => {
+        // Lost credit only makes the limiter more conservative until refill covers it;
+        // lost slots come back when the lease lapses. Neither is worth failing a call.
+        this.log.warn("gateway limiter write failed", { key, error: String(err) });
+      })
+      .finally(() => {
+        this.flushing.delete(key);
+        if (this.pending.has(key)) this.kick(key);
+        else if (this.pending.size === 0 && this.flushing.size === 0) {
+          for (const f of this.idle) f();
+          this.idle.clear();
+        }
+      });
+  }
+
+  private async write(key: string, p: PendingWrite): Promise<void> {
+    if (!isZero(p.refund) || p.slots > 0) {
+      await this.db.query(GATEWAY_GIVE, [key, p.refund, p.slots, this.owner]);
+    }
+    if (p.remaining !== null) {
+      await this.db.query(GATEWAY_OBSERVE, [key, p.remaining, p.elapsedMs]);
+    }
+  }
+}
