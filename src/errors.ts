@@ -18,6 +18,7 @@ export type ErrorKind =
   | "cancelled"
   | "timeout"
   | "lease_lost"
+  | "suspended"
   | "request";
 
 export class OutlastError extends Error {

@@ -33,6 +33,11 @@ export const API_ERROR_CODES = {
     status: 400,
     meaning: "the queue named is not one this deployment serves",
   },
+  OUTLAST_INVALID_SIGNAL: {
+    status: 400,
+    meaning: "the signal name has characters other than letters, digits, '.', ':', '_' or '-'",
+  },
+  OUTLAST_RUN_NOT_FAILED: { status: 409, meaning: "only a failed run can be resumed" },
   OUTLAST_INVALID_ID: { status: 400, meaning: "the run id in the path is not a UUID" },
   OUTLAST_INVALID_FILTER: { status: 400, meaning: "a list filter has a value it cannot take" },
   OUTLAST_INVALID_CURSOR: {

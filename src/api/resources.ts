@@ -8,9 +8,11 @@ import type { RunResource, StepResource } from "./schemas.js";
 
 type Instant = Date | string | null | undefined;
 
-function iso(d: Instant): string | null {
+function iso(d: Instant | number): string | null {
   if (d === null || d === undefined) return null;
-  return (d instanceof Date ? d : new Date(d)).toISOString();
+  const t = d instanceof Date ? d : new Date(d);
+  // A run parked until an event arrives is available at 'infinity': no date to show.
+  return Number.isFinite(t.getTime()) ? t.toISOString() : null;
 }
 
 function millis(from: Instant, to: Instant): number | null {
@@ -55,11 +57,14 @@ export function toRunResource(row: RunRow): RunResource {
     max_attempts: row.max_attempts,
     cancel_requested: row.cancel_requested,
     created_at: iso(row.created_at)!,
-    available_at: iso(row.available_at)!,
+    available_at: iso(row.available_at),
     started_at: iso(row.started_at),
     finished_at: iso(row.finished_at),
     updated_at: iso(row.updated_at)!,
     duration_ms: millis(row.started_at, row.finished_at),
+    waiting_for: row.waiting_for ?? null,
+    parent_run_id: row.parent_run_id ?? null,
+    agent_version: row.agent_version ?? null,
   };
 }
 

@@ -80,11 +80,36 @@ export const RunSchema = z
     max_attempts: z.number().int(),
     cancel_requested: z.boolean(),
     created_at: z.string().openapi({ format: "date-time" }),
-    available_at: z.string().openapi({ format: "date-time" }),
+    available_at: z.string().nullable().openapi({
+      format: "date-time",
+      description:
+        "When the run is ready to run; null while it waits only for an event (a signal, a child run).",
+    }),
     started_at: z.string().nullable().openapi({ format: "date-time" }),
     finished_at: z.string().nullable().openapi({ format: "date-time" }),
     updated_at: z.string().openapi({ format: "date-time" }),
     duration_ms: z.number().nullable().openapi({ description: "finished_at − started_at" }),
+    waiting_for: z
+      .object({
+        waits: z.array(
+          z.object({
+            seq: z.number().int(),
+            kind: z.enum(["sleep", "signal", "child"]),
+            name: z.string(),
+            until: z.string().optional(),
+            childId: z.string().optional(),
+          }),
+        ),
+        signals: z.array(z.string()),
+        until: z.string().nullable(),
+      })
+      .nullable()
+      .openapi({ description: "What a `waiting` run waits for: sleeps, signals, child runs." }),
+    parent_run_id: z
+      .string()
+      .nullable()
+      .openapi({ description: "The run that started this one with ctx.runAgent." }),
+    agent_version: z.string().nullable(),
   })
   .openapi("Run");
 
@@ -233,3 +258,20 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
   415: "Body is not JSON.",
   503: "Database briefly unavailable (Retry-After).",
 };
+
+export const SignalParam = z.object({
+  id: RunIdParam.shape.id,
+  name: z
+    .string()
+    .max(128)
+    .openapi({ param: { name: "name", in: "path" }, example: "approval" }),
+});
+
+export const SignalBody = z
+  .strictObject({
+    payload: z
+      .unknown()
+      .optional()
+      .openapi({ description: "Any JSON; returned by ctx.waitForSignal." }),
+  })
+  .openapi("Signal");

@@ -132,4 +132,20 @@ export class OutlastClient {
   cancel(id: string): Promise<RunResource> {
     return this.request("POST", `/v1/runs/${encodeURIComponent(id)}/cancel`);
   }
+
+  /** Delivers a payload to the run's `ctx.waitForSignal(name)`. */
+  signal(id: string, name: string, payload?: unknown): Promise<RunResource> {
+    return this.request(
+      "POST",
+      `/v1/runs/${encodeURIComponent(id)}/signals/${encodeURIComponent(name)}`,
+      {
+        payload: payload ?? null,
+      },
+    );
+  }
+
+  /** Requeues a failed run; completed steps are not repeated. */
+  resume(id: string): Promise<RunResource> {
+    return this.request("POST", `/v1/runs/${encodeURIComponent(id)}/resume`);
+  }
 }

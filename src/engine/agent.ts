@@ -20,6 +20,13 @@ export interface AgentDefinition<I = unknown, O = unknown> {
   /** Time budget of one attempt. */
   readonly timeoutMs?: number;
   readonly description?: string;
+  /**
+   * The agent's version, recorded on each run. Default: a hash of `run`'s source. A worker
+   * replays a started run only on the same version or one listed in `compatibleVersions`.
+   */
+  readonly version?: string;
+  /** Versions whose started runs this code can replay (their steps are unchanged). */
+  readonly compatibleVersions?: readonly string[];
   readonly run: (ctx: RunContext, input: I) => Promise<O>;
 }
 

@@ -6,10 +6,14 @@ import {
   type SerializedError,
   serializeError,
   TerminalError,
+  TimeoutError,
 } from "../errors.js";
 import type { ChatRequest, ChatResult, LlmClient } from "../llm/types.js";
+import type { Wait, WaitingFor } from "../store/repo.js";
 import type { Logger } from "../util/log.js";
+import { parseDuration } from "./duration.js";
 import type { JournalEntry, StepRecord } from "./journal.js";
+import { ChildRunFailedError, SignalTimeoutError } from "./wait-errors.js";
 
 export interface StepContext {
   /**
@@ -18,9 +22,14 @@ export interface StepContext {
    * its lease) while the body was in flight; its recorded result is written exactly once.
    */
   idempotencyKey: string;
-  /** Fires when the run is cancelled, times out or this worker loses the run. */
+  /** Fires when the run is cancelled, times out, this worker loses the run, or the step's own timeout passes. */
   signal: AbortSignal;
   attempt: number;
+}
+
+export interface StepOptions {
+  /** The step fails with a (retryable) TimeoutError after this long; its signal fires. */
+  timeoutMs?: number;
 }
 
 /** What an agent's `run` function receives. */
@@ -43,7 +52,7 @@ export interface RunContext {
    * const page = await ctx.step("fetch page", ({ signal }) => fetch(url, { signal }).then((r) => r.text()));
    * ```
    */
-  step<T>(name: string, fn: (step: StepContext) => Promise<T> | T): Promise<T>;
+  step<T>(name: string, fn: (step: StepContext) => Promise<T> | T, opts?: StepOptions): Promise<T>;
   /**
    * A journaled chat-completion call: after a crash the recorded answer is reused, so a
    * finished LLM call is never paid for twice.
@@ -57,6 +66,47 @@ export interface RunContext {
   llm(request: ChatRequest & { name?: string }): Promise<ChatResult>;
   /** Publishes progress (any JSON) on the run; the latest value shows in `GET /v1/runs/:id`. */
   progress(data: unknown): Promise<void>;
+  /**
+   * A durable sleep: the run gives up its worker (status `waiting`) and any worker resumes
+   * it when the time has come. `duration` is ms or a string such as `"90s"`, `"5m"`, `"2h"`.
+   *
+   * @example
+   * ```ts
+   * await ctx.sleep("cool down", "10m");
+   * ```
+   */
+  sleep(name: string, duration: number | string): Promise<void>;
+  /** Like `sleep`, until a point in time. */
+  sleepUntil(name: string, until: Date | string): Promise<void>;
+  /**
+   * Waits durably for `POST /v1/runs/:id/signals/:name` and returns its payload. A signal
+   * sent before the run gets here is kept. With `timeoutMs`, throws `SignalTimeoutError`
+   * (code `OUTLAST_SIGNAL_TIMEOUT`) when none arrives in time; the agent may catch it.
+   *
+   * @example
+   * ```ts
+   * const { approved } = await ctx.waitForSignal<{ approved: boolean }>("approval", { timeoutMs: 86_400_000 });
+   * ```
+   */
+  waitForSignal<T = unknown>(name: string, opts?: { timeoutMs?: number }): Promise<T>;
+  /**
+   * Starts a child run of another agent, on any worker, and waits durably for its output.
+   * Several at once (`Promise.all`) run in parallel. A child that fails or is cancelled
+   * throws `ChildRunFailedError` (code `OUTLAST_CHILD_FAILED`) here.
+   *
+   * @example
+   * ```ts
+   * const [a, b] = await Promise.all([ctx.runAgent("summarise", { url: u1 }), ctx.runAgent("summarise", { url: u2 })]);
+   * ```
+   */
+  runAgent<T = unknown>(agent: string, input: unknown, opts?: { name?: string }): Promise<T>;
+}
+
+export interface ChildState {
+  id: string;
+  status: string;
+  output: unknown;
+  error: SerializedError | null;
 }
 
 export interface ContextDeps {
@@ -64,16 +114,37 @@ export interface ContextDeps {
   agent: string;
   attempt: number;
   journal: ReadonlyMap<number, JournalEntry>;
+  /** What the run waited for before this claim (keeps deadlines fixed across replays). */
+  priorWaits: WaitingFor | null;
   abort: AbortController;
   log: Logger;
   llm: LlmClient | undefined;
   record(step: StepRecord): Promise<void>;
   setProgress(data: unknown): Promise<void>;
+  /** Consumes and journals a pending signal; undefined when none is pending. */
+  consumeSignal(name: string, seq: number): Promise<{ payload: unknown } | undefined>;
+  /** Creates the child run (idempotent per key) and returns its current state. */
+  startChild(agent: string, input: unknown, idempotencyKey: string): Promise<ChildState>;
+  /** Every ctx call in flight is blocked: park the run until one of `waits` can proceed. */
+  suspend(waits: Wait[]): void;
 }
 
-/** Replays the journal, then executes and records new steps. One instance per attempt. */
+const NEVER = new Promise<never>(() => {});
+
+/**
+ * Replays the journal, then executes and records new steps. One instance per attempt.
+ *
+ * Waiting (sleep, signals, child runs) never holds the worker: a wait that cannot proceed
+ * "blocks" — its promise stays pending — and once every ctx call in flight is blocked, the
+ * run is suspended: the worker parks it and forgets it (the pending promises and the
+ * agent's frames are garbage then). When a wait can proceed the run is claimed again and
+ * replayed; the wait finds its answer and is journaled like any step.
+ */
 export class RunContextImpl implements RunContext {
   private seq = 0;
+  private inFlight = 0;
+  private readonly blocked: Wait[] = [];
+  private suspendScheduled = false;
 
   constructor(private readonly deps: ContextDeps) {}
 
@@ -93,22 +164,101 @@ export class RunContextImpl implements RunContext {
     return this.deps.log;
   }
 
-  step<T>(name: string, fn: (step: StepContext) => Promise<T> | T): Promise<T> {
-    return this.execute("step", name, fn) as Promise<T>;
+  step<T>(
+    name: string,
+    fn: (step: StepContext) => Promise<T> | T,
+    opts: StepOptions = {},
+  ): Promise<T> {
+    return this.op("step", name, (seq) => this.runStep(seq, "step", name, fn, opts)) as Promise<T>;
   }
 
   llm(request: ChatRequest & { name?: string }): Promise<ChatResult> {
     const { name, ...body } = request;
-    return this.execute("llm", name ?? `llm:${body.model}`, async ({ signal }) => {
-      if (!this.deps.llm)
-        throw new TerminalError("no LLM provider is configured", { code: "OUTLAST_NO_PROVIDER" });
-      return this.deps.llm.chat(body, { signal, runId: this.runId, agent: this.agent });
-    }) as Promise<ChatResult>;
+    const stepName = name ?? `llm:${body.model}`;
+    return this.op("llm", stepName, (seq) =>
+      this.runStep(seq, "llm", stepName, async ({ signal }) => {
+        if (!this.deps.llm) {
+          throw new TerminalError("no LLM provider is configured", { code: "OUTLAST_NO_PROVIDER" });
+        }
+        return this.deps.llm.chat(body, { signal, runId: this.runId, agent: this.agent });
+      }),
+    ) as Promise<ChatResult>;
   }
 
   async progress(data: unknown): Promise<void> {
     this.throwIfStopped();
     await this.deps.setProgress(data);
+  }
+
+  sleep(name: string, duration: number | string): Promise<void> {
+    const ms = parseDuration(duration);
+    return this.sleepOp(name, () => Date.now() + ms);
+  }
+
+  sleepUntil(name: string, until: Date | string): Promise<void> {
+    const at = new Date(until).getTime();
+    if (!Number.isFinite(at))
+      return Promise.reject(new TypeError(`sleepUntil: invalid date ${String(until)}`));
+    return this.sleepOp(name, () => at);
+  }
+
+  private sleepOp(name: string, firstUntil: () => number): Promise<void> {
+    return this.op("sleep", name, async (seq) => {
+      const until = this.priorUntil(seq, "sleep") ?? firstUntil();
+      if (Date.now() >= until) {
+        await this.record(seq, "sleep", name, new Date(), {
+          ok: true,
+          value: { until: new Date(until).toISOString() },
+        });
+        return undefined;
+      }
+      return this.block({ seq, kind: "sleep", name, until: new Date(until).toISOString() });
+    }) as Promise<void>;
+  }
+
+  waitForSignal<T>(name: string, opts: { timeoutMs?: number } = {}): Promise<T> {
+    return this.op("signal", name, async (seq) => {
+      const got = await this.deps.consumeSignal(name, seq);
+      if (got) return got.payload;
+      const deadline =
+        opts.timeoutMs === undefined
+          ? undefined
+          : (this.priorUntil(seq, "signal") ?? Date.now() + opts.timeoutMs);
+      if (deadline !== undefined && Date.now() >= deadline) {
+        const err = new SignalTimeoutError(name, opts.timeoutMs ?? 0);
+        await this.record(seq, "signal", name, new Date(), { ok: false, error: err });
+        throw err;
+      }
+      return this.block({
+        seq,
+        kind: "signal",
+        name,
+        ...(deadline === undefined ? {} : { until: new Date(deadline).toISOString() }),
+      });
+    }) as Promise<T>;
+  }
+
+  runAgent<T>(agent: string, input: unknown, opts: { name?: string } = {}): Promise<T> {
+    const name = opts.name ?? `agent:${agent}`;
+    return this.op("child", name, async (seq) => {
+      const child = await this.deps.startChild(agent, input, `${this.runId}:${seq}`);
+      if (child.status === "succeeded") {
+        await this.record(seq, "child", name, new Date(), { ok: true, value: child.output });
+        return child.output;
+      }
+      if (child.status === "failed" || child.status === "cancelled") {
+        const err = new ChildRunFailedError(agent, child.id, child.status, child.error);
+        await this.record(seq, "child", name, new Date(), { ok: false, error: err });
+        throw err;
+      }
+      return this.block({ seq, kind: "child", name, childId: child.id });
+    }) as Promise<T>;
+  }
+
+  /** The deadline a wait at `seq` had before this claim, so replays keep it. */
+  private priorUntil(seq: number, kind: Wait["kind"]): number | undefined {
+    const w = this.deps.priorWaits?.waits.find((x) => x.seq === seq && x.kind === kind);
+    return w?.until ? new Date(w.until).getTime() : undefined;
   }
 
   /** The abort reason, as the error the agent should see at a step boundary. */
@@ -120,67 +270,132 @@ export class RunContextImpl implements RunContext {
     throw new CancelledError();
   }
 
-  private async execute(
+  /**
+   * One ctx call: takes the next sequence number, replays it from the journal when it is
+   * there, else runs `body`. The sequence number is taken synchronously at call time, so
+   * calls started together (Promise.all) get the same numbers in every replay, whatever
+   * order they finish in.
+   */
+  private async op(
     kind: string,
     name: string,
-    fn: (step: StepContext) => unknown,
+    body: (seq: number) => Promise<unknown>,
   ): Promise<unknown> {
-    // The sequence number is taken synchronously at call time, so steps started together
-    // with Promise.all get the same numbers in every replay, whatever order they finish in.
     const seq = ++this.seq;
     this.throwIfStopped();
     const recorded = this.deps.journal.get(seq);
     if (recorded) {
       if (recorded.name !== name || recorded.kind !== kind) {
+        const what = (k: string, n: string) => `${k === "step" ? "" : `${k} `}"${n}"`;
         throw new NonDeterminismError(
-          `step ${seq} of run ${this.runId}: the journal recorded ${kind === recorded.kind ? "" : `${recorded.kind} `}"${recorded.name}" but the code now calls ${kind === recorded.kind ? "" : `${kind} `}"${name}". The agent's code changed under a running run, or it branches on something that is not journaled (time, randomness, I/O outside ctx.step).`,
+          `step ${seq} of run ${this.runId}: the journal recorded ${what(recorded.kind, recorded.name)} but the code now calls ${what(kind, name)}. The agent's code changed under a running run, or it branches on something that is not journaled (time, randomness, I/O outside ctx.step).`,
         );
       }
       if (recorded.status === "failed") throw deserializeError(recorded.error as SerializedError);
       return recorded.output;
     }
+    this.inFlight++;
+    try {
+      return await body(seq);
+    } finally {
+      this.inFlight--;
+      this.maybeSuspend();
+    }
+  }
 
+  private async runStep(
+    seq: number,
+    kind: string,
+    name: string,
+    fn: (step: StepContext) => unknown,
+    opts: StepOptions = {},
+  ): Promise<unknown> {
     const startedAt = new Date();
+    let signal = this.deps.abort.signal;
+    let timer: NodeJS.Timeout | undefined;
+    let stepAbort: AbortController | undefined;
+    if (opts.timeoutMs !== undefined) {
+      stepAbort = new AbortController();
+      const ac = stepAbort;
+      signal = AbortSignal.any([signal, ac.signal]);
+      timer = setTimeout(
+        () =>
+          ac.abort(
+            new TimeoutError(`step "${name}" exceeded its time budget of ${opts.timeoutMs} ms`),
+          ),
+        opts.timeoutMs,
+      );
+    }
     let output: unknown;
     try {
-      output = await fn({
-        idempotencyKey: `${this.runId}:${seq}`,
-        signal: this.deps.abort.signal,
-        attempt: this.attempt,
-      });
+      const body = Promise.resolve(
+        fn({ idempotencyKey: `${this.runId}:${seq}`, signal, attempt: this.attempt }),
+      );
+      output = stepAbort
+        ? await Promise.race([
+            body,
+            new Promise((_, reject) =>
+              stepAbort.signal.addEventListener("abort", () => reject(stepAbort.signal.reason)),
+            ),
+          ])
+        : await body;
     } catch (err) {
       if (errorKind(err) === "terminal" && !this.deps.abort.signal.aborted) {
-        await this.deps.record({
-          seq,
-          name,
-          kind,
-          status: "failed",
-          outputJson: undefined,
-          error: serializeError(err),
-          startedAt,
-          finishedAt: new Date(),
-        });
+        await this.record(seq, kind, name, startedAt, { ok: false, error: err });
       }
       throw err;
+    } finally {
+      if (timer) clearTimeout(timer);
     }
-    if (
-      this.deps.abort.signal.aborted &&
-      errorKind(this.deps.abort.signal.reason) === "lease_lost"
-    ) {
-      throw this.deps.abort.signal.reason;
-    }
-    const outputJson = JSON.stringify(output);
+    this.throwIfStopped();
+    const outputJson = await this.record(seq, kind, name, startedAt, { ok: true, value: output });
+    // Return what replay would return: the JSON round trip (Dates become strings, etc.).
+    return outputJson === undefined ? undefined : JSON.parse(outputJson);
+  }
+
+  private async record(
+    seq: number,
+    kind: string,
+    name: string,
+    startedAt: Date,
+    result: { ok: true; value: unknown } | { ok: false; error: unknown },
+  ): Promise<string | undefined> {
+    const outputJson = result.ok ? JSON.stringify(result.value) : undefined;
     await this.deps.record({
       seq,
       name,
       kind,
-      status: "succeeded",
+      status: result.ok ? "succeeded" : "failed",
       outputJson,
-      error: undefined,
+      error: result.ok ? undefined : serializeError(result.error),
       startedAt,
       finishedAt: new Date(),
     });
-    // Return what replay would return: the JSON round trip (Dates become strings, etc.).
-    return outputJson === undefined ? undefined : JSON.parse(outputJson);
+    return outputJson;
+  }
+
+  private block(wait: Wait): Promise<never> {
+    this.blocked.push(wait);
+    this.maybeSuspend();
+    return NEVER;
+  }
+
+  /**
+   * Suspends once every ctx call in flight is blocked. Checked a macrotask later so that
+   * calls the agent starts right after (the rest of a Promise.all) are counted first.
+   */
+  private maybeSuspend(): void {
+    if (this.suspendScheduled || this.blocked.length === 0) return;
+    this.suspendScheduled = true;
+    setImmediate(() => {
+      this.suspendScheduled = false;
+      if (
+        this.blocked.length > 0 &&
+        this.blocked.length === this.inFlight &&
+        !this.deps.abort.signal.aborted
+      ) {
+        this.deps.suspend([...this.blocked]);
+      }
+    });
   }
 }

@@ -2,11 +2,12 @@ import { z } from "zod";
 import {
   errorKind,
   LeaseLostError,
+  OutlastError,
   serializeError,
   TerminalError,
   TimeoutError,
 } from "../errors.js";
-import type { ClaimedRun } from "../store/repo.js";
+import type { ClaimedRun, Wait } from "../store/repo.js";
 import { abortReason } from "../util/signal.js";
 import type { AnyAgent } from "./agent.js";
 import { backoffDelayMs, DEFAULT_RETRY } from "./backoff.js";
@@ -18,6 +19,16 @@ export class ShutdownError extends LeaseLostError {
   }
 }
 
+/**
+ * Every ctx call in flight is waiting (sleep, signal, child run): the worker parks the run
+ * and forgets it. Internal: agents never see it (their pending calls simply never settle).
+ */
+export class SuspendSignal extends OutlastError {
+  constructor(readonly waits: Wait[]) {
+    super("suspended", "OUTLAST_SUSPENDED", "the run is waiting; parked until a wait can proceed");
+  }
+}
+
 /** What the worker must do with a run after its attempt ended. */
 export type Outcome =
   | { kind: "succeeded"; outputJson: string | undefined }
@@ -25,6 +36,7 @@ export type Outcome =
   | { kind: "cancelled"; error: unknown }
   | { kind: "retry"; error: unknown; delayMs: number }
   | { kind: "throttled"; error: unknown; delayMs: number }
+  | { kind: "park"; waits: Wait[] }
   | { kind: "release" }
   | { kind: "abandon" };
 
@@ -80,6 +92,7 @@ function parseInput(agent: AnyAgent, input: unknown): unknown {
 
 export function classify(err: unknown, run: ClaimedRun, agent: AnyAgent): Outcome {
   if (err instanceof ShutdownError) return { kind: "release" };
+  if (err instanceof SuspendSignal) return { kind: "park", waits: err.waits };
   const kind = errorKind(err);
   const retryAfterMs = (err as { retryAfterMs?: unknown }).retryAfterMs;
   if (kind === "lease_lost") return { kind: "abandon" };

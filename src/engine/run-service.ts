@@ -8,6 +8,7 @@ import type { AnyAgent } from "./agent.js";
 import { DEFAULT_RETRY } from "./backoff.js";
 import { RUN_STATUSES } from "./run-states.js";
 import { RunWaiter } from "./run-waiter.js";
+import { agentVersion } from "./versions.js";
 
 export interface SubmitRequest {
   agent: string;
@@ -113,6 +114,7 @@ export class RunService {
           idempotencyKey: req.idempotency_key,
           maxAttempts: agent.retry?.maxAttempts ?? DEFAULT_RETRY.maxAttempts,
           availableAt,
+          agentVersion: agentVersion(agent),
         },
       ]),
     );
@@ -185,6 +187,43 @@ export class RunService {
       );
     }
     return row;
+  }
+
+  /** Sends a signal to a run; kept until a `ctx.waitForSignal(name)` consumes it. */
+  async signal(id: string, name: string, payload: unknown): Promise<RunRow> {
+    await this.get(id);
+    if (!/^[\w.:-]{1,128}$/.test(name)) {
+      throw new RequestError(
+        400,
+        "OUTLAST_INVALID_SIGNAL",
+        "signal names use letters, digits, '.', ':', '_' or '-' (at most 128)",
+      );
+    }
+    const res = await withDbRetry(() => this.repo.sendSignal(id, name, payload));
+    if (!res) throw new RequestError(404, "OUTLAST_RUN_NOT_FOUND", `no run with id ${id}`);
+    if (!res.stored) {
+      throw new RequestError(
+        409,
+        "OUTLAST_RUN_FINISHED",
+        `run ${id} already finished as ${res.status}; it takes no more signals`,
+      );
+    }
+    return this.get(id);
+  }
+
+  /** Requeues a failed run with its journal intact: completed steps are not repeated. */
+  async resume(id: string): Promise<RunRow> {
+    const current = await this.get(id);
+    const row = await withDbRetry(() => this.repo.resumeRun(id));
+    if (!row) {
+      throw new RequestError(
+        409,
+        "OUTLAST_RUN_NOT_FAILED",
+        `run ${id} is ${current.status}; only a failed run can be resumed`,
+      );
+    }
+    const { dropped_steps: _dropped, ...run } = row;
+    return run;
   }
 
   /** The run once it is final, or its current state after `timeoutMs`. */

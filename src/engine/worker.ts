@@ -12,13 +12,16 @@ import {
 } from "../store/repo.js";
 import { withDbRetry } from "../store/retry.js";
 import { Batcher } from "../util/batcher.js";
+import { uuidv7 } from "../util/ids.js";
 import { type Logger, silentLogger } from "../util/log.js";
 import { Wakeup } from "../util/signal.js";
 import type { AnyAgent } from "./agent.js";
-import { RunContextImpl } from "./context.js";
-import { errorJson, type Outcome, runAgent, ShutdownError } from "./execute.js";
+import { DEFAULT_RETRY } from "./backoff.js";
+import { type ChildState, RunContextImpl } from "./context.js";
+import { errorJson, type Outcome, runAgent, ShutdownError, SuspendSignal } from "./execute.js";
 import type { JournalEntry } from "./journal.js";
 import { Liveness } from "./liveness.js";
+import { agentVersion, versionMismatch } from "./versions.js";
 
 export interface WorkerOptions {
   db: Db;
@@ -175,7 +178,18 @@ export class Worker {
       }
       // A full batch suggests more are ready: claim again as soon as slots allow.
       if (claimed.length > 0 && claimed.length === free) continue;
-      await this.wake.wait(poll);
+      // Idle: sleep until the next NOTIFY, the next delayed or parked run falls due, or
+      // the poll interval (the fallback for missed notifications), whichever comes first.
+      await this.wake.wait(free > 0 ? await this.idleWaitMs(poll) : poll);
+    }
+  }
+
+  private async idleWaitMs(poll: number): Promise<number> {
+    try {
+      const ms = await this.repo.msUntilNextDue(this.queues);
+      return ms === null ? poll : Math.max(1, Math.min(poll, ms + 2));
+    } catch {
+      return poll;
     }
   }
 
@@ -236,11 +250,15 @@ export class Worker {
       run.claims > 1
         ? await withDbRetry(() => this.repo.loadJournal(run.id), { maxElapsedMs: 60_000 })
         : new Map();
+    const mismatch = versionMismatch(agent, run, journal.size);
+    if (mismatch) return { kind: "failed", error: mismatch };
+    const attemptNo = run.attempt + 1;
     const ctx = new RunContextImpl({
       runId: run.id,
       agent: run.agent,
-      attempt: run.attempt + 1,
+      attempt: attemptNo,
       journal,
+      priorWaits: run.prior_waiting_for,
       abort,
       log,
       llm: this.opts.llm,
@@ -249,7 +267,7 @@ export class Worker {
           ...step,
           runId: run.id,
           leaseToken: run.lease_token,
-          attempt: run.attempt + 1,
+          attempt: attemptNo,
         });
         if (!res.written) {
           const err = new LeaseLostError(
@@ -267,8 +285,65 @@ export class Worker {
         if (cancel === undefined) abort.abort(new LeaseLostError());
         else if (cancel) abort.abort(new CancelledError());
       },
+      consumeSignal: (name, seq) =>
+        withDbRetry(() =>
+          this.repo.consumeSignal({
+            runId: run.id,
+            name,
+            seq,
+            leaseToken: run.lease_token,
+            attempt: attemptNo,
+          }),
+        ),
+      startChild: (childAgent, input, key) => this.startChild(run, childAgent, input, key),
+      suspend: (waits) => abort.abort(new SuspendSignal(waits)),
     });
     return runAgent(agent, run, ctx, abort);
+  }
+
+  /** Creates a child run (idempotent: the key is the parent's id and step) and reads its state. */
+  private async startChild(
+    parent: ClaimedRun,
+    agentName: string,
+    input: unknown,
+    key: string,
+  ): Promise<ChildState> {
+    const agent = this.agents.get(agentName);
+    if (!agent) {
+      throw new TerminalError(`ctx.runAgent: no agent named "${agentName}" on this worker`, {
+        code: "OUTLAST_UNKNOWN_AGENT",
+      });
+    }
+    const parsed = agent.input ? agent.input.safeParse(input) : { success: true as const };
+    if (!parsed.success) {
+      throw new TerminalError(
+        `ctx.runAgent("${agentName}"): input does not match the agent's schema: ${parsed.error.message}`,
+        {
+          code: "OUTLAST_INVALID_INPUT",
+        },
+      );
+    }
+    const existing = await withDbRetry(() => this.repo.getRunByIdempotencyKey(key));
+    if (existing) return existing;
+    const inserted = await withDbRetry(() =>
+      this.repo.insertRuns([
+        {
+          id: uuidv7(),
+          agent: agentName,
+          queue: agent.queue ?? "default",
+          input,
+          threadId: parent.thread_id ?? undefined,
+          tags: parent.tags,
+          idempotencyKey: key,
+          maxAttempts: agent.retry?.maxAttempts ?? DEFAULT_RETRY.maxAttempts,
+          parentRunId: parent.id,
+          agentVersion: agentVersion(agent),
+        },
+      ]),
+    );
+    const row = inserted[0] ?? (await this.repo.getRunByIdempotencyKey(key));
+    if (!row) throw new Error(`child run for ${key} could not be created`);
+    return row;
   }
 
   /** Writes what an attempt's outcome means for the run. */
@@ -305,6 +380,26 @@ export class Worker {
           forever,
         );
         return;
+      case "park": {
+        const timed = outcome.waits.flatMap((w) => (w.until ? [new Date(w.until).getTime()] : []));
+        const until = timed.length > 0 ? new Date(Math.min(...timed)) : null;
+        await withDbRetry(
+          () =>
+            this.repo.parkRun({
+              id: run.id,
+              leaseToken: run.lease_token,
+              until,
+              wakeups: run.wakeups,
+              waitingFor: {
+                waits: outcome.waits,
+                signals: outcome.waits.filter((w) => w.kind === "signal").map((w) => w.name),
+                until: until?.toISOString() ?? null,
+              },
+            }),
+          forever,
+        );
+        return;
+      }
       case "release":
       case "abandon":
         // A run this worker stops executing goes back at once. The write is fenced by the

@@ -42,6 +42,13 @@ export interface LlmCallOptions {
   signal: AbortSignal;
   runId?: string;
   agent?: string;
+  /** Attribution for the gateway's accounting; all optional. */
+  project?: string;
+  step?: string;
+  feature?: string;
+  tenant?: string;
+  /** Serve from / store in the gateway's exact-match cache for this long. */
+  cacheTtlSeconds?: number;
 }
 
 /** Anything that can serve `ctx.llm`: the direct provider adapter now, the gateway later. */

@@ -2,6 +2,7 @@ import type { JournalEntry, StepRecord } from "../engine/journal.js";
 import type { SerializedError } from "../errors.js";
 import { type Db, LOCK_NAMESPACE } from "./db.js";
 import * as R from "./sql/runs.js";
+import * as G from "./sql/signals.js";
 import * as S from "./sql/steps.js";
 import * as W from "./sql/workers.js";
 
@@ -28,6 +29,28 @@ export interface RunRow {
   started_at: Date | null;
   finished_at: Date | null;
   updated_at: Date;
+  waiting_for: WaitingFor | null;
+  parent_run_id: string | null;
+  agent_version: string | null;
+}
+
+/** One blocked ctx call of a parked run. */
+export interface Wait {
+  seq: number;
+  kind: "sleep" | "signal" | "child";
+  name: string;
+  /** ISO time the wait ends by itself (a sleep's wake time, a signal's deadline). */
+  until?: string;
+  childId?: string;
+}
+
+/** What a parked run waits for (runs.waiting_for). */
+export interface WaitingFor {
+  waits: Wait[];
+  /** Signal names that wake the run. */
+  signals: string[];
+  /** When the earliest timed wait ends; null when only an event can wake the run. */
+  until: string | null;
 }
 
 /** A run as a worker receives it from a claim. */
@@ -44,6 +67,11 @@ export interface ClaimedRun {
   thread_id: string | null;
   tags: Record<string, string>;
   created_at: Date;
+  wakeups: number;
+  agent_version: string | null;
+  parent_run_id: string | null;
+  /** What the run waited for before this claim: deadlines stay fixed across replays. */
+  prior_waiting_for: WaitingFor | null;
 }
 
 export interface NewRun {
@@ -58,6 +86,8 @@ export interface NewRun {
   idempotencyKey?: string | undefined;
   maxAttempts: number;
   availableAt?: Date | undefined;
+  parentRunId?: string | undefined;
+  agentVersion?: string | undefined;
 }
 
 export interface Finish {
@@ -108,6 +138,8 @@ export class Repo {
       idempotency_key: r.idempotencyKey ?? null,
       max_attempts: r.maxAttempts,
       available_at: r.availableAt?.toISOString() ?? null,
+      parent_run_id: r.parentRunId ?? null,
+      agent_version: r.agentVersion ?? null,
     }));
     return this.db.query<RunRow>(R.INSERT_RUNS, [JSON.stringify(rows)]);
   }
@@ -216,6 +248,78 @@ export class Repo {
       runs.map((r) => r.leaseToken),
     ]);
     return rows.length;
+  }
+
+  /** Returns false when the claim is no longer current. */
+  async parkRun(a: {
+    id: string;
+    leaseToken: string;
+    until: Date | null;
+    waitingFor: WaitingFor;
+    wakeups: number;
+  }): Promise<boolean> {
+    const rows = await this.db.query(R.PARK_RUN, [
+      a.id,
+      a.leaseToken,
+      a.until?.toISOString() ?? null,
+      JSON.stringify(a.waitingFor),
+      a.wakeups,
+    ]);
+    return rows.length > 0;
+  }
+
+  /** Ms until the next delayed or parked run is due, or null when none is. */
+  async msUntilNextDue(queues: string[]): Promise<number | null> {
+    return (await this.db.query<{ ms: number | null }>(R.NEXT_DUE, [queues]))[0]?.ms ?? null;
+  }
+
+  async resumeRun(id: string): Promise<(RunRow & { dropped_steps: number }) | undefined> {
+    return (await this.db.query<RunRow & { dropped_steps: number }>(R.RESUME_RUN, [id]))[0];
+  }
+
+  childStates(
+    ids: string[],
+  ): Promise<{ id: string; status: string; output: unknown; error: SerializedError | null }[]> {
+    return this.db.query(R.CHILD_STATES, [ids]);
+  }
+
+  /**
+   * Stores a signal for a run and wakes it if it waits for that name. Returns the run's
+   * status, or undefined when there is no such run; a finished run takes no signal.
+   */
+  sendSignal(
+    runId: string,
+    name: string,
+    payload: unknown,
+  ): Promise<{ status: string; stored: boolean } | undefined> {
+    return this.db.transaction(async (tx) => {
+      const run = (await tx.query<{ status: string }>(G.LOCK_RUN_FOR_SIGNAL, [runId]))[0];
+      if (!run) return undefined;
+      if (["succeeded", "failed", "cancelled"].includes(run.status))
+        return { status: run.status, stored: false };
+      await tx.query(G.INSERT_SIGNAL, [runId, name, JSON.stringify(payload ?? null)]);
+      await tx.query(G.WAKE_FOR_SIGNAL, [runId, name]);
+      return { status: run.status, stored: true };
+    });
+  }
+
+  /** Consumes a pending signal and journals it; undefined when none is pending (or the claim ended). */
+  async consumeSignal(a: {
+    runId: string;
+    name: string;
+    seq: number;
+    leaseToken: string;
+    attempt: number;
+  }): Promise<{ payload: unknown } | undefined> {
+    const rows = await this.db.query<{ payload: unknown; journaled: number }>(G.CONSUME_SIGNAL, [
+      a.runId,
+      a.name,
+      a.seq,
+      a.leaseToken,
+      a.attempt,
+    ]);
+    const row = rows[0];
+    return row && row.journaled > 0 ? { payload: row.payload } : undefined;
   }
 
   async cancelRun(id: string): Promise<RunRow | undefined> {

@@ -126,6 +126,9 @@ describe.each(BACKENDS)("runs API on %s", (backend) => {
       "finished_at",
       "updated_at",
       "duration_ms",
+      "waiting_for",
+      "parent_run_id",
+      "agent_version",
     ]);
     for (const k of ["created_at", "available_at", "updated_at"]) expect(res.body[k]).toMatch(ISO);
 
@@ -282,6 +285,8 @@ describe.each(BACKENDS)("runs API on %s", (backend) => {
       "/v1/runs",
       "/v1/runs/{id}",
       "/v1/runs/{id}/cancel",
+      "/v1/runs/{id}/resume",
+      "/v1/runs/{id}/signals/{name}",
       "/v1/runs/{id}/steps",
     ]);
     const post = res.body.paths["/v1/runs"].post;

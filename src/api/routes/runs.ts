@@ -10,6 +10,8 @@ import {
   RunIdParam,
   RunListSchema,
   RunSchema,
+  SignalBody,
+  SignalParam,
   StepListSchema,
   SubmitRunBody,
   SubmitRunQuery,
@@ -84,6 +86,39 @@ const cancelRun = createRoute({
   },
 });
 
+const signalRun = createRoute({
+  method: "post",
+  path: "/v1/runs/{id}/signals/{name}",
+  tags: ["runs"],
+  summary: "Send a signal to a run",
+  description:
+    "Delivers `payload` to `ctx.waitForSignal(name)`. A signal sent before the run reaches its wait is kept until it does. A finished run takes no signals (409).",
+  middleware: [jsonBody()] as const,
+  request: {
+    params: SignalParam,
+    query: NoQuery,
+    body: { content: { "application/json": { schema: SignalBody } }, required: true },
+  },
+  responses: {
+    202: json(RunSchema, "The signal is stored; the run as it is now."),
+    ...errors(400, 401, 404, 409, 413, 415, 503),
+  },
+});
+
+const resumeRun = createRoute({
+  method: "post",
+  path: "/v1/runs/{id}/resume",
+  tags: ["runs"],
+  summary: "Resume a failed run",
+  description:
+    "Requeues a failed run with its journal intact: completed steps are not repeated and the failed step runs again — for after a fix is deployed.",
+  request: { params: RunIdParam, query: NoQuery },
+  responses: {
+    202: json(RunSchema, "The run, queued again."),
+    ...errors(400, 401, 404, 409, 503),
+  },
+});
+
 /** `/v1/runs…`: every call goes through RunService, which owns the rules. */
 export function registerRunRoutes(app: OpenAPIHono, service: RunService): void {
   app.openapi(submitRun, async (c) => {
@@ -115,5 +150,16 @@ export function registerRunRoutes(app: OpenAPIHono, service: RunService): void {
   app.openapi(cancelRun, async (c) => {
     const run = await service.cancel(c.req.valid("param").id);
     return c.json(toRunResource(run), 200);
+  });
+
+  app.openapi(signalRun, async (c) => {
+    const { id, name } = c.req.valid("param");
+    const run = await service.signal(id, name, c.req.valid("json").payload);
+    return c.json(toRunResource(run), 202);
+  });
+
+  app.openapi(resumeRun, async (c) => {
+    const run = await service.resume(c.req.valid("param").id);
+    return c.json(toRunResource(run), 202);
   });
 }

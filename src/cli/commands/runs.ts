@@ -9,6 +9,14 @@ function client(opts: { url?: string; apiKey?: string }): OutlastClient {
   return new OutlastClient({ url: opts.url, apiKey: opts.apiKey });
 }
 
+function parseJsonOption(flag: string, text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new CliError(`${flag} is not valid JSON: ${(err as Error).message}`);
+  }
+}
+
 function print(v: unknown): void {
   process.stdout.write(`${JSON.stringify(v, null, 2)}\n`);
 }
@@ -132,4 +140,17 @@ export function registerRuns(program: Command): void {
     .command("cancel <id>")
     .description("cancel a run")
     .action(async (id: string) => print(await client(runs.opts()).cancel(id)));
+
+  runs
+    .command("signal <id> <name>")
+    .description("send a signal to a run waiting in ctx.waitForSignal(name)")
+    .option("-p, --payload <json>", "payload as JSON", "null")
+    .action(async (id: string, name: string, o: { payload: string }) => {
+      print(await client(runs.opts()).signal(id, name, parseJsonOption("--payload", o.payload)));
+    });
+
+  runs
+    .command("resume <id>")
+    .description("requeue a failed run; completed steps are not repeated")
+    .action(async (id: string) => print(await client(runs.opts()).resume(id)));
 }

@@ -12,26 +12,28 @@
 /** Columns the API shows. */
 export const RUN_COLUMNS = `id, agent, queue, status, input, output, error, progress, thread_id,
   priority, concurrency_key, tags, idempotency_key, attempt, max_attempts, available_at,
-  cancel_requested, created_at, started_at, finished_at, updated_at`;
+  cancel_requested, created_at, started_at, finished_at, updated_at, waiting_for,
+  parent_run_id, agent_version`;
 
 /**
  * Insert runs; an existing idempotency key keeps the existing run (no row returned for it).
  * Wakes workers of each queue (PostgreSQL folds identical notifications in a transaction).
  * $1 jsonb: [{id, agent, queue, input_json, thread_id, priority, concurrency_key, tags,
- *             idempotency_key, max_attempts, available_at}]
+ *             idempotency_key, max_attempts, available_at, parent_run_id, agent_version}]
  */
 export const INSERT_RUNS = `
 WITH x AS (
   SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(
     id uuid, agent text, queue text, input_json text, thread_id text, priority int,
     concurrency_key text, tags jsonb, idempotency_key text, max_attempts int,
-    available_at timestamptz)
+    available_at timestamptz, parent_run_id uuid, agent_version text)
 ), ins AS (
   INSERT INTO outlast.runs (id, agent, queue, status, input, thread_id, priority,
-    concurrency_key, tags, idempotency_key, max_attempts, available_at)
+    concurrency_key, tags, idempotency_key, max_attempts, available_at, parent_run_id,
+    agent_version)
   SELECT id, agent, queue, 'queued', input_json::jsonb, thread_id, coalesce(priority, 0),
     concurrency_key, coalesce(tags, '{}'::jsonb), idempotency_key, max_attempts,
-    coalesce(available_at, now())
+    coalesce(available_at, now()), parent_run_id, agent_version
   FROM x
   ON CONFLICT (idempotency_key) DO NOTHING
   RETURNING ${RUN_COLUMNS}
@@ -62,7 +64,8 @@ LIMIT $5`;
 
 /** What a claim returns of each run. */
 const CLAIMED_COLUMNS = `r.id, r.agent, r.queue, r.input, r.attempt, r.max_attempts, r.claims,
-  r.lease_token, r.cancel_requested, r.thread_id, r.tags, r.created_at`;
+  r.lease_token, r.cancel_requested, r.thread_id, r.tags, r.created_at, r.wakeups,
+  r.agent_version, r.parent_run_id, c.waiting_for AS prior_waiting_for`;
 
 /**
  * The best ready runs of some queues, locked. Each queue is scanned on its own in index
@@ -71,9 +74,9 @@ const CLAIMED_COLUMNS = `r.id, r.agent, r.queue, r.input, r.attempt, r.max_attem
  */
 function readyRuns(queues: string, limit: string): string {
   return `
-  SELECT cand.id FROM unnest(${queues}::text[]) AS q(name)
+  SELECT cand.id, cand.waiting_for FROM unnest(${queues}::text[]) AS q(name)
   CROSS JOIN LATERAL (
-    SELECT id, priority, available_at FROM outlast.runs
+    SELECT id, priority, available_at, waiting_for FROM outlast.runs
     WHERE queue = q.name
       AND status IN ('queued', 'waiting', 'throttled')
       AND available_at <= now()
@@ -94,7 +97,8 @@ export const CLAIM_RUNS = `
 WITH c AS (${readyRuns("$1", "$2")})
 UPDATE outlast.runs r
 SET status = 'running', lease_owner = $3, lease_token = gen_random_uuid(),
-    claims = r.claims + 1, started_at = coalesce(r.started_at, now()), updated_at = now()
+    claims = r.claims + 1, started_at = coalesce(r.started_at, now()), updated_at = now(),
+    waiting_for = NULL
 FROM c WHERE r.id = c.id
 RETURNING ${CLAIMED_COLUMNS}`;
 
@@ -106,6 +110,18 @@ export const LOCK_QUEUE = `SELECT pg_advisory_xact_lock($1::int, hashtext($2))`;
 /** $1 queue */
 export const COUNT_RUNNING_IN_QUEUE = `
 SELECT count(*)::int AS n FROM outlast.runs WHERE queue = $1 AND status = 'running'`;
+
+/**
+ * A finished child run wakes its parent: bump the parent's wake counter and, when it is
+ * parked, make it ready now (see migration 003 for why the counter). Used inside FINISH_*
+ * where `upd` holds the finished runs' (id, parent_run_id).
+ */
+const WAKE_PARENTS = `
+  UPDATE outlast.runs p
+  SET wakeups = p.wakeups + 1,
+      available_at = CASE WHEN p.status = 'waiting' THEN now() ELSE p.available_at END
+  FROM upd WHERE p.id = upd.parent_run_id
+  RETURNING p.id, pg_notify('outlast_ready', p.queue)`;
 
 /**
  * Finish runs (group commit). Only the holder of the current claim may finish a run.
@@ -124,10 +140,11 @@ WITH x AS (
       finished_at = now(), updated_at = now(), lease_owner = NULL, lease_token = NULL
   FROM x
   WHERE r.id = x.id AND r.lease_token = x.lease_token
-  RETURNING r.id
-)
+  RETURNING r.id, r.parent_run_id
+), parents AS (${WAKE_PARENTS})
 SELECT upd.id,
-  (SELECT pg_notify('outlast_done', string_agg(u.id::text, ',')) FROM upd u) IS NULL AS notified
+  (SELECT pg_notify('outlast_done', string_agg(u.id::text, ',')) FROM upd u) IS NULL AS notified,
+  (SELECT count(*)::int FROM parents) AS parents_woken
 FROM upd`;
 
 /**
@@ -203,17 +220,77 @@ WITH x AS (
       finished_at = now(), updated_at = now(), lease_owner = NULL, lease_token = NULL
   FROM x
   WHERE r.id = x.id AND r.lease_token = x.lease_token
-  RETURNING r.id
-), note AS (
+  RETURNING r.id, r.parent_run_id
+), parents AS (${WAKE_PARENTS}), note AS (
   SELECT pg_notify('outlast_done', string_agg(id::text, ',')) FROM upd HAVING count(*) > 0
 ), c AS (${readyRuns("$6", "$7")}), claimed AS (
   UPDATE outlast.runs r
   SET status = 'running', lease_owner = $8, lease_token = gen_random_uuid(),
-      claims = r.claims + 1, started_at = coalesce(r.started_at, now()), updated_at = now()
+      claims = r.claims + 1, started_at = coalesce(r.started_at, now()), updated_at = now(),
+    waiting_for = NULL
   FROM c WHERE r.id = c.id
   RETURNING ${CLAIMED_COLUMNS}
 )
 SELECT
   (SELECT coalesce(json_agg(upd.id), '[]'::json) FROM upd) AS finished,
   (SELECT coalesce(json_agg(claimed), '[]'::json) FROM claimed) AS claimed,
-  (SELECT count(*)::int FROM note) AS notified`;
+  (SELECT count(*)::int FROM note) AS notified,
+  (SELECT count(*)::int FROM parents) AS parents_woken`;
+
+/**
+ * Park a run that waits (sleep, signal, child runs): it gives up its lease and holds no
+ * worker slot. Ready at `until` (null: only an event wakes it), or at once when a wake-up
+ * arrived since the claim (`wakeups` moved past what the worker saw).
+ * $1 id, $2 lease token, $3 until timestamptz|null, $4 waiting_for jsonb, $5 wakeups at claim
+ */
+export const PARK_RUN = `
+WITH upd AS (
+  UPDATE outlast.runs
+  SET status = 'waiting', waiting_for = $4::jsonb,
+      available_at = CASE WHEN wakeups <> $5::int THEN now()
+                          ELSE coalesce($3::timestamptz, 'infinity'::timestamptz) END,
+      lease_owner = NULL, lease_token = NULL, updated_at = now()
+  WHERE id = $1 AND lease_token = $2
+  RETURNING id, queue, available_at
+)
+SELECT upd.id, upd.available_at FROM upd
+LEFT JOIN LATERAL (SELECT pg_notify('outlast_ready', upd.queue) WHERE upd.available_at <= now()) AS n
+  ON true`;
+
+/**
+ * How many ms until the earliest parked or delayed run of these queues becomes ready (by
+ * the database's clock), so an idle worker wakes for it on time. $1 text[] queues
+ */
+export const NEXT_DUE = `
+SELECT (extract(epoch FROM min(available_at) - now()) * 1000)::float8 AS ms FROM outlast.runs
+WHERE queue = ANY($1::text[]) AND status IN ('queued', 'waiting', 'throttled')
+  AND available_at > now() AND available_at < 'infinity'::timestamptz`;
+
+/**
+ * Requeue a failed run with its journal intact (after a fix is deployed). Terminal step
+ * failures after the last good step are dropped so the failed step runs again.
+ * $1 id
+ */
+export const RESUME_RUN = `
+WITH upd AS (
+  UPDATE outlast.runs
+  SET status = 'queued', available_at = now(), attempt = 0, error = NULL, finished_at = NULL,
+      cancel_requested = false, updated_at = now()
+  WHERE id = $1 AND status = 'failed'
+  RETURNING ${RUN_COLUMNS}
+), drop_failed AS (
+  DELETE FROM outlast.steps s
+  USING upd
+  WHERE s.run_id = upd.id AND s.status = 'failed'
+    AND s.seq > coalesce((SELECT max(seq) FROM outlast.steps g
+                          WHERE g.run_id = upd.id AND g.status = 'succeeded'), 0)
+  RETURNING s.seq
+)
+SELECT upd.*, (SELECT count(*)::int FROM drop_failed) AS dropped_steps
+FROM upd, LATERAL (SELECT pg_notify('outlast_ready', upd.queue)) AS n`;
+
+/**
+ * The state of child runs, for a parent deciding whether to wait. $1 child ids uuid[]
+ */
+export const CHILD_STATES = `
+SELECT id, status, output, error FROM outlast.runs WHERE id = ANY($1::uuid[])`;

@@ -1,0 +1,42 @@
+import { createHash } from "node:crypto";
+import { TerminalError } from "../errors.js";
+import type { ClaimedRun } from "../store/repo.js";
+import type { AnyAgent } from "./agent.js";
+
+const hashes = new WeakMap<AnyAgent, string>();
+
+/**
+ * The agent's version: the one it declares, else a hash of its `run` function's source.
+ * The hash sees only that function, not helpers it calls: declare `version` when a change
+ * elsewhere alters which steps run.
+ */
+export function agentVersion(agent: AnyAgent): string {
+  if (agent.version) return agent.version;
+  let h = hashes.get(agent);
+  if (!h) {
+    h = `sha256:${createHash("sha256").update(agent.run.toString()).digest("hex").slice(0, 12)}`;
+    hashes.set(agent, h);
+  }
+  return h;
+}
+
+/**
+ * A run that already has journaled steps from another version of its agent is replayed
+ * only when this version declares that one compatible; otherwise it fails with a clear
+ * code instead of a confusing determinism error half way. A run with an empty journal
+ * simply runs on the current version.
+ */
+export function versionMismatch(
+  agent: AnyAgent,
+  run: ClaimedRun,
+  journaled: number,
+): TerminalError | undefined {
+  const current = agentVersion(agent);
+  const recorded = run.agent_version;
+  if (!recorded || recorded === current || journaled === 0) return undefined;
+  if (agent.compatibleVersions?.includes(recorded)) return undefined;
+  return new TerminalError(
+    `run ${run.id} started on version ${recorded} of agent "${agent.name}", but this worker has version ${current}. To replay it here, declare compatibleVersions: ["${recorded}"] on the agent; or resume it (POST /v1/runs/${run.id}/resume) on a worker with version ${recorded}.`,
+    { code: "OUTLAST_VERSION_MISMATCH" },
+  );
+}
