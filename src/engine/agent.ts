@@ -1,4 +1,6 @@
+import { fileURLToPath } from "node:url";
 import type { z } from "zod";
+import { callerFile } from "../util/caller.js";
 import type { RunContext } from "./context.js";
 
 export interface RetryPolicy {
@@ -30,6 +32,11 @@ export interface AgentDefinition<I = unknown, O = unknown> {
   readonly run: (ctx: RunContext, input: I) => Promise<O>;
 }
 
+const SELF = fileURLToPath(import.meta.url);
+
+/** Key under which defineAgent records the defining module's path. */
+export const AGENT_SOURCE = Symbol.for("outlast.agentSource");
+
 const NAME_RE = /^[a-zA-Z][\w.-]{0,127}$/;
 
 /**
@@ -54,6 +61,7 @@ const NAME_RE = /^[a-zA-Z][\w.-]{0,127}$/;
  * ```
  */
 export function defineAgent<I, O>(def: AgentDefinition<I, O>): AgentDefinition<I, O> {
+  const source = callerFile(SELF);
   if (!NAME_RE.test(def.name)) {
     throw new TypeError(
       `agent name ${JSON.stringify(def.name)} is invalid: use letters, digits, '.', '_' or '-', starting with a letter`,
@@ -61,7 +69,8 @@ export function defineAgent<I, O>(def: AgentDefinition<I, O>): AgentDefinition<I
   }
   if (typeof def.run !== "function")
     throw new TypeError(`agent ${def.name}: run must be a function`);
-  return Object.freeze({ ...def });
+  // Where the agent is defined: its default version is a hash of that module's source.
+  return Object.freeze({ ...def, ...(source ? { [AGENT_SOURCE]: source } : {}) });
 }
 
 // Agents of any input and output type live together in a config; `any` is the only type

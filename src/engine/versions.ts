@@ -1,20 +1,30 @@
 import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { TerminalError } from "../errors.js";
 import type { ClaimedRun } from "../store/repo.js";
-import type { AnyAgent } from "./agent.js";
+import { AGENT_SOURCE, type AnyAgent } from "./agent.js";
 
 const hashes = new WeakMap<AnyAgent, string>();
 
 /**
- * The agent's version: the one it declares, else a hash of its `run` function's source.
- * The hash sees only that function, not helpers it calls: declare `version` when a change
- * elsewhere alters which steps run.
+ * The agent's version: the one it declares, else a hash of the source of the module that
+ * defined it (read from disk, so every process that loads the same file agrees, whichever
+ * loader transpiled it — hashing the transpiled function text did not: vitest's and jiti's
+ * output differ). The hash sees that module only: declare `version` when a change in a
+ * helper module alters which steps run.
  */
 export function agentVersion(agent: AnyAgent): string {
   if (agent.version) return agent.version;
   let h = hashes.get(agent);
   if (!h) {
-    h = `sha256:${createHash("sha256").update(agent.run.toString()).digest("hex").slice(0, 12)}`;
+    const file = (agent as { [AGENT_SOURCE]?: string })[AGENT_SOURCE];
+    let source: string;
+    try {
+      source = file ? readFileSync(file, "utf8") : agent.run.toString();
+    } catch {
+      source = agent.run.toString();
+    }
+    h = `sha256:${createHash("sha256").update(source).digest("hex").slice(0, 12)}`;
     hashes.set(agent, h);
   }
   return h;
