@@ -26,6 +26,3 @@ CREATE TABLE outlast.signals (
 );
 CREATE INDEX signals_pending_idx ON outlast.signals (run_id, name, id) WHERE consumed_seq IS NULL;
 
--- An idle worker asks when the next delayed or parked run falls due, to wake for it.
-CREATE INDEX runs_due_idx ON outlast.runs (queue, available_at)
-  WHERE status IN ('queued', 'waiting', 'throttled');

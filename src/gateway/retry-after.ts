@@ -1,7 +1,9 @@
 /**
  * How long a provider asks us to wait, from its response headers, in ms. Order follows the
  * official SDKs: `retry-after-ms`, then `retry-after` (seconds or an HTTP date), then the
- * OpenAI reset headers (Go-style durations such as `1m30.5s`, `644ms`).
+ * OpenAI reset headers (Go-style durations such as `1m30.5s`, `644ms`), then Anthropic's
+ * (RFC 3339 instants). Reset headers only count when `remaining` says that limit is spent:
+ * a full bucket's reset time is not a reason to wait.
  */
 export function retryAfterMs(headers: Headers, now = Date.now()): number | undefined {
   const ms = headers.get("retry-after-ms");
@@ -12,11 +14,25 @@ export function retryAfterMs(headers: Headers, now = Date.now()): number | undef
     const date = Date.parse(ra);
     if (Number.isFinite(date)) return Math.max(0, date - now);
   }
-  const resets = ["x-ratelimit-reset-requests", "x-ratelimit-reset-tokens"]
-    .map((h) => headers.get(h))
-    .map((v) => (v === null ? undefined : parseGoDuration(v)))
-    .filter((v): v is number => v !== undefined);
+  const resets: number[] = [];
+  for (const dim of ["requests", "tokens"]) {
+    const v = headers.get(`x-ratelimit-reset-${dim}`);
+    const d = v === null ? undefined : parseGoDuration(v);
+    if (d !== undefined && spent(headers.get(`x-ratelimit-remaining-${dim}`))) resets.push(d);
+  }
+  for (const dim of ["requests", "tokens", "input-tokens", "output-tokens"]) {
+    const v = headers.get(`anthropic-ratelimit-${dim}-reset`);
+    const at = v === null ? Number.NaN : Date.parse(v);
+    if (Number.isFinite(at) && spent(headers.get(`anthropic-ratelimit-${dim}-remaining`))) {
+      resets.push(Math.max(0, at - now));
+    }
+  }
   return resets.length > 0 ? Math.max(...resets) : undefined;
+}
+
+/** A remaining-quota header that is absent or zero (unknown counts as spent). */
+function spent(remaining: string | null): boolean {
+  return remaining === null || Number(remaining) <= 0;
 }
 
 const UNIT_MS: Record<string, number> = {

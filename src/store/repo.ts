@@ -250,22 +250,24 @@ export class Repo {
     return rows.length;
   }
 
-  /** Returns false when the claim is no longer current. */
-  async parkRun(a: {
-    id: string;
-    leaseToken: string;
-    until: Date | null;
-    waitingFor: WaitingFor;
-    wakeups: number;
-  }): Promise<boolean> {
-    const rows = await this.db.query(R.PARK_RUN, [
-      a.id,
-      a.leaseToken,
-      a.until?.toISOString() ?? null,
-      JSON.stringify(a.waitingFor),
-      a.wakeups,
+  /** Parks a batch of runs; returns the ids parked (a run whose claim ended is skipped). */
+  async parkRuns(
+    items: {
+      id: string;
+      leaseToken: string;
+      until: Date | null;
+      waitingFor: WaitingFor;
+      wakeups: number;
+    }[],
+  ): Promise<Set<string>> {
+    const rows = await this.db.query<{ id: string }>(R.PARK_RUNS, [
+      items.map((p) => p.id),
+      items.map((p) => p.leaseToken),
+      items.map((p) => p.until?.toISOString() ?? null),
+      items.map((p) => JSON.stringify(p.waitingFor)),
+      items.map((p) => p.wakeups),
     ]);
-    return rows.length > 0;
+    return new Set(rows.map((r) => r.id));
   }
 
   /** Ms until the next delayed or parked run is due, or null when none is. */

@@ -24,9 +24,13 @@ const CONFIG = "test/fixtures/chaos.config.ts";
 function restartPostgres(): void {
   const version = readdirSync("/etc/postgresql")[0];
   if (!version) throw new Error("no PostgreSQL cluster found in /etc/postgresql");
-  execFileSync("pg_ctlcluster", ["--skip-systemctl-redirect", version, "main", "restart", "-m", "fast"], {
-    stdio: "inherit",
-  });
+  execFileSync(
+    "pg_ctlcluster",
+    ["--skip-systemctl-redirect", version, "main", "restart", "-m", "fast"],
+    {
+      stdio: "inherit",
+    },
+  );
 }
 
 describe("chaos: killed workers and a PostgreSQL restart", () => {
@@ -84,12 +88,20 @@ describe("chaos: killed workers and a PostgreSQL restart", () => {
     const submitAll = async () => {
       for (let i = 0; i < 200; i++) {
         const kind = i % 5;
-        await withDbRetry(async () => {
-          if (kind <= 1) await submit("chaos-steps", null, { steps: 30 });
-          else if (kind === 2) await submit("chaos-sleeper", { ms: 1_000 + (i % 7) * 1_000 }, { slept: 1_000 + (i % 7) * 1_000 });
-          else if (kind === 3) waiters.push(await submit("chaos-signal", null, null));
-          else await submit("chaos-parent", null, { sum: 60 });
-        }, { maxElapsedMs: 60_000 });
+        await withDbRetry(
+          async () => {
+            if (kind <= 1) await submit("chaos-steps", null, { steps: 30 });
+            else if (kind === 2)
+              await submit(
+                "chaos-sleeper",
+                { ms: 1_000 + (i % 7) * 1_000 },
+                { slept: 1_000 + (i % 7) * 1_000 },
+              );
+            else if (kind === 3) waiters.push(await submit("chaos-signal", null, null));
+            else await submit("chaos-parent", null, { sum: 60 });
+          },
+          { maxElapsedMs: 60_000 },
+        );
         await new Promise((r) => setTimeout(r, CHAOS_MS / 2 / 200));
       }
     };
@@ -143,12 +155,13 @@ describe("chaos: killed workers and a PostgreSQL restart", () => {
     const chaosEnded = Date.now();
 
     const terminal = async () =>
-      withDbRetry(async () =>
-        (
-          await db.query<{ n: number }>(
-            "SELECT count(*)::int AS n FROM outlast.runs WHERE status NOT IN ('succeeded', 'failed', 'cancelled')",
-          )
-        )[0]!.n === 0,
+      withDbRetry(
+        async () =>
+          (
+            await db.query<{ n: number }>(
+              "SELECT count(*)::int AS n FROM outlast.runs WHERE status NOT IN ('succeeded', 'failed', 'cancelled')",
+            )
+          )[0]!.n === 0,
       );
     await until(terminal, 180_000, "every run to finish after the chaos");
     const drainedMs = Date.now() - chaosEnded;
@@ -156,16 +169,27 @@ describe("chaos: killed workers and a PostgreSQL restart", () => {
     await signaller;
     await service.stop();
 
-    const rows = await db.query<{ id: string; agent: string; status: string; output: unknown; error: unknown }>(
-      "SELECT id, agent, status, output, error FROM outlast.runs",
-    );
+    const rows = await db.query<{
+      id: string;
+      agent: string;
+      status: string;
+      output: unknown;
+      error: unknown;
+    }>("SELECT id, agent, status, output, error FROM outlast.runs");
     // The submitted signal runs expect the value the test sent them.
     for (const id of waiters) expected.set(id, { value: 3 + 5 * waiters.indexOf(id) });
     for (const [id, output] of expected) {
       const row = rows.find((r) => r.id === id)!;
-      expect({ id, status: row.status, output: row.output, error: row.error }).toEqual({ id, status: "succeeded", output, error: null });
+      expect({ id, status: row.status, output: row.output, error: row.error }).toEqual({
+        id,
+        status: "succeeded",
+        output,
+        error: null,
+      });
     }
-    expect(rows.filter((r) => r.agent === "chaos-child" && r.status === "succeeded")).toHaveLength(120);
+    expect(rows.filter((r) => r.agent === "chaos-child" && r.status === "succeeded")).toHaveLength(
+      120,
+    );
 
     // Every journaled step applied its key exactly once, and recorded that one receipt.
     const journal = await db.query<{ run_id: string; seq: number; output: string }>(

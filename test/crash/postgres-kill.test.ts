@@ -1,4 +1,4 @@
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -30,31 +30,36 @@ describe("crash: SIGKILL a worker on PostgreSQL", () => {
   });
 
   it("another worker finishes every run without repeating a completed step", async () => {
-    const ledger = join(mkdtempSync(join(tmpdir(), "outlast-crash-")), "ledger");
-    const env = { DATABASE_URL: url, OUTLAST_TEST_LEDGER: ledger };
+    const dir = mkdtempSync(join(tmpdir(), "outlast-crash-"));
+    const ledger = join(dir, "ledger");
+    const gate = join(dir, "gate");
+    const env = { DATABASE_URL: url, OUTLAST_TEST_LEDGER: ledger, OUTLAST_TEST_GATE: gate };
     const repo = new Repo(db);
     const ids = Array.from({ length: 20 }, () => uuidv7());
     await repo.insertRuns(
       ids.map((id) => ({ id, agent: "thirty-steps", queue: "default", input: {}, maxAttempts: 3 })),
     );
 
+    // A takes all 20 runs and runs eight steps of each; the ninth step bodies hold on the
+    // gate, so the kill lands mid-run whatever the machine's load (starting a process can
+    // take seconds here).
+    writeFileSync(gate, "");
     const a = spawnCli(["worker", "--config", CONFIG, "--concurrency", "20"], env);
     procs.push(a);
     await a.waitFor(/worker started/);
-    // A holds all 20 runs and is a few steps into each.
     await until(
-      () => new Set(readLedger(ledger).map((l) => l.runId)).size === 20,
+      () => readLedger(ledger).length === 20 * 8,
       30_000,
-      "A to start all runs",
+      "A to run eight steps of every run",
     );
     const b = spawnCli(["worker", "--config", CONFIG, "--concurrency", "20"], env);
     procs.push(b);
     await b.waitFor(/worker started/);
-    await new Promise((r) => setTimeout(r, 700));
 
     const beforeKill = readLedger(ledger);
     const killedAt = Date.now();
     a.child.kill("SIGKILL");
+    rmSync(gate);
     await a.exited;
 
     await until(

@@ -14,6 +14,8 @@ describe.each(BACKENDS)("engine on %s", (backend) => {
   const workers: Worker[] = [];
   let service: RunService;
   const executions: string[] = [];
+  let inFlight = 0;
+  let maxInFlight = 0;
 
   const agents = [
     defineAgent({
@@ -48,6 +50,20 @@ describe.each(BACKENDS)("engine on %s", (backend) => {
           executions.push(`boom:${ctx.runId}`);
           throw new TerminalError("no point retrying");
         });
+      },
+    }),
+    defineAgent({
+      name: "counted",
+      run: async (ctx) => {
+        inFlight++;
+        maxInFlight = Math.max(maxInFlight, inFlight);
+        try {
+          await ctx.step("work", () => new Promise((r) => setTimeout(r, 5)));
+        } finally {
+          inFlight--;
+        }
+        // Some runs park too (a parked run holds no slot; its frames are abandoned).
+        if (ctx.runId.endsWith("0")) await ctx.sleep("short nap", 20);
       },
     }),
     defineAgent({
@@ -182,5 +198,17 @@ describe.each(BACKENDS)("engine on %s", (backend) => {
     ]);
     expect(h.run.started_at!.getTime()).toBeLessThanOrEqual(l.run.started_at!.getTime());
     expect(d.run.started_at!.getTime()).toBeGreaterThanOrEqual(later.run.available_at.getTime());
+  });
+
+  it("never runs more agents at once than its concurrency, and frees every slot", async () => {
+    const w = await startWorker({ concurrency: 3 });
+    maxInFlight = 0;
+    const ids = [];
+    for (let i = 0; i < 40; i++) ids.push((await service.submit({ agent: "counted" })).run.id);
+    for (const id of ids) expect((await service.waitFor(id, 20_000)).run.status).toBe("succeeded");
+    expect(maxInFlight).toBeGreaterThan(1);
+    expect(maxInFlight).toBeLessThanOrEqual(3);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(w.busySlots).toBe(0);
   });
 });

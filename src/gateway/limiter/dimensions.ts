@@ -49,7 +49,11 @@ export function add(a: Vec, b: Vec): Vec {
 /** Whether `credit` covers `need` in every limited dimension (1e-9 absorbs float drift). */
 export function covers(credit: Vec, need: Vec, caps: Caps): boolean {
   for (let i = 0; i < 5; i++) {
-    if (caps[i] !== null && (need[i] as number) > 0 && (credit[i] as number) + 1e-9 < (need[i] as number))
+    if (
+      caps[i] !== null &&
+      (need[i] as number) > 0 &&
+      (credit[i] as number) + 1e-9 < (need[i] as number)
+    )
       return false;
   }
   return true;

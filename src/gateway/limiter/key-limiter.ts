@@ -30,6 +30,15 @@ const PREFETCH_FRACTION = 0.05;
 const CREDIT_IDLE_MS = 50;
 /** A waiter blocked on concurrency re-checks this often (a freed slot also wakes it). */
 const CONCURRENCY_POLL_MS = 100;
+/** A key that had to wait for the store this recently counts as contended. */
+const CONTENDED_MS = 1_000;
+/**
+ * Waiters in different processes wake up to 10% (+5 ms) later than the computed time, at
+ * random, so the same process does not win every race for the refill. It costs no
+ * throughput: the bucket keeps refilling while they sleep, and nothing is lost until it
+ * is full.
+ */
+const WAKE_JITTER = 0.1;
 
 /** The caller could not get quota before its deadline (or ever, when `tooLarge`). */
 export class QuotaUnavailable extends Error {
@@ -70,6 +79,7 @@ interface Waiter {
   reject(e: unknown): void;
   done: boolean;
   timer?: NodeJS.Timeout;
+  unlisten?: () => void;
 }
 
 export class KeyLimiter {
@@ -79,6 +89,13 @@ export class KeyLimiter {
   private pausedUntil = 0;
   private lastWaitMs = 0;
   private lastActivity = 0;
+  private lastBlockedAt = 0;
+  /**
+   * Whether this process has asked the store about the key at least once. Until then it
+   * cannot know of a pause set by another process before it subscribed, so the first
+   * call always goes to the store; afterwards NOTIFY brings pauses.
+   */
+  private synced = false;
   private idleTimer: NodeJS.Timeout | undefined;
   private wakeSleeper: (() => void) | undefined;
   /** Concurrency slots this process holds on the key (for lease renewal). */
@@ -104,6 +121,7 @@ export class KeyLimiter {
     const slots = this.spec.concurrency === null ? 0 : 1;
     this.lastActivity = Date.now();
     if (
+      this.synced &&
       this.queue.length === 0 &&
       slots === 0 &&
       this.pausedUntil <= this.lastActivity &&
@@ -117,7 +135,11 @@ export class KeyLimiter {
       if (left > 0 && Number.isFinite(left)) {
         w.timer = setTimeout(() => this.expire(w), left);
       }
-      signal?.addEventListener("abort", () => this.finish(w, signal.reason), { once: true });
+      if (signal) {
+        const onAbort = () => this.finish(w, signal.reason);
+        signal.addEventListener("abort", onAbort, { once: true });
+        w.unlisten = () => signal.removeEventListener("abort", onAbort);
+      }
       this.queue.push(w);
       void this.pump();
     });
@@ -152,11 +174,19 @@ export class KeyLimiter {
         if (released) return;
         released = true;
         if (actual !== null) {
-          // Refund into local credit: the next call here uses it without a round trip,
-          // and the idle return gives it back to everyone.
-          this.credit = add(this.credit, this.limitedOnly(sub(need, actual)));
-          this.lastActivity = Date.now();
-          this.scheduleIdleReturn();
+          const delta = this.limitedOnly(sub(need, actual));
+          if (Date.now() - this.lastBlockedAt < CONTENDED_MS) {
+            // Others may be waiting: a refund kept here would let this process need less
+            // from the bucket than its peers and win every race for the refill (measured:
+            // one of four processes served 0 calls in 40 s). Give it back at once.
+            this.store.give(this.key, delta, 0);
+          } else {
+            // Uncontended: keep it as local credit, used without a round trip; the idle
+            // return gives it back to everyone.
+            this.credit = add(this.credit, delta);
+            this.lastActivity = Date.now();
+            this.scheduleIdleReturn();
+          }
         }
         if (slots > 0) {
           this.slotsHeld -= slots;
@@ -177,7 +207,7 @@ export class KeyLimiter {
           await this.waitOrFail(head, "paused", this.pausedUntil - now);
           continue;
         }
-        if (head.slots === 0 && covers(this.credit, head.need, this.spec.caps)) {
+        if (this.synced && head.slots === 0 && covers(this.credit, head.need, this.spec.caps)) {
           this.finish(head, undefined, this.grant(head.need, 0));
           continue;
         }
@@ -202,6 +232,7 @@ export class KeyLimiter {
           this.finish(head, err);
           continue;
         }
+        this.synced = true;
         if (res.granted) {
           this.credit = add(this.credit, res.granted);
           if (head.done) {
@@ -219,7 +250,9 @@ export class KeyLimiter {
           continue;
         }
         if (blocked === "paused") this.pausedUntil = Date.now() + res.waitMs;
-        const wait = blocked === "concurrency" ? CONCURRENCY_POLL_MS : Math.max(1, res.waitMs);
+        this.lastBlockedAt = Date.now();
+        const base = blocked === "concurrency" ? CONCURRENCY_POLL_MS : Math.max(1, res.waitMs);
+        const wait = base * (1 + WAKE_JITTER * Math.random()) + 5 * Math.random();
         await this.waitOrFail(head, blocked, wait);
       }
     } finally {
@@ -257,6 +290,7 @@ export class KeyLimiter {
     if (w.done) return;
     w.done = true;
     if (w.timer) clearTimeout(w.timer);
+    w.unlisten?.();
     const i = this.queue.indexOf(w);
     if (i >= 0) this.queue.splice(i, 1);
     if (permit) w.resolve(permit);

@@ -48,11 +48,12 @@ SET levels = (
         CASE WHEN r.rem IS NULL OR r.lv IS NULL THEN r.lv
              ELSE least(r.lv, r.rem + $3::float8 * r.cap / r.period) END ORDER BY r.i)
       FROM unnest(
-        outlast.gateway_refill(b.caps, b.caps, b.levels, outlast.gateway_now_ms() - b.updated_ms),
+        outlast.gateway_refill(b.caps, b.caps, b.levels,
+          greatest(0, outlast.gateway_now_ms() - b.updated_ms)),
         $2::float8[], b.caps, ARRAY[60000, 60000, 60000, 60000, 86400000]::float8[])
         WITH ORDINALITY AS r(lv, rem, cap, period, i)
     ),
-    updated_ms = outlast.gateway_now_ms()
+    updated_ms = greatest(b.updated_ms, outlast.gateway_now_ms())
 WHERE key = $1`;
 
 /** Keep this process's concurrency leases alive. $1 owner, $2 lease ms */

@@ -1,0 +1,206 @@
+/**
+ * Added latency of the AI gateway: the same chat completion sent straight to the
+ * simulator, through Outlast's gateway, and through Portkey's open-source gateway
+ * (`@portkey-ai/gateway`, run locally), at concurrency 1 and 10. Each gateway and the
+ * simulator run as their own processes; the client uses keep-alive node:http.
+ *
+ * Outlast runs as it would in production: limits configured on the target (generous, so
+ * nobody waits, but every call reserves and reconciles), accounting rows written, on
+ * PostgreSQL (DATABASE_URL or the local test server) unless --store pglite.
+ *
+ * Usage: npx tsx bench/gateway.ts [--requests 3000] [--store postgres|pglite]
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import http from "node:http";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { Hono } from "hono";
+import { startApiServer } from "../src/api/server.js";
+import { createGateway, mountGateway } from "../src/gateway/index.js";
+import { openStore } from "../src/store/open.js";
+import { silentLogger } from "../src/util/log.js";
+import { freshDatabaseUrl } from "../test/helpers/db.js";
+
+const { values } = parseArgs({
+  options: {
+    requests: { type: "string", default: "3000" },
+    store: { type: "string", default: "postgres" },
+    "serve-outlast": { type: "string" },
+    "database-url": { type: "string" },
+  },
+});
+
+const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+const BODY = JSON.stringify({
+  model: "gpt-4o-mini",
+  messages: [{ role: "user", content: "Benchmark prompt: say something short." }],
+  max_tokens: 32,
+});
+
+/** Child mode: serve Outlast's gateway in front of the simulator, print its URL. */
+if (values["serve-outlast"]) {
+  const simUrl = values["serve-outlast"];
+  const dbUrl = values["database-url"];
+  const db = await openStore(dbUrl ? { databaseUrl: dbUrl } : { dataDir: "memory" });
+  const gateway = createGateway({
+    db,
+    log: silentLogger,
+    config: {
+      providers: {
+        sim: {
+          baseUrl: `${simUrl}/v1`,
+          apiKey: "bench",
+          limits: { "*": { rpm: 10_000_000, tpm: 1_000_000_000 } },
+        },
+      },
+    },
+  });
+  await gateway.start();
+  const app = new Hono();
+  mountGateway(app, gateway);
+  const server = await startApiServer(app, { port: 0, hostname: "127.0.0.1" });
+  process.stdout.write(`listening on ${server.url}\n`);
+  process.once("SIGTERM", () => {
+    void server
+      .close()
+      .then(() => gateway.close().then(() => db.close().then(() => process.exit(0))));
+  });
+} else {
+  await main();
+}
+
+function start(cmd: string[], pattern: RegExp): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn(process.execPath, cmd, { stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  return new Promise((resolve, reject) => {
+    const on = (d: Buffer) => {
+      out += d.toString();
+      const m = pattern.exec(out);
+      if (m) resolve({ child, url: m[1] as string });
+    };
+    child.stdout?.on("data", on);
+    child.stderr?.on("data", on);
+    child.once("exit", (code) => reject(new Error(`${cmd.join(" ")} exited ${code}: ${out}`)));
+  });
+}
+
+function once(url: string, headers: Record<string, string>): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const t0 = performance.now();
+    const req = http.request(
+      `${url}/v1/chat/completions`,
+      {
+        method: "POST",
+        agent,
+        headers: {
+          "content-type": "application/json",
+          "content-length": Buffer.byteLength(BODY),
+          ...headers,
+        },
+      },
+      (res) => {
+        res.on("data", () => {});
+        res.on("end", () => {
+          if (res.statusCode !== 200) reject(new Error(`HTTP ${res.statusCode} from ${url}`));
+          else resolve(performance.now() - t0);
+        });
+      },
+    );
+    req.on("error", reject);
+    req.end(BODY);
+  });
+}
+
+async function measure(
+  url: string,
+  headers: Record<string, string>,
+  concurrency: number,
+  n: number,
+) {
+  for (let i = 0; i < 300; i++) await once(url, headers); // warm-up: JIT, sockets, plans
+  const samples: number[] = [];
+  let left = n;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (left-- > 0) samples.push(await once(url, headers));
+    }),
+  );
+  samples.sort((a, b) => a - b);
+  const q = (p: number) =>
+    samples[Math.min(samples.length - 1, Math.floor(p * samples.length))] as number;
+  return { p50: q(0.5), p99: q(0.99) };
+}
+
+async function main(): Promise<void> {
+  const n = Number(values.requests);
+  const root = fileURLToPath(new URL("..", import.meta.url));
+  const sim = await start(
+    ["--import", "tsx", `${root}src/sim/main.ts`, "--port", "0"],
+    /listening on (\S+)/,
+  );
+  let dbUrl: string | undefined;
+  let drop: (() => Promise<void>) | undefined;
+  if (values.store === "postgres") {
+    if (process.env.DATABASE_URL) dbUrl = process.env.DATABASE_URL;
+    else ({ url: dbUrl, drop } = await freshDatabaseUrl());
+  }
+  const outlast = await start(
+    [
+      "--import",
+      "tsx",
+      fileURLToPath(import.meta.url),
+      "--serve-outlast",
+      sim.url,
+      ...(dbUrl ? ["--database-url", dbUrl] : []),
+    ],
+    /listening on (\S+)/,
+  );
+  const port = 20_000 + Math.floor(Math.random() * 20_000);
+  const portkey = await start(
+    [
+      `${root}node_modules/@portkey-ai/gateway/build/start-server.js`,
+      `--port=${port}`,
+      "--headless",
+    ],
+    /(http:\/\/localhost:\d+)/,
+  ).catch(() => ({ child: undefined, url: `http://127.0.0.1:${port}` }));
+  const portkeyUrl = `http://127.0.0.1:${port}`;
+  const targets: { name: string; url: string; headers: Record<string, string> }[] = [
+    { name: "direct", url: sim.url, headers: { authorization: "Bearer bench" } },
+    { name: "outlast", url: outlast.url, headers: {} },
+    {
+      name: "portkey",
+      url: portkeyUrl,
+      headers: {
+        authorization: "Bearer bench",
+        "x-portkey-provider": "openai",
+        "x-portkey-custom-host": `${sim.url}/v1`,
+      },
+    },
+  ];
+  try {
+    console.log(`gateway added latency — ${n} requests per cell, store ${values.store}\n`);
+    console.log(
+      "conc | direct p50/p99 | outlast p50/p99 (+added) | portkey p50/p99 (+added) | portkey÷outlast added p50/p99",
+    );
+    for (const conc of [1, 10]) {
+      const r: Record<string, { p50: number; p99: number }> = {};
+      for (const t of targets) r[t.name] = await measure(t.url, t.headers, conc, n);
+      const d = r.direct!;
+      const o = r.outlast!;
+      const p = r.portkey!;
+      const add = (x: { p50: number; p99: number }) => ({ p50: x.p50 - d.p50, p99: x.p99 - d.p99 });
+      const ao = add(o);
+      const ap = add(p);
+      const f = (x: number) => x.toFixed(2);
+      const ratio = (a: number, b: number) => (b > 0.005 ? `${(a / b).toFixed(1)}×` : "∞");
+      console.log(
+        `${String(conc).padStart(4)} | ${f(d.p50)}/${f(d.p99)} ms | ${f(o.p50)}/${f(o.p99)} (+${f(ao.p50)}/+${f(ao.p99)}) | ${f(p.p50)}/${f(p.p99)} (+${f(ap.p50)}/+${f(ap.p99)}) | ${ratio(ap.p50, ao.p50)} / ${ratio(ap.p99, ao.p99)}`,
+      );
+    }
+  } finally {
+    for (const c of [sim.child, outlast.child, portkey.child]) c?.kill("SIGTERM");
+    await new Promise((r) => setTimeout(r, 500));
+    await drop?.();
+  }
+}

@@ -1,0 +1,244 @@
+/**
+ * The AI gateway: every provider call Outlast makes goes through here — `ctx.llm`
+ * in-process through `chat()`, any SDK over HTTP through the routes `mountGateway` adds.
+ * Both take the same path (pipeline.ts). See ARCHITECTURE.md beside this file.
+ */
+
+import { RateLimitedError, RetryableError, TerminalError } from "../errors.js";
+import type { ChatRequest, ChatResult, LlmCallOptions, LlmClient, ToolCall } from "../llm/types.js";
+import type { Db } from "../store/db.js";
+import { type UsageGroup, usageTotalsSql } from "../store/sql/gateway.js";
+import { createLogger, type Logger } from "../util/log.js";
+import { PriceTable } from "./accounting/pricing.js";
+import { type Attribution, CallRecorder } from "./accounting/recorder.js";
+import { Breaker } from "./breaker.js";
+import { ResponseCache } from "./cache.js";
+import {
+  type GatewayConfig,
+  type GatewayConfigInput,
+  parseGatewayConfig,
+  Router,
+  type Target,
+} from "./config.js";
+import { GatewayError } from "./errors.js";
+import { OutputEstimator } from "./estimator.js";
+import { Limiter } from "./limiter/limiter.js";
+import { type GatewayAnswer, type GatewayCall, type Resources, runCall } from "./pipeline.js";
+
+export interface GatewayOptions {
+  db: Db;
+  /** The `providers`, `models` and `gateway` parts of an Outlast config. */
+  config: GatewayConfigInput;
+  log?: Logger;
+}
+
+export interface UsageQuery {
+  groupBy?: UsageGroup[];
+  from?: Date;
+  to?: Date;
+}
+
+export interface UsageRow {
+  [group: string]: string | number | null;
+  requests: number;
+  ok: number;
+  cache_hits: number;
+  errors: number;
+  input_tokens: number;
+  output_tokens: number;
+  cached_tokens: number;
+  saved_tokens: number;
+  cost_usd: number;
+  avg_latency_ms: number;
+}
+
+export class Gateway implements LlmClient {
+  readonly config: GatewayConfig;
+  private readonly router: Router;
+  private readonly limiter: Limiter;
+  private readonly breakers = new Map<string, Breaker>();
+  private readonly cache: ResponseCache;
+  private readonly recorder: CallRecorder;
+  private readonly resources: Resources;
+  private started: Promise<void> | undefined;
+
+  constructor(
+    private readonly db: Db,
+    config: GatewayConfigInput,
+    readonly log: Logger,
+  ) {
+    this.config = parseGatewayConfig(config);
+    this.router = new Router(this.config);
+    this.limiter = new Limiter(db, log);
+    this.cache = new ResponseCache(db, log);
+    this.recorder = new CallRecorder(db, log);
+    const { failures, cooldownMs } = this.config.gateway.breaker;
+    this.resources = {
+      router: this.router,
+      limiter: this.limiter,
+      breaker: (t: Target) => {
+        let b = this.breakers.get(t.id);
+        if (!b) {
+          b = new Breaker(failures, cooldownMs);
+          this.breakers.set(t.id, b);
+        }
+        return b;
+      },
+      cache: this.cache,
+      recorder: this.recorder,
+      prices: new PriceTable(this.config.gateway.pricing),
+      estimator: new OutputEstimator(),
+      settings: this.config.gateway,
+    };
+  }
+
+  /** Subscribes to other processes' pauses and freed slots. Called by the first call too. */
+  start(): Promise<void> {
+    this.started ??= this.limiter.start();
+    return this.started;
+  }
+
+  /** One call in a wire format; what the HTTP routes use. Throws GatewayError. */
+  async call(call: GatewayCall): Promise<GatewayAnswer> {
+    await this.start();
+    return runCall(this.resources, call);
+  }
+
+  /**
+   * `ctx.llm`: the same path without the HTTP hop. Waits up to `gateway.llmMaxWaitMs`
+   * for quota; a longer wait throws RateLimitedError so the engine parks the run as
+   * `throttled` (no attempt spent) instead of holding a worker slot.
+   *
+   * @example
+   * const r = await gateway.chat({ model: "fast", messages: [{ role: "user", content: "hi" }] },
+   *   { signal, runId, agent: "research", feature: "summaries" });
+   */
+  async chat(request: ChatRequest, opts: LlmCallOptions): Promise<ChatResult> {
+    const attribution: Attribution = {
+      project: opts.project ?? "default",
+      agent: opts.agent,
+      runId: opts.runId,
+      step: opts.step,
+      feature: opts.feature,
+      tenant: opts.tenant,
+    };
+    const t0 = performance.now();
+    let answer: GatewayAnswer;
+    try {
+      answer = await this.call({
+        format: "openai",
+        body: { ...request, stream: false },
+        attribution,
+        waitMs: this.config.gateway.llmMaxWaitMs,
+        cacheTtlSeconds: opts.cacheTtlSeconds,
+        signal: opts.signal,
+      });
+    } catch (err) {
+      throw toEngineError(err);
+    }
+    if (answer.kind !== "json")
+      throw new TerminalError("gateway answered a stream to a plain call");
+    if (answer.status >= 400) {
+      throw new TerminalError(
+        `${answer.target?.id ?? request.model}: HTTP ${answer.status}: ${answer.text.slice(0, 500)}`,
+        {
+          code: "OUTLAST_PROVIDER_REJECTED",
+        },
+      );
+    }
+    return { ...toChatResult(answer), latencyMs: Math.round(performance.now() - t0) };
+  }
+
+  /** Aliases and configured models, for `GET /v1/models`. */
+  models(): string[] {
+    return this.router.modelNames();
+  }
+
+  /** Usage totals between `from` (default: 30 days ago) and `to` (default: now). */
+  async usage(q: UsageQuery = {}): Promise<UsageRow[]> {
+    const to = q.to ?? new Date(Date.now() + 1000);
+    const from = q.from ?? new Date(to.getTime() - 30 * 86_400_000);
+    return this.db.query<UsageRow>(usageTotalsSql(q.groupBy ?? []), [
+      from.toISOString(),
+      to.toISOString(),
+    ]);
+  }
+
+  /** Waits until accounting rows, cache entries and limiter writes so far are stored. */
+  async flush(): Promise<void> {
+    await Promise.all([this.recorder.flush(), this.cache.drain(), this.limiter.store.drain()]);
+  }
+
+  /** Gives unused quota back to the shared buckets and stores what is pending. */
+  async close(): Promise<void> {
+    await this.flush();
+    await this.limiter.close();
+  }
+}
+
+/**
+ * Creates the gateway over the store. Call `close()` before closing the database.
+ *
+ * @example
+ * const gateway = createGateway({ db, config });
+ * const worker = new Worker({ ...opts, llm: gateway });
+ * mountGateway(app, gateway);
+ */
+export function createGateway(opts: GatewayOptions): Gateway {
+  return new Gateway(
+    opts.db,
+    opts.config,
+    opts.log ?? createLogger({ base: { component: "gateway" } }),
+  );
+}
+
+/** What the engine should do with a failed gateway call (see src/errors.ts). */
+function toEngineError(err: unknown): unknown {
+  if (!(err instanceof GatewayError)) return err;
+  const retryAfterMs = err.opts.retryAfterMs;
+  switch (err.code) {
+    case "OUTLAST_GATEWAY_RATE_LIMITED":
+      return new RateLimitedError(err.message, { retryAfterMs: retryAfterMs ?? 1000, cause: err });
+    case "OUTLAST_GATEWAY_UPSTREAM_FAILED":
+    case "OUTLAST_GATEWAY_UPSTREAM_UNAVAILABLE":
+    case "OUTLAST_GATEWAY_STORE_UNAVAILABLE":
+      return new RetryableError(err.message, { code: err.code, retryAfterMs, cause: err });
+    default:
+      return new TerminalError(err.message, { code: err.code, cause: err });
+  }
+}
+
+function toChatResult(answer: Extract<GatewayAnswer, { kind: "json" }>): ChatResult {
+  const json = JSON.parse(answer.text) as {
+    id?: string;
+    model?: string;
+    choices?: {
+      finish_reason?: string | null;
+      message?: {
+        content?: string | null;
+        tool_calls?: { id: string; function: { name: string; arguments: string } }[];
+      };
+    }[];
+  };
+  const choice = json.choices?.[0];
+  return {
+    id: json.id ?? "",
+    provider: answer.target?.provider.name ?? "cache",
+    model: answer.target?.model ?? json.model ?? "",
+    content: choice?.message?.content ?? null,
+    toolCalls: (choice?.message?.tool_calls ?? []).map(toToolCall),
+    finishReason: choice?.finish_reason ?? null,
+    usage: { inputTokens: answer.usage?.input ?? 0, outputTokens: answer.usage?.output ?? 0 },
+    latencyMs: 0,
+  };
+}
+
+function toToolCall(tc: { id: string; function: { name: string; arguments: string } }): ToolCall {
+  let args: unknown = tc.function.arguments;
+  try {
+    args = JSON.parse(tc.function.arguments);
+  } catch {
+    // keep the raw string: the model produced invalid JSON
+  }
+  return { id: tc.id, name: tc.function.name, arguments: args };
+}

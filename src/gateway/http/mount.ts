@@ -1,0 +1,190 @@
+/**
+ * The gateway's HTTP routes, answering in the caller's own wire format:
+ *
+ *   POST /v1/chat/completions   OpenAI-compatible (plain and streaming)
+ *   POST /v1/messages           Anthropic-compatible (plain and streaming)
+ *   GET  /v1/models             aliases and configured models (Anthropic shape when the
+ *                               request carries anthropic-version)
+ *   GET  /v1/usage              usage totals: ?group_by=model,feature&from=…&to=…
+ *
+ * Every failure is caught here and rendered in the caller's shape; a thrown error never
+ * reaches the app's own error handler (whose shape the SDKs would not parse).
+ */
+import type { Context, Hono } from "hono";
+import { USAGE_GROUPS, type UsageGroup } from "../../store/sql/gateway.js";
+import type { WireFormat } from "../config.js";
+import { errorBody, errorHeaders, GatewayError } from "../errors.js";
+import type { Gateway } from "../gateway.js";
+import { attribution, cacheTtl, KeyBook, readBody, waitMs } from "./request.js";
+
+/** The paths `mountGateway` serves; an app-wide auth middleware should let them through. */
+export const GATEWAY_PATHS: readonly string[] = [
+  "/v1/chat/completions",
+  "/v1/messages",
+  "/v1/models",
+  "/v1/usage",
+];
+
+/** Anything with Hono's `get`/`post` — a Hono or OpenAPIHono app. */
+// biome-ignore lint/suspicious/noExplicitAny: accepts Hono apps of any Env/Schema.
+type HonoLike = Pick<Hono<any, any, any>, "get" | "post">;
+
+/**
+ * Adds the gateway's routes to an app.
+ *
+ * @example
+ * const app = createApi({ service });
+ * const gateway = createGateway({ db, config });
+ * mountGateway(app, gateway);
+ * // OpenAI SDK: new OpenAI({ baseURL: `${url}/v1`, apiKey })
+ * // Anthropic SDK: new Anthropic({ baseURL: url, authToken: apiKey })
+ */
+export function mountGateway(app: HonoLike, gateway: Gateway): void {
+  const keys = new KeyBook(gateway.config.gateway.keys);
+  const settings = gateway.config.gateway;
+
+  const model = (format: WireFormat) => async (c: Context) => {
+    try {
+      const base = keys.authenticate(c, format);
+      const body = await readBody(c, format);
+      const passHeaders: Record<string, string> = {};
+      for (const h of ["anthropic-version", "anthropic-beta"]) {
+        const v = c.req.header(h);
+        if (v) passHeaders[h] = v;
+      }
+      const answer = await gateway.call({
+        format,
+        body,
+        attribution: attribution(c, base),
+        waitMs: waitMs(c, settings.maxWaitMs),
+        cacheTtlSeconds: cacheTtl(c, settings.cache.defaultTtlSeconds),
+        signal: c.req.raw.signal,
+        passHeaders,
+      });
+      if (answer.kind === "stream") {
+        return new Response(answer.stream, {
+          status: 200,
+          headers: {
+            "content-type": "text/event-stream; charset=utf-8",
+            "cache-control": "no-cache",
+            ...answer.headers,
+          },
+        });
+      }
+      return new Response(answer.text, {
+        status: answer.status,
+        headers: { "content-type": "application/json", ...answer.headers },
+      });
+    } catch (err) {
+      return fail(gateway, c, format, err);
+    }
+  };
+
+  app.post("/v1/chat/completions", model("openai"));
+  app.post("/v1/messages", model("anthropic"));
+
+  app.get("/v1/models", (c: Context) => {
+    const format: WireFormat = c.req.header("anthropic-version") ? "anthropic" : "openai";
+    try {
+      keys.authenticate(c, format);
+    } catch (err) {
+      return fail(gateway, c, format, err);
+    }
+    const names = gateway.models();
+    if (format === "anthropic") {
+      const data = names.map((id) => ({
+        type: "model",
+        id,
+        display_name: id,
+        created_at: "1970-01-01T00:00:00Z",
+      }));
+      return c.json({
+        data,
+        has_more: false,
+        first_id: names[0] ?? null,
+        last_id: names.at(-1) ?? null,
+      });
+    }
+    return c.json({
+      object: "list",
+      data: names.map((id) => ({ id, object: "model", created: 0, owned_by: "outlast" })),
+    });
+  });
+
+  app.get("/v1/usage", async (c: Context) => {
+    try {
+      keys.authenticate(c, "openai");
+      const groupBy = parseGroups(c.req.query("group_by"));
+      const from = parseInstant(c.req.query("from"), "from");
+      const to = parseInstant(c.req.query("to"), "to");
+      await gateway.flush();
+      const data = await gateway.usage({ groupBy, from, to });
+      return c.json({
+        object: "usage",
+        group_by: groupBy,
+        from: from?.toISOString() ?? null,
+        to: to?.toISOString() ?? null,
+        data,
+      });
+    } catch (err) {
+      return fail(gateway, c, "openai", err);
+    }
+  });
+}
+
+function parseGroups(v: string | undefined): UsageGroup[] {
+  if (!v) return [];
+  const groups = v
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
+  for (const g of groups) {
+    if (!(g in USAGE_GROUPS)) {
+      throw new GatewayError(
+        400,
+        "OUTLAST_GATEWAY_INVALID_REQUEST",
+        `group_by: unknown "${g}"; use any of ${Object.keys(USAGE_GROUPS).join(", ")}`,
+        { param: "group_by" },
+      );
+    }
+  }
+  return [...new Set(groups)] as UsageGroup[];
+}
+
+function parseInstant(v: string | undefined, name: string): Date | undefined {
+  if (v === undefined || v === "") return undefined;
+  const d = /^\d+$/.test(v) ? new Date(Number(v) * 1000) : new Date(v);
+  if (Number.isNaN(d.getTime())) {
+    throw new GatewayError(
+      400,
+      "OUTLAST_GATEWAY_INVALID_REQUEST",
+      `${name} must be an ISO 8601 instant or Unix seconds, got "${v}"`,
+      { param: name },
+    );
+  }
+  return d;
+}
+
+function fail(gateway: Gateway, c: Context, format: WireFormat, err: unknown): Response {
+  if (err instanceof GatewayError) {
+    return new Response(JSON.stringify(errorBody(format, err)), {
+      status: err.status,
+      headers: { "content-type": "application/json", ...errorHeaders(err) },
+    });
+  }
+  if (c.req.raw.signal.aborted) return new Response(null, { status: 499 });
+  gateway.log.error("gateway request failed", {
+    path: c.req.path,
+    error: String(err),
+    stack: (err as Error)?.stack,
+  });
+  const e = new GatewayError(
+    502,
+    "OUTLAST_GATEWAY_UPSTREAM_FAILED",
+    `internal gateway error: ${(err as Error)?.message ?? String(err)}`,
+  );
+  return new Response(JSON.stringify(errorBody(format, e)), {
+    status: 500,
+    headers: { "content-type": "application/json" },
+  });
+}

@@ -1,0 +1,136 @@
+/**
+ * Reading a gateway request: the caller's key and attribution, how long it will wait,
+ * cache opt-in, and a body checked just enough to route it (the provider validates the
+ * rest and its 400 is passed back in the caller's format).
+ */
+import { createHash } from "node:crypto";
+import type { Context } from "hono";
+import type { Attribution } from "../accounting/recorder.js";
+import type { GatewayConfig, WireFormat } from "../config.js";
+import { GatewayError } from "../errors.js";
+
+type Obj = Record<string, unknown>;
+
+/** Longest wait a caller may ask for with `x-outlast-wait`, in seconds. */
+const MAX_WAIT_SECONDS = 600;
+
+const digest = (s: string) => createHash("sha256").update(s, "utf8").digest("hex");
+
+export class KeyBook {
+  private readonly byDigest = new Map<string, Omit<Attribution, "agent" | "runId" | "step">>();
+
+  constructor(keys: GatewayConfig["gateway"]["keys"]) {
+    for (const [key, a] of Object.entries(keys)) this.byDigest.set(digest(key), a);
+  }
+
+  /**
+   * The attribution a key carries. Keys are looked up by SHA-256 digest, so the lookup
+   * does not compare secrets byte by byte. Without configured keys, every caller is the
+   * `default` project (the API's own bearer auth, when set, still applies).
+   */
+  authenticate(c: Context, format: WireFormat): Omit<Attribution, "agent" | "runId" | "step"> {
+    if (this.byDigest.size === 0) return { project: "default" };
+    const bearer = /^Bearer[ \t]+(\S+)/i.exec(c.req.header("authorization") ?? "")?.[1];
+    const key = bearer ?? c.req.header("x-api-key");
+    const found = key === undefined ? undefined : this.byDigest.get(digest(key));
+    if (!found) {
+      throw new GatewayError(
+        401,
+        "OUTLAST_GATEWAY_UNAUTHORIZED",
+        key === undefined
+          ? `send a gateway key as ${format === "anthropic" ? "x-api-key or " : ""}Authorization: Bearer <key>`
+          : "the gateway key is not valid",
+      );
+    }
+    return found;
+  }
+}
+
+export function attribution(
+  c: Context,
+  base: Omit<Attribution, "agent" | "runId" | "step">,
+): Attribution {
+  const h = (name: string) => {
+    const v = c.req.header(name);
+    return v === undefined || v === "" ? undefined : v.slice(0, 200);
+  };
+  return {
+    project: base.project,
+    feature: h("x-outlast-feature") ?? base.feature,
+    tenant: h("x-outlast-tenant") ?? base.tenant,
+    runId: h("x-outlast-run-id"),
+    agent: h("x-outlast-agent"),
+    step: h("x-outlast-step"),
+  };
+}
+
+/** `x-outlast-wait: <seconds>`; 0 answers 429 at once when there is no quota. */
+export function waitMs(c: Context, defaultMs: number): number {
+  const v = c.req.header("x-outlast-wait");
+  if (v === undefined) return defaultMs;
+  const s = Number(v);
+  if (v.trim() === "" || !Number.isFinite(s) || s < 0) {
+    throw new GatewayError(
+      400,
+      "OUTLAST_GATEWAY_INVALID_REQUEST",
+      `x-outlast-wait must be a number of seconds >= 0, got "${v}"`,
+    );
+  }
+  return Math.min(s, MAX_WAIT_SECONDS) * 1000;
+}
+
+/** `x-outlast-cache: <ttl seconds>` or `true`; `0`/`false` turns an alias's cache off. */
+export function cacheTtl(c: Context, defaultTtl: number): number | undefined {
+  const v = c.req.header("x-outlast-cache")?.trim().toLowerCase();
+  if (v === undefined || v === "") return undefined;
+  if (v === "true") return defaultTtl;
+  if (v === "false" || v === "0") return 0;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) {
+    throw new GatewayError(
+      400,
+      "OUTLAST_GATEWAY_INVALID_REQUEST",
+      `x-outlast-cache must be true, false or a TTL in seconds, got "${v}"`,
+    );
+  }
+  return n;
+}
+
+const invalid = (message: string, param?: string) =>
+  new GatewayError(400, "OUTLAST_GATEWAY_INVALID_REQUEST", message, param ? { param } : {});
+
+/** Parses and checks the fields routing depends on. */
+export async function readBody(c: Context, format: WireFormat): Promise<Obj> {
+  let body: unknown;
+  try {
+    body = JSON.parse(await c.req.text());
+  } catch {
+    throw invalid("the body is not valid JSON");
+  }
+  if (body === null || typeof body !== "object" || Array.isArray(body)) {
+    throw invalid("the body must be a JSON object");
+  }
+  const b = body as Obj;
+  if (typeof b.model !== "string" || b.model === "")
+    throw invalid("model is required (an alias or provider/model)", "model");
+  if (!Array.isArray(b.messages) || b.messages.length === 0) {
+    throw invalid("messages must be a non-empty array", "messages");
+  }
+  for (const [i, m] of b.messages.entries()) {
+    if (m === null || typeof m !== "object" || typeof (m as Obj).role !== "string") {
+      throw invalid(`messages[${i}] must be an object with a role`, `messages[${i}]`);
+    }
+  }
+  if (b.stream !== undefined && b.stream !== null && typeof b.stream !== "boolean") {
+    throw invalid("stream must be a boolean", "stream");
+  }
+  for (const k of ["max_tokens", "max_completion_tokens"]) {
+    const v = b[k];
+    if (v !== undefined && v !== null && !(Number.isInteger(v) && (v as number) > 0)) {
+      throw invalid(`${k} must be a positive integer`, k);
+    }
+  }
+  if (format === "anthropic" && b.max_tokens === undefined)
+    throw invalid("max_tokens: Field required", "max_tokens");
+  return b;
+}

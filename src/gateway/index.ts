@@ -1,0 +1,17 @@
+/**
+ * The AI gateway's public surface. See ARCHITECTURE.md beside this file.
+ */
+
+export { DEFAULT_PRICES, type Price } from "./accounting/pricing.js";
+export type { Attribution, CallOutcome } from "./accounting/recorder.js";
+export type { GatewayConfigInput, WireFormat } from "./config.js";
+export { GATEWAY_ERROR_CODES, GatewayError, type GatewayErrorCode } from "./errors.js";
+export {
+  createGateway,
+  Gateway,
+  type GatewayOptions,
+  type UsageQuery,
+  type UsageRow,
+} from "./gateway.js";
+export { GATEWAY_PATHS, mountGateway } from "./http/mount.js";
+export type { GatewayAnswer, GatewayCall } from "./pipeline.js";

@@ -1,0 +1,597 @@
+/**
+ * One gateway call, whatever its entry (HTTP or `ctx.llm`):
+ *
+ *   resolve model ─✗─▶ 404
+ *   cache lookup (opt-in) ─hit─▶ answer, no quota, recorded as cache_hit
+ *   round 0..retries:
+ *     for each target of the alias, in order:
+ *       breaker open? ─▶ skip
+ *       reserve quota (input counted + output bound) ─✗ (no wait when more targets) ─▶ next
+ *       send ─▶ 2xx: reconcile, account, answer (streams: reconcile at the end)
+ *               429: refund, pause the key for every process, next target
+ *               5xx / timeout / network: breaker failure, next target
+ *               other 4xx: the caller's fault — answered as the provider said
+ *     all quota-blocked? wait on the soonest target up to the caller's deadline
+ *     backoff with full jitter (at least the largest retry-after seen)
+ *   ─▶ 429 (quota), 502 (targets answered errors) or 503 (none reachable), naming the targets
+ */
+import { setTimeout as sleep } from "node:timers/promises";
+import type { PriceTable } from "./accounting/pricing.js";
+import type { Attribution, CallOutcome, CallRecorder } from "./accounting/recorder.js";
+import type { Breaker } from "./breaker.js";
+import { backoffMs } from "./breaker.js";
+import { ResponseCache } from "./cache.js";
+import type { GatewaySettings, Route, Router, Target, WireFormat } from "./config.js";
+import { GatewayError } from "./errors.js";
+import type { OutputEstimator } from "./estimator.js";
+import { amountsFor, type Vec, zero } from "./limiter/dimensions.js";
+import { remainingFromHeaders } from "./limiter/headers.js";
+import { type Permit, QuotaUnavailable } from "./limiter/key-limiter.js";
+import type { Limiter } from "./limiter/limiter.js";
+import { sendToTarget } from "./providers/endpoints.js";
+import { relayStream } from "./providers/relay.js";
+import { type UpstreamReply, UpstreamTimeout } from "./providers/transport.js";
+import { anthropicUsage, openaiUsage, type Usage } from "./providers/usage.js";
+import { retryAfterMs } from "./retry-after.js";
+import { countInput, outputBound } from "./tokens.js";
+import {
+  anthropicToOpenaiRequest,
+  anthropicToOpenaiResponse,
+  openaiToAnthropicRequest,
+  openaiToAnthropicResponse,
+} from "./translate.js";
+
+type Obj = Record<string, unknown>;
+
+/** How long retries of failed upstream calls may take, whatever the quota wait. */
+const UPSTREAM_RETRY_BUDGET_MS = 10_000;
+
+export interface GatewayCall {
+  /** The wire format the caller speaks, and answers come back in. */
+  format: WireFormat;
+  /** The caller's body; `model` is what it asked for (an alias or provider/model). */
+  body: Obj;
+  attribution: Attribution;
+  /** How long the caller waits for quota; 0 answers 429 at once when there is none. */
+  waitMs: number;
+  /** Cache this call (seconds); otherwise the alias's setting applies. */
+  cacheTtlSeconds?: number | undefined;
+  signal: AbortSignal;
+  /** Caller headers forwarded upstream (anthropic-version, anthropic-beta). */
+  passHeaders?: Record<string, string>;
+}
+
+export type GatewayAnswer =
+  | {
+      kind: "json";
+      status: number;
+      /** The body as sent to the caller. */
+      text: string;
+      headers: Record<string, string>;
+      target: Target | undefined;
+      usage: Usage | undefined;
+    }
+  | {
+      kind: "stream";
+      status: 200;
+      stream: ReadableStream<Uint8Array>;
+      headers: Record<string, string>;
+    };
+
+export interface Resources {
+  router: Router;
+  limiter: Limiter;
+  breaker(target: Target): Breaker;
+  cache: ResponseCache;
+  recorder: CallRecorder;
+  prices: PriceTable;
+  estimator: OutputEstimator;
+  settings: GatewaySettings;
+}
+
+type Failure =
+  | { kind: "quota"; target: Target; error: QuotaUnavailable }
+  | { kind: "circuit"; target: Target; retryInMs: number }
+  | { kind: "upstream"; target: Target; status: number; retryAfterMs: number | undefined }
+  | { kind: "timeout" | "network"; target: Target };
+
+type Attempt = { answer: GatewayAnswer } | { failure: Failure };
+
+export async function runCall(r: Resources, call: GatewayCall): Promise<GatewayAnswer> {
+  const started = performance.now();
+  const requested = call.body.model as string;
+  const route = r.router.resolve(requested);
+  const stream = call.body.stream === true;
+  const base = {
+    attribution: call.attribution,
+    requested,
+    stream,
+  };
+  const record = (
+    outcome: CallOutcome,
+    status: number,
+    target: Target | undefined,
+    usage: Usage | undefined,
+    attempts: number,
+    errorCode?: string,
+  ) => {
+    r.recorder.record({
+      ...base,
+      at: new Date(),
+      provider: target?.provider.name,
+      model: target?.model,
+      outcome,
+      status,
+      inputTokens: usage?.input ?? 0,
+      outputTokens: usage?.output ?? 0,
+      cachedTokens: usage?.cached ?? 0,
+      costUsd: usage && outcome === "ok" && target ? r.prices.cost(target.model, usage) : 0,
+      latencyMs: performance.now() - started,
+      attempts,
+      errorCode,
+    });
+  };
+  if (!route) {
+    throw new GatewayError(
+      404,
+      "OUTLAST_GATEWAY_UNKNOWN_MODEL",
+      `model "${requested}" is not an alias (${r.router.modelNames().join(", ") || "none configured"}) nor provider/model of a configured provider (${r.router.providerNames().join(", ") || "none"})`,
+      { param: "model" },
+    );
+  }
+
+  const ttl = call.cacheTtlSeconds ?? route.cacheTtlSeconds;
+  const cacheKey = ttl ? ResponseCache.key(call.format, call.body) : undefined;
+  if (cacheKey) {
+    const hit = await r.cache.get(cacheKey);
+    if (hit) {
+      record("cache_hit", 200, undefined, hit.usage, 0);
+      const headers = {
+        "x-outlast-cache": "hit",
+        "x-outlast-target": `${hit.provider}/${hit.model}`,
+      };
+      if (stream) {
+        const bytes = new TextEncoder().encode(hit.body);
+        return {
+          kind: "stream",
+          status: 200,
+          headers,
+          stream: new ReadableStream({
+            start(c) {
+              c.enqueue(bytes);
+              c.close();
+            },
+          }),
+        };
+      }
+      return {
+        kind: "json",
+        status: 200,
+        text: hit.body,
+        headers,
+        target: undefined,
+        usage: hit.usage,
+      };
+    }
+  }
+
+  const ctx: AttemptContext = { r, call, route, stream, cacheKey, ttl, record, attempts: 0 };
+  const deadline = Date.now() + call.waitMs;
+  // Upstream failures are retried even for callers that will not wait for quota.
+  const retryDeadline = Math.max(deadline, Date.now() + UPSTREAM_RETRY_BUDGET_MS);
+  const failures: Failure[] = [];
+  for (let round = 0; round <= r.settings.retries; round++) {
+    if (round > 0) {
+      const hinted = Math.max(
+        0,
+        ...failures.map((f) => (f.kind === "upstream" ? (f.retryAfterMs ?? 0) : 0)),
+      );
+      const wait = Math.max(hinted, backoffMs(round - 1));
+      if (Date.now() + wait > retryDeadline) break;
+      await sleep(wait, undefined, {
+        signal: call.signal,
+      });
+    }
+    const roundFailures = [] as Failure[];
+    const many = route.targets.length > 1;
+    for (const target of route.targets) {
+      // With more targets, one without quota now is passed over for the next.
+      const res = await attempt(ctx, target, many ? Date.now() : deadline);
+      if ("answer" in res) return res.answer;
+      roundFailures.push(res.failure);
+    }
+    if (many && !roundFailures.some((f) => f.kind !== "quota" && f.kind !== "circuit")) {
+      const soonest = roundFailures
+        .filter((f): f is Extract<Failure, { kind: "quota" }> => f.kind === "quota")
+        .sort((a, b) => a.error.retryAfterMs - b.error.retryAfterMs)[0];
+      if (soonest && Date.now() + soonest.error.retryAfterMs <= deadline) {
+        const res = await attempt(ctx, soonest.target, deadline);
+        if ("answer" in res) return res.answer;
+        roundFailures.push(res.failure);
+      }
+    }
+    failures.push(...roundFailures);
+    // Waiting for quota already used the caller's deadline: another round cannot help.
+    if (roundFailures.every((f) => f.kind === "quota")) break;
+  }
+  const err = finalError(failures, route);
+  record(
+    err.status === 429 ? "rate_limited" : "upstream_error",
+    err.status,
+    undefined,
+    undefined,
+    ctx.attempts,
+    err.code,
+  );
+  throw err;
+}
+
+interface AttemptContext {
+  r: Resources;
+  call: GatewayCall;
+  route: Route;
+  stream: boolean;
+  cacheKey: string | undefined;
+  ttl: number | undefined;
+  record: (
+    outcome: CallOutcome,
+    status: number,
+    target: Target | undefined,
+    usage: Usage | undefined,
+    attempts: number,
+    errorCode?: string,
+  ) => void;
+  attempts: number;
+}
+
+async function attempt(ctx: AttemptContext, target: Target, waitUntil: number): Promise<Attempt> {
+  const { r, call, stream } = ctx;
+  const breaker = r.breaker(target);
+  if (!breaker.allow()) {
+    return { failure: { kind: "circuit", target, retryInMs: breaker.retryInMs() } };
+  }
+  const upstreamFormat = target.provider.type;
+  if (stream && upstreamFormat !== call.format) {
+    breaker.neutral();
+    throw new GatewayError(
+      400,
+      "OUTLAST_GATEWAY_UNSUPPORTED",
+      `streaming from ${call.format}-format callers to ${target.id} (${upstreamFormat} format) is not supported; send stream: false or route to a ${call.format}-format target`,
+      { param: "stream" },
+    );
+  }
+  const input = countInput(call.format, call.body);
+  const output = outputBound(call.body) ?? r.estimator.estimate(target.id);
+  const reserved = amountsFor(input, output);
+  let permit: Permit;
+  try {
+    permit = await r.limiter
+      .key(target.limitKey, target.limits)
+      .acquire(reserved, waitUntil, call.signal);
+  } catch (err) {
+    breaker.neutral();
+    if (err instanceof QuotaUnavailable) {
+      if (err.tooLarge) {
+        throw new GatewayError(
+          429,
+          "OUTLAST_GATEWAY_TOO_LARGE",
+          `${err.message} (input ${input} tokens, output bound ${output})`,
+        );
+      }
+      return { failure: { kind: "quota", target, error: err } };
+    }
+    if (call.signal.aborted) throw err;
+    throw new GatewayError(
+      503,
+      "OUTLAST_GATEWAY_STORE_UNAVAILABLE",
+      `the limiter's store is unavailable: ${(err as Error).message}`,
+      { retryAfterMs: 1000 },
+    );
+  }
+
+  const body = upstreamBody(call, target);
+  const sentAt = performance.now();
+  ctx.attempts++;
+  let reply: UpstreamReply;
+  try {
+    reply = await sendToTarget(target, body, call.signal, call.passHeaders);
+  } catch (err) {
+    if (call.signal.aborted) {
+      permit.release(null);
+      throw err;
+    }
+    breaker.failure();
+    if (err instanceof UpstreamTimeout) {
+      // The provider may have admitted and billed it: keep the reservation charged.
+      permit.release(null);
+      return { failure: { kind: "timeout", target } };
+    }
+    permit.release(zero());
+    return { failure: { kind: "network", target } };
+  }
+  const remaining = remainingFromHeaders(reply.headers);
+  if (remaining) r.limiter.store.observe(target.limitKey, remaining, performance.now() - sentAt);
+
+  const status = reply.status;
+  if (status >= 200 && status < 300) {
+    breaker.success();
+    return {
+      answer: stream
+        ? relay(ctx, target, reply, permit, input)
+        : await complete(ctx, target, reply, permit),
+    };
+  }
+  const text = await reply.text().catch(() => "");
+  if (status === 429) {
+    breaker.neutral();
+    // Providers do not bill a request they refuse.
+    permit.release(zero());
+    const final =
+      reply.headers.get("x-should-retry") === "false" ||
+      /insufficient_quota|enforced_spend_limit/.test(text);
+    if (!final) {
+      const wait = retryAfterMs(reply.headers) ?? 1_000;
+      await r.limiter.pause(target.limitKey, wait).catch(() => {});
+      return { failure: { kind: "upstream", target, status, retryAfterMs: wait } };
+    }
+    if (target !== ctx.route.targets.at(-1))
+      return { failure: { kind: "upstream", target, status, retryAfterMs: undefined } };
+  } else if (status >= 500 || status === 408 || status === 409) {
+    breaker.failure();
+    // Billed like the simulator and the providers: the input was read, no output made.
+    permit.release(amountsFor(input, 0));
+    return {
+      failure: { kind: "upstream", target, status, retryAfterMs: retryAfterMs(reply.headers) },
+    };
+  } else {
+    breaker.neutral();
+    permit.release(zero());
+  }
+  // The caller's own mistake (or a final refusal): answered as the provider said.
+  ctx.record("rejected", status, target, undefined, ctx.attempts, `provider_${status}`);
+  return { answer: passThroughError(call.format, upstreamFormat, status, text, target) };
+}
+
+function upstreamBody(call: GatewayCall, target: Target): Obj {
+  const up = target.provider.type;
+  if (up !== call.format) {
+    return up === "anthropic"
+      ? openaiToAnthropicRequest(call.body, target.model)
+      : anthropicToOpenaiRequest(call.body, target.model);
+  }
+  const body: Obj = { ...call.body, model: target.model };
+  if (up === "openai" && body.stream === true) {
+    const so = (body.stream_options ?? {}) as Obj;
+    if (so.include_usage !== true) body.stream_options = { ...so, include_usage: true };
+  }
+  return body;
+}
+
+function limiterUsage(target: Target, u: Usage): Vec {
+  // Anthropic: cache reads do not count toward the input-token limits (PROVIDERS.md).
+  const input = target.provider.type === "anthropic" ? u.input - u.cached : u.input;
+  return amountsFor(input, u.output);
+}
+
+async function complete(
+  ctx: AttemptContext,
+  target: Target,
+  reply: UpstreamReply,
+  permit: Permit,
+): Promise<GatewayAnswer> {
+  const { r, call } = ctx;
+  const raw = await reply.text();
+  let json: Obj;
+  try {
+    json = JSON.parse(raw) as Obj;
+  } catch {
+    permit.release(null);
+    throw new GatewayError(
+      502,
+      "OUTLAST_GATEWAY_UPSTREAM_FAILED",
+      `${target.id} answered ${reply.status} with a body that is not JSON`,
+      { tried: [target.id] },
+    );
+  }
+  const usage =
+    target.provider.type === "anthropic" ? anthropicUsage(json.usage) : openaiUsage(json.usage);
+  permit.release(usage ? limiterUsage(target, usage) : null);
+  if (usage) r.estimator.observe(target.id, usage.output);
+  let text = raw;
+  if (target.provider.type !== call.format) {
+    const requested = call.body.model as string;
+    text = JSON.stringify(
+      call.format === "openai"
+        ? anthropicToOpenaiResponse(json, requested)
+        : openaiToAnthropicResponse(json, requested),
+    );
+  }
+  ctx.record("ok", reply.status, target, usage, ctx.attempts);
+  if (ctx.cacheKey && ctx.ttl && usage) {
+    r.cache.put(
+      ctx.cacheKey,
+      { body: text, usage, provider: target.provider.name, model: target.model },
+      ctx.ttl,
+    );
+  }
+  return {
+    kind: "json",
+    status: reply.status,
+    text,
+    headers: answerHeaders(ctx, target, reply),
+    target,
+    usage,
+  };
+}
+
+function relay(
+  ctx: AttemptContext,
+  target: Target,
+  reply: UpstreamReply,
+  permit: Permit,
+  input: number,
+): GatewayAnswer {
+  const { r, call } = ctx;
+  const so = call.body.stream_options as Obj | undefined;
+  const stream = relayStream(reply.body, {
+    format: target.provider.type,
+    stripUsage: target.provider.type === "openai" && so?.include_usage !== true,
+    keepTranscript: ctx.cacheKey !== undefined,
+    onEnd: (end) => {
+      // Without usage (a broken stream), keep the reservation charged but the input.
+      permit.release(
+        end.usage ? limiterUsage(target, end.usage) : end.complete ? null : amountsFor(input, 0),
+      );
+      if (end.usage) r.estimator.observe(target.id, end.usage.output);
+      ctx.record(
+        end.complete ? "ok" : "upstream_error",
+        200,
+        target,
+        end.usage,
+        ctx.attempts,
+        end.complete
+          ? undefined
+          : end.cancelled
+            ? "client_cancelled"
+            : "OUTLAST_GATEWAY_STREAM_INTERRUPTED",
+      );
+      if (end.complete && end.transcript && end.usage && ctx.cacheKey && ctx.ttl) {
+        r.cache.put(
+          ctx.cacheKey,
+          {
+            body: end.transcript,
+            usage: end.usage,
+            provider: target.provider.name,
+            model: target.model,
+          },
+          ctx.ttl,
+        );
+      }
+    },
+  });
+  return { kind: "stream", status: 200, stream, headers: answerHeaders(ctx, target, reply) };
+}
+
+function answerHeaders(
+  ctx: AttemptContext,
+  target: Target,
+  reply: UpstreamReply,
+): Record<string, string> {
+  const h: Record<string, string> = {
+    "x-outlast-target": target.id,
+    "x-outlast-attempts": String(ctx.attempts),
+  };
+  if (ctx.cacheKey) h["x-outlast-cache"] = "miss";
+  const id = reply.headers.get("x-request-id") ?? reply.headers.get("request-id");
+  if (id) h[ctx.call.format === "anthropic" ? "request-id" : "x-request-id"] = id;
+  return h;
+}
+
+/** A provider's 4xx, in the caller's format (as is when the formats match). */
+function passThroughError(
+  callerFormat: WireFormat,
+  upstreamFormat: WireFormat,
+  status: number,
+  text: string,
+  target: Target,
+): GatewayAnswer {
+  let out = text;
+  if (callerFormat !== upstreamFormat || text.trim() === "") {
+    let message = text.slice(0, 500);
+    try {
+      const j = JSON.parse(text) as { error?: { message?: string } };
+      message = j.error?.message ?? message;
+    } catch {
+      // not JSON: keep the raw text
+    }
+    message = `${target.id}: ${message || `HTTP ${status}`}`;
+    out = JSON.stringify(
+      callerFormat === "anthropic"
+        ? { type: "error", error: { type: "invalid_request_error", message } }
+        : { error: { message, type: "invalid_request_error", param: null, code: null } },
+    );
+  }
+  return {
+    kind: "json",
+    status,
+    text: out,
+    headers: { "x-outlast-target": target.id },
+    target,
+    usage: undefined,
+  };
+}
+
+function finalError(failures: Failure[], route: Route): GatewayError {
+  const tried = failures.map((f) => {
+    switch (f.kind) {
+      case "quota":
+        return `${f.target.id}: no quota (${f.error.blocked}, ~${Math.ceil(f.error.retryAfterMs)} ms)`;
+      case "circuit":
+        return `${f.target.id}: circuit open`;
+      case "upstream":
+        return `${f.target.id}: HTTP ${f.status}`;
+      default:
+        return `${f.target.id}: ${f.kind}`;
+    }
+  });
+  const list = [...new Set(tried)].join("; ");
+  // Out of quota — ours or the provider's 429 — is a 429 the caller can wait out.
+  const waits = failures.map((f) =>
+    f.kind === "quota"
+      ? f.error.retryAfterMs
+      : f.kind === "upstream" && f.status === 429 && f.retryAfterMs !== undefined
+        ? f.retryAfterMs
+        : undefined,
+  );
+  if (failures.length > 0 && waits.every((w) => w !== undefined)) {
+    const quota = failures.find((f) => f.kind === "quota");
+    return new GatewayError(
+      429,
+      "OUTLAST_GATEWAY_RATE_LIMITED",
+      `no quota for "${route.requested}" within the wait allowed: ${list}`,
+      {
+        retryAfterMs: Math.min(...(waits as number[])),
+        tried,
+        headers: quota ? rateLimitHeaders(quota.target, quota.error) : {},
+      },
+    );
+  }
+  const answered = failures.some((f) => f.kind === "upstream");
+  const retry = Math.max(
+    0,
+    ...failures.map((f) =>
+      f.kind === "upstream" ? (f.retryAfterMs ?? 0) : f.kind === "circuit" ? f.retryInMs : 0,
+    ),
+  );
+  return answered
+    ? new GatewayError(
+        502,
+        "OUTLAST_GATEWAY_UPSTREAM_FAILED",
+        `every target of "${route.requested}" failed: ${list}`,
+        { tried, retryAfterMs: retry || 1000 },
+      )
+    : new GatewayError(
+        503,
+        "OUTLAST_GATEWAY_UPSTREAM_UNAVAILABLE",
+        `no target of "${route.requested}" could be reached: ${list}`,
+        { tried, retryAfterMs: retry || 1000 },
+      );
+}
+
+/** OpenAI-style `x-ratelimit-*` headers describing the gateway's own view of the key. */
+function rateLimitHeaders(target: Target, e: QuotaUnavailable): Record<string, string> {
+  const [rpm, tpm] = target.limits.caps;
+  const reset = `${Math.max(1, Math.ceil(e.retryAfterMs))}ms`;
+  const h: Record<string, string> = {};
+  if (rpm !== null) {
+    h["x-ratelimit-limit-requests"] = String(rpm);
+    h["x-ratelimit-remaining-requests"] = e.blocked === "rpm" ? "0" : String(rpm);
+    h["x-ratelimit-reset-requests"] = e.blocked === "rpm" ? reset : "0s";
+  }
+  if (tpm !== null) {
+    h["x-ratelimit-limit-tokens"] = String(tpm);
+    h["x-ratelimit-remaining-tokens"] = e.blocked === "tpm" ? "0" : String(tpm);
+    h["x-ratelimit-reset-tokens"] = e.blocked === "tpm" ? reset : "0s";
+  }
+  return h;
+}
