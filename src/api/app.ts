@@ -31,6 +31,14 @@ export interface ApiOptions {
   version?: string;
   /** Where 5xx errors and database trouble are logged. Default: stderr. */
   log?: Logger;
+  /**
+   * More routes on the same app and port (the AI gateway's OpenAI- and Anthropic-compatible
+   * endpoints). They pass the same auth; their bodies may be as large as
+   * `extraBodyLimitBytes` (LLM prompts outgrow the API's 1 MiB).
+   */
+  extraRoutes?: (app: OpenAPIHono) => void;
+  /** Default 32 MiB. */
+  extraBodyLimitBytes?: number;
 }
 
 export const DEFAULT_BODY_LIMIT_BYTES = 1024 * 1024;
@@ -83,22 +91,28 @@ export function createApi(opts: ApiOptions): OpenAPIHono {
       throw new TypeError("apiKey must not be empty; omit it to disable auth");
     app.use("*", bearerAuth(opts.apiKey));
   }
-  app.use(
-    "*",
+  const limitTo = (maxSize: number) =>
     bodyLimit({
-      maxSize: limit,
+      maxSize,
       onError: () => {
         throw new ApiError(
           413,
           "OUTLAST_BODY_TOO_LARGE",
-          `the request body is over ${limit} bytes`,
+          `the request body is over ${maxSize} bytes`,
         );
       },
-    }),
-  );
+    });
+  app.use("/v1/runs/*", limitTo(limit));
+  app.use("/v1/runs", limitTo(limit));
 
   registerHealthRoutes(app, ready);
   registerRunRoutes(app, opts.service);
   registerDocsRoutes(app, { version: opts.version ?? packageVersion() });
+  if (opts.extraRoutes) {
+    const extraLimit = limitTo(opts.extraBodyLimitBytes ?? 32 * 1024 * 1024);
+    for (const path of ["/v1/chat/completions", "/v1/messages", "/v1/embeddings"])
+      app.use(path, extraLimit);
+    opts.extraRoutes(app);
+  }
   return app;
 }

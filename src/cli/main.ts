@@ -8,6 +8,7 @@ import { registerMigrate } from "./commands/migrate.js";
 import { registerRuns } from "./commands/runs.js";
 import { registerServe } from "./commands/serve.js";
 import { registerSim } from "./commands/sim.js";
+import { registerUsage } from "./commands/usage.js";
 import { registerWorker } from "./commands/worker.js";
 import { CliError } from "./errors.js";
 
@@ -24,6 +25,7 @@ registerWorker(program);
 registerMigrate(program);
 registerRuns(program);
 registerSim(program);
+registerUsage(program);
 
 try {
   await program.parseAsync();

@@ -119,6 +119,8 @@ export interface ContextDeps {
   abort: AbortController;
   log: Logger;
   llm: LlmClient | undefined;
+  /** Tags of the run the gateway attributes cost to (`feature`, `tenant`). */
+  attribution?: { feature?: string; tenant?: string };
   record(step: StepRecord): Promise<void>;
   setProgress(data: unknown): Promise<void>;
   /** Consumes and journals a pending signal; undefined when none is pending. */
@@ -178,7 +180,13 @@ export class RunContextImpl implements RunContext {
         if (!this.deps.llm) {
           throw new TerminalError("no LLM provider is configured", { code: "OUTLAST_NO_PROVIDER" });
         }
-        return this.deps.llm.chat(body, { signal, runId: this.runId, agent: this.agent });
+        return this.deps.llm.chat(body, {
+          signal,
+          runId: this.runId,
+          agent: this.agent,
+          step: stepName,
+          ...this.deps.attribution,
+        });
       }),
     ) as Promise<ChatResult>;
   }

@@ -280,6 +280,10 @@ export class Worker {
       abort,
       log,
       llm: this.opts.llm,
+      attribution: {
+        ...(run.tags?.feature ? { feature: run.tags.feature } : {}),
+        ...(run.tags?.tenant ? { tenant: run.tags.tenant } : {}),
+      },
       record: async (step) => {
         const res = await this.journal.submit({
           ...step,

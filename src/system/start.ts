@@ -1,9 +1,11 @@
+import type { z } from "zod";
 import { createApi } from "../api/app.js";
 import { startApiServer } from "../api/server.js";
 import { ConfigError, type ResolvedConfig } from "../config/load.js";
+import type { providerSchema } from "../config/schema.js";
 import { RunService } from "../engine/run-service.js";
 import { Worker } from "../engine/worker.js";
-import { ProviderRouter } from "../llm/router.js";
+import { createGateway, type Gateway, mountGateway } from "../gateway/index.js";
 import { type Simulator, startSimulator } from "../sim/index.js";
 import type { Db } from "../store/db.js";
 import { openStore } from "../store/open.js";
@@ -23,6 +25,7 @@ export interface SystemOptions {
 export interface RunningSystem {
   db: Db;
   service: RunService;
+  gateway: Gateway;
   worker: Worker | undefined;
   apiUrl: string | undefined;
   simulatorUrl: string | undefined;
@@ -53,26 +56,19 @@ export async function startSystem(opts: SystemOptions): Promise<RunningSystem> {
     }
   };
   try {
-    const providers = Object.entries(config.providers).map(([name, p]) => ({
-      name,
-      baseUrl: p.baseUrl,
-      apiKey: p.apiKey,
-      headers: p.headers,
-      timeoutMs: p.timeoutMs,
-    }));
+    const providers: Record<string, z.input<typeof providerSchema>> = { ...config.providers };
     const aliases = { ...config.models };
     let sim: Simulator | undefined;
-    if (opts.simulator && providers.length === 0) {
+    if (opts.simulator && Object.keys(providers).length === 0) {
       const started = await startSimulator({ port: 0, defaults: { latencyMs: [20, 80] } });
       sim = started;
       stack.push(() => started.close());
-      providers.push({
-        name: "sim",
+      providers.sim = {
+        type: "openai",
         baseUrl: `${started.url}/v1`,
         apiKey: "sim-key",
-        headers: {},
         timeoutMs: 60_000,
-      });
+      };
       aliases.fast ??= "sim/gpt-4o-mini";
       aliases.smart ??= "sim/gpt-4o";
     }
@@ -82,6 +78,14 @@ export async function startSystem(opts: SystemOptions): Promise<RunningSystem> {
       poolSize: config.database.poolSize,
     });
     stack.push(() => db.close());
+    // Every LLM call goes through the gateway: ctx.llm in-process, SDKs over HTTP.
+    const gateway = createGateway({
+      db,
+      config: { providers, models: aliases, gateway: config.gateway },
+      log: log.child({ component: "gateway" }),
+    });
+    await gateway.start();
+    stack.push(() => gateway.close());
     const queues = knownQueues(config);
     const service = new RunService(db, config.agents, queues);
     await service.start();
@@ -104,7 +108,7 @@ export async function startSystem(opts: SystemOptions): Promise<RunningSystem> {
         heartbeatIntervalMs: config.worker.heartbeatIntervalMs,
         leaseTtlMs: config.worker.leaseTtlMs,
         reapIntervalMs: config.worker.reapIntervalMs,
-        llm: new ProviderRouter(providers, aliases),
+        llm: gateway,
         log,
       });
       await w.start();
@@ -119,6 +123,7 @@ export async function startSystem(opts: SystemOptions): Promise<RunningSystem> {
         apiKey: opts.api.apiKey,
         bodyLimitBytes: config.api.bodyLimitBytes,
         log,
+        extraRoutes: (a) => mountGateway(a, gateway),
       });
       const server = await startApiServer(app, {
         port: opts.api.port,
@@ -138,6 +143,7 @@ export async function startSystem(opts: SystemOptions): Promise<RunningSystem> {
     return {
       db,
       service,
+      gateway,
       worker,
       apiUrl,
       simulatorUrl: sim?.url,

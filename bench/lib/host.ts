@@ -1,0 +1,58 @@
+/**
+ * Child-process side of a system adapter. Started by `Host.start` (bench/lib/hosts.ts)
+ * as `node --import tsx bench/lib/host.ts <adapter module> <options json>`; it imports
+ * the adapter, answers `{ id, op, args }` messages over IPC with `{ id, ok, result }` or
+ * `{ id, ok: false, error }`, and reports an adapter that cannot even load (a missing
+ * package, an unsupported Node version) as `{ ready: false, error }`.
+ */
+import type { AdapterFactory, Op, SystemAdapter } from "./types.js";
+
+interface Request {
+  id: number;
+  op: Op | "close";
+  args: unknown;
+}
+
+const send = (m: unknown): void => {
+  process.send?.(m);
+};
+
+export function describeError(err: unknown): string {
+  if (err instanceof Error) {
+    const cause = err.cause instanceof Error ? ` (cause: ${err.cause.message})` : "";
+    return `${err.name}: ${err.message}${cause}`;
+  }
+  return String(err);
+}
+
+const [modulePath, optionsJson] = process.argv.slice(2);
+let adapter: SystemAdapter;
+try {
+  const mod = (await import(modulePath!)) as { create: AdapterFactory };
+  adapter = mod.create(JSON.parse(optionsJson ?? "{}") as Record<string, unknown>);
+  send({ ready: true });
+} catch (err) {
+  send({ ready: false, error: describeError(err) });
+  process.exit(1);
+}
+
+process.on("message", (m: Request) => {
+  void (async () => {
+    try {
+      if (m.op === "close") {
+        await adapter.close?.();
+        send({ id: m.id, ok: true, result: null });
+        return;
+      }
+      const fn = adapter[m.op] as ((a: unknown) => Promise<unknown>) | undefined;
+      if (!fn) throw new Error(`this adapter has no '${m.op}' operation`);
+      const result = await fn.call(adapter, m.args);
+      send({ id: m.id, ok: true, result });
+    } catch (err) {
+      send({ id: m.id, ok: false, error: describeError(err) });
+    }
+  })();
+});
+process.on("disconnect", () => {
+  void Promise.resolve(adapter.close?.()).finally(() => process.exit(0));
+});

@@ -1,0 +1,243 @@
+/**
+ * Outlast, driven in-process the way bench/core.ts does it: `Repo.insertRuns` for bulk
+ * enqueue, `RunService.submit` + `waitFor` for single runs (the API's path), one `Worker`.
+ * Options: `{ store: "postgres" | "pglite" }`; PGlite keeps its data in a temporary
+ * folder, as `outlast dev` does (not in memory).
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { defineAgent } from "../../src/engine/agent.js";
+import { RunService } from "../../src/engine/run-service.js";
+import { Worker } from "../../src/engine/worker.js";
+import type { Db } from "../../src/store/db.js";
+import { openStore } from "../../src/store/open.js";
+import { type NewRun, Repo } from "../../src/store/repo.js";
+import { uuidv7 } from "../../src/util/ids.js";
+import { freshDatabaseUrl } from "../../test/helpers/db.js";
+import { closedLoop, sleep, until } from "../lib/stats.js";
+import type { AdapterFactory, SystemAdapter } from "../lib/types.js";
+
+const started = new Map<string, number>();
+/** Kill test: the victim hangs in step 2; the rescuer records when step 2 began again. */
+let role: "victim" | "rescuer" | undefined;
+let onHeld: (() => void) | undefined;
+let resumedAt: number | null = null;
+
+/** The node function of workload 3: what each LangGraph node does, too. */
+export const node = (s: { n: number; trail: string[] }, i: number) => ({
+  n: s.n + 1,
+  trail: [...s.trail, `node${i}`],
+});
+
+const agents = [
+  defineAgent({ name: "trivial", run: async () => 1 }),
+  defineAgent({
+    name: "steps",
+    run: async (ctx, n: number) => {
+      for (let i = 0; i < n; i++) await ctx.step(`s${i}`, () => i);
+      return n;
+    },
+  }),
+  defineAgent({
+    name: "graph",
+    run: async (ctx, nodes: number) => {
+      let s = { n: 0, trail: [] as string[] };
+      for (let i = 0; i < nodes; i++) {
+        const prev = s;
+        s = await ctx.step(`node${i}`, () => node(prev, i));
+      }
+      return s;
+    },
+  }),
+  defineAgent({
+    name: "probe",
+    run: async (ctx) => {
+      started.set(ctx.runId, performance.now());
+      return 1;
+    },
+  }),
+  defineAgent({
+    name: "hold",
+    run: async (ctx) => {
+      await ctx.step("first", () => 1);
+      return ctx.step("second", async () => {
+        if (role === "victim") {
+          onHeld?.();
+          await new Promise(() => {});
+        }
+        resumedAt ??= Date.now();
+        return 2;
+      });
+    },
+  }),
+];
+
+interface Store {
+  db: Db;
+  close(): Promise<void>;
+}
+
+async function openFresh(kind: string): Promise<Store> {
+  if (kind === "pglite") {
+    const dir = mkdtempSync(join(tmpdir(), "outlast-bench-"));
+    const db = await openStore({ dataDir: dir });
+    return {
+      db,
+      close: async () => {
+        await db.close();
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  }
+  const pg = await freshDatabaseUrl();
+  const db = await openStore({ databaseUrl: pg.url });
+  return {
+    db,
+    close: async () => {
+      await db.close();
+      await pg.drop();
+    },
+  };
+}
+
+async function withSystem<T>(
+  kind: string,
+  concurrency: number,
+  fn: (s: { db: Db; service: RunService; worker: Worker }) => Promise<T>,
+): Promise<T> {
+  const store = await openFresh(kind);
+  const service = new RunService(store.db, agents);
+  await service.start();
+  const worker = new Worker({ db: store.db, agents, concurrency });
+  try {
+    await worker.start();
+    return await fn({ db: store.db, service, worker });
+  } finally {
+    await worker.stop();
+    await service.stop();
+    await store.close();
+  }
+}
+
+export const create: AdapterFactory = (options) => {
+  const kind = String(options.store ?? "postgres");
+  let kill: { db: Db; service: RunService; worker: Worker } | undefined;
+
+  const adapter: SystemAdapter = {
+    async throughput({ jobs, concurrency, capMs }) {
+      const store = await openFresh(kind);
+      try {
+        const repo = new Repo(store.db);
+        for (let i = 0; i < jobs; i += 1000) {
+          const batch: NewRun[] = Array.from({ length: Math.min(1000, jobs - i) }, () => ({
+            id: uuidv7(),
+            agent: "trivial",
+            queue: "default",
+            input: null,
+            maxAttempts: 1,
+          }));
+          await repo.insertRuns(batch);
+        }
+        // Finishing workers NOTIFY `outlast_done` with the ids of each batch they commit.
+        let done = 0;
+        const unlisten = await store.db.listen("outlast_done", (p) => {
+          done += p.split(",").length;
+        });
+        const worker = new Worker({ db: store.db, agents, concurrency });
+        const t0 = performance.now();
+        await worker.start();
+        await until(() => done >= jobs || performance.now() - t0 > capMs, capMs + 5_000, "jobs");
+        const seconds = (performance.now() - t0) / 1000;
+        await worker.stop();
+        await unlisten();
+        return { done, seconds, perSec: done / seconds };
+      } finally {
+        await store.close();
+      }
+    },
+
+    latency: ({ samples, gapMs }) =>
+      withSystem(kind, 10, async ({ service }) => {
+        const out: number[] = [];
+        for (let i = 0; i < samples; i++) {
+          const t0 = performance.now();
+          const { run } = await service.submit({ agent: "probe" });
+          await until(() => started.has(run.id), 30_000, "probe run to start", 0);
+          out.push(started.get(run.id)! - t0);
+          await sleep(gapMs);
+        }
+        return { samplesMs: out };
+      }),
+
+    steps: ({ steps, workflows, concurrency }) =>
+      withSystem(kind, Math.max(10, concurrency), async ({ service }) => {
+        const ms = await closedLoop(workflows, concurrency, async () => {
+          const { run } = await service.submit({ agent: "steps", input: steps });
+          const r = await service.waitFor(run.id, 60_000);
+          if (r.run.status !== "succeeded") throw new Error(`run ended ${r.run.status}`);
+        });
+        return {
+          msPerWorkflow: (ms * concurrency) / workflows,
+          workflowsPerSec: workflows / (ms / 1000),
+        };
+      }),
+
+    async checkpoint({ nodes, invocations, persist }) {
+      if (!persist) {
+        // The same logic with no engine: the node functions called in order.
+        const ms = await closedLoop(invocations, 1, async () => {
+          let s = { n: 0, trail: [] as string[] };
+          for (let i = 0; i < nodes; i++) s = await Promise.resolve(node(s, i));
+        });
+        return { msPerInvocation: ms / invocations };
+      }
+      return withSystem(kind, 10, async ({ service }) => {
+        const ms = await closedLoop(invocations, 1, async () => {
+          const { run } = await service.submit({ agent: "graph", input: nodes });
+          const r = await service.waitFor(run.id, 60_000);
+          if (r.run.status !== "succeeded") throw new Error(`run ended ${r.run.status}`);
+        });
+        return { msPerInvocation: ms / invocations };
+      });
+    },
+
+    async victim({ databaseUrl }) {
+      role = "victim";
+      const db = await openStore({ databaseUrl });
+      const service = new RunService(db, agents);
+      const worker = new Worker({ db, agents });
+      await worker.start();
+      const held = new Promise<void>((r) => {
+        onHeld = r;
+      });
+      await service.submit({ agent: "hold" });
+      await held;
+      kill = { db, service, worker };
+      return { pid: process.pid };
+    },
+
+    async rescuer({ databaseUrl }) {
+      role = "rescuer";
+      const db = await openStore({ databaseUrl });
+      const service = new RunService(db, agents);
+      const worker = new Worker({ db, agents });
+      await worker.start();
+      kill = { db, service, worker };
+      return { ready: true };
+    },
+
+    async rescued({ timeoutMs }) {
+      await until(() => resumedAt !== null, timeoutMs, "rescue", 1).catch(() => {});
+      return { resumedAt };
+    },
+
+    async close() {
+      if (!kill) return;
+      await kill.worker.stop(0);
+      await kill.db.close();
+      kill = undefined;
+    },
+  };
+  return adapter;
+};
