@@ -64,8 +64,11 @@ export class RetryableError extends OutlastError {
 
 /** A provider or Outlast's own limits said "not now": the run waits without losing an attempt. */
 export class RateLimitedError extends RetryableError {
-  constructor(message: string, options?: ErrorOptions & { retryAfterMs?: number }) {
+  /** The limit that holds the call, e.g. `sim/gpt-4o-mini tpm` (shown on the throttled run). */
+  readonly limit: string | undefined;
+  constructor(message: string, options?: ErrorOptions & { retryAfterMs?: number; limit?: string }) {
     super(message, { ...options, code: "OUTLAST_RATE_LIMITED", kind: "rate_limited" });
+    this.limit = options?.limit;
   }
 }
 

@@ -12,11 +12,13 @@ import { readFileSync } from "node:fs";
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
 import type { RunService } from "../engine/run-service.js";
+import type { QuotaService } from "../quota/admission.js";
 import { createLogger, type Logger } from "../util/log.js";
 import { ApiError, errorHandler, notFoundHandler, validationHook } from "./errors.js";
 import { bearerAuth } from "./middleware/auth.js";
 import { registerDocsRoutes } from "./routes/docs.js";
 import { registerHealthRoutes } from "./routes/health.js";
+import { registerQuotaRoutes } from "./routes/quota.js";
 import { registerRunRoutes } from "./routes/runs.js";
 
 export interface ApiOptions {
@@ -39,6 +41,8 @@ export interface ApiOptions {
   extraRoutes?: (app: OpenAPIHono) => void;
   /** Default 32 MiB. */
   extraBodyLimitBytes?: number;
+  /** Serves /v1/quota and /v1/quota/check when set. */
+  quota?: QuotaService;
 }
 
 export const DEFAULT_BODY_LIMIT_BYTES = 1024 * 1024;
@@ -107,6 +111,10 @@ export function createApi(opts: ApiOptions): OpenAPIHono {
 
   registerHealthRoutes(app, ready);
   registerRunRoutes(app, opts.service);
+  if (opts.quota) {
+    app.use("/v1/quota/*", limitTo(limit));
+    registerQuotaRoutes(app, opts.service, opts.quota);
+  }
   registerDocsRoutes(app, { version: opts.version ?? packageVersion() });
   if (opts.extraRoutes) {
     const extraLimit = limitTo(opts.extraBodyLimitBytes ?? 32 * 1024 * 1024);

@@ -44,6 +44,17 @@ export const API_ERROR_CODES = {
     status: 400,
     meaning: "the cursor is not the next_cursor of a previous page",
   },
+  OUTLAST_INVALID_EVENT_ID: {
+    status: 400,
+    meaning: "Last-Event-ID (or ?after=) is not an event number, a non-negative integer",
+  },
+  OUTLAST_WEBHOOK_URL_REFUSED: {
+    status: 400,
+    meaning:
+      "the webhook URL is not http(s), carries credentials, or resolves to a private, loopback or link-local address (webhooks.allowPrivateAddresses is off)",
+  },
+  OUTLAST_WEBHOOK_NOT_FOUND: { status: 404, meaning: "no webhook subscription has this id" },
+  OUTLAST_DELIVERY_NOT_FOUND: { status: 404, meaning: "no webhook delivery has this id" },
   OUTLAST_UNAUTHORIZED: {
     status: 401,
     meaning: "the Authorization: Bearer <key> header is missing or holds the wrong key",
@@ -62,6 +73,11 @@ export const API_ERROR_CODES = {
   OUTLAST_RUN_FINISHED: {
     status: 409,
     meaning: "the run already finished; it cannot be cancelled",
+  },
+  OUTLAST_QUOTA_EXHAUSTED: {
+    status: 429,
+    meaning:
+      "the agent fails fast when quota is short, and today's quota cannot cover a run (details: limit, eta)",
   },
   OUTLAST_BODY_TOO_LARGE: { status: 413, meaning: "the request body is over the size limit" },
   OUTLAST_UNSUPPORTED_MEDIA_TYPE: {

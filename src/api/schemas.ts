@@ -102,6 +102,14 @@ export const RunSchema = z
         ),
         signals: z.array(z.string()),
         until: z.string().nullable(),
+        limit: z
+          .string()
+          .optional()
+          .openapi({ description: "A throttled run: the limit that holds it." }),
+        eta: z
+          .string()
+          .optional()
+          .openapi({ description: "A throttled run: when it expects to go on." }),
       })
       .nullable()
       .openapi({ description: "What a `waiting` run waits for: sleeps, signals, child runs." }),
@@ -131,6 +139,41 @@ export const StepSchema = z
   .openapi("Step");
 
 export type StepResource = z.infer<typeof StepSchema>;
+
+// ---------------------------------------------------------------- webhooks
+
+/** An event filter: an exact event type, a family (`run.*`, `step.*`) or `*`. */
+export const EventPattern = z
+  .string()
+  .max(64)
+  .regex(
+    /^(\*|run\.\*|step\.\*|run\.(queued|running|waiting|throttled|succeeded|failed|cancelled|cancel_requested|progress)|step\.finished)$/,
+    'expected an event type such as "run.failed", or "run.*", "step.*", "*"',
+  )
+  .openapi({ example: "run.failed" });
+
+/** An http(s) URL a webhook is sent to. */
+export const WebhookUrl = z
+  .url({ protocol: /^https?$/, message: "expected an http or https URL" })
+  .max(2048)
+  .openapi({ example: "https://example.com/hooks/outlast" });
+
+export const RunWebhookBody = z
+  .strictObject({
+    url: WebhookUrl,
+    events: z.array(EventPattern).min(1).max(20).optional().openapi({
+      description:
+        "Which of the run's events to send. Default: the end (run.succeeded, run.failed, run.cancelled).",
+    }),
+    secret: z
+      .string()
+      .regex(/^whsec_[A-Za-z0-9+/]{22,}={0,2}$/, "expected whsec_ and at least 16 bytes in base64")
+      .optional()
+      .openapi({
+        description: "Signing secret; default the deployment's (GET /v1/webhooks/secret).",
+      }),
+  })
+  .openapi("RunWebhook");
 
 export const SubmitRunBody = z
   .strictObject({
@@ -162,6 +205,10 @@ export const SubmitRunBody = z
       .refine((t) => Object.keys(t).length <= 32, "at most 32 tags")
       .optional()
       .openapi({ example: { tenant: "acme", feature: "support" } }),
+    webhook: RunWebhookBody.optional().openapi({
+      description:
+        "Push this run's events (by default its end) to a URL, signed per Standard Webhooks and retried for hours.",
+    }),
     run_at: z.iso
       .datetime({ offset: true })
       .refine(isRealDate, "must be a real date and time, years 1 to 9999")

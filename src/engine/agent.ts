@@ -29,6 +29,16 @@ export interface AgentDefinition<I = unknown, O = unknown> {
   readonly version?: string;
   /** Versions whose started runs this code can replay (their steps are unchanged). */
   readonly compatibleVersions?: readonly string[];
+  /**
+   * What one run needs, for quota-aware admission. Default: learned from the agent's
+   * finished runs (90th percentile), with a modest prior for the first ones.
+   */
+  readonly estimate?: { llmCalls?: number; tokens?: number; models?: string[] };
+  /**
+   * When today's quota (TPD) cannot cover a run: `wait` (default) keeps it `throttled`
+   * until the quota refills; `fail` refuses it at submit (429 OUTLAST_QUOTA_EXHAUSTED).
+   */
+  readonly whenQuotaShort?: "wait" | "fail";
   readonly run: (ctx: RunContext, input: I) => Promise<O>;
 }
 

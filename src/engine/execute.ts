@@ -35,7 +35,7 @@ export type Outcome =
   | { kind: "failed"; error: unknown }
   | { kind: "cancelled"; error: unknown }
   | { kind: "retry"; error: unknown; delayMs: number }
-  | { kind: "throttled"; error: unknown; delayMs: number }
+  | { kind: "throttled"; error: unknown; delayMs: number; limit: string | undefined }
   | { kind: "park"; waits: Wait[] }
   | { kind: "release" }
   | { kind: "abandon" };
@@ -99,10 +99,12 @@ export function classify(err: unknown, run: ClaimedRun, agent: AnyAgent): Outcom
   if (kind === "cancelled") return { kind: "cancelled", error: err };
   if (kind === "terminal") return { kind: "failed", error: err };
   if (kind === "rate_limited") {
+    const limit = (err as { limit?: unknown }).limit;
     return {
       kind: "throttled",
       error: err,
       delayMs: typeof retryAfterMs === "number" ? retryAfterMs : 1_000,
+      limit: typeof limit === "string" ? limit : undefined,
     };
   }
   const policy = { ...DEFAULT_RETRY, ...agent.retry };

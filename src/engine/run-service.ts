@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { RequestError } from "../errors.js";
+import type { QuotaService } from "../quota/admission.js";
 import type { Db } from "../store/db.js";
 import { Repo, type RunRow } from "../store/repo.js";
 import { withDbRetry } from "../store/retry.js";
@@ -45,6 +46,9 @@ export class RunService {
   private readonly agents: Map<string, AnyAgent>;
   private readonly waiter: RunWaiter;
 
+  /** Quota-aware admission; set by the system when a gateway is configured. */
+  quota: QuotaService | undefined;
+
   constructor(
     readonly db: Db,
     agents: readonly AnyAgent[],
@@ -61,6 +65,10 @@ export class RunService {
 
   stop(): Promise<void> {
     return this.waiter.stop();
+  }
+
+  agent(name: string): AnyAgent | undefined {
+    return this.agents.get(name);
   }
 
   agentNames(): string[] {
@@ -99,6 +107,24 @@ export class RunService {
         "OUTLAST_UNKNOWN_QUEUE",
         `no queue named "${queue}"; known queues: ${this.queues.join(", ")}`,
       );
+    }
+    if (agent.whenQuotaShort === "fail" && this.quota) {
+      const a = await this.quota.check(agent);
+      if (!a.admit && a.limit.endsWith(" tpd")) {
+        const eta =
+          a.etaMs === undefined
+            ? "never: the run needs more than the whole daily limit"
+            : `in about ${Math.ceil(a.etaMs / 60_000)} min`;
+        throw new RequestError(
+          429,
+          "OUTLAST_QUOTA_EXHAUSTED",
+          `agent ${agent.name} fails fast when quota is short, and ${a.reason}; it could start ${eta}`,
+          {
+            limit: a.limit,
+            eta: a.etaMs === undefined ? null : new Date(Date.now() + a.etaMs).toISOString(),
+          },
+        );
+      }
     }
     const availableAt = req.run_at ? new Date(req.run_at) : undefined;
     const rows = await withDbRetry(() =>

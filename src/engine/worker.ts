@@ -1,7 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
-import { CancelledError, LeaseLostError, TerminalError } from "../errors.js";
+import { CancelledError, LeaseLostError, RateLimitedError, TerminalError } from "../errors.js";
 import type { LlmClient } from "../llm/types.js";
+import type { Admission } from "../quota/admission.js";
 import type { Db } from "../store/db.js";
 import {
   type ClaimedRun,
@@ -43,6 +44,8 @@ export interface WorkerOptions {
   /** How often this worker looks for dead peers. Default 500. */
   reapIntervalMs?: number;
   id?: string;
+  /** Quota-aware admission: asked before a run's first step (see src/quota/admission.ts). */
+  admission?: (agent: AnyAgent) => Promise<Admission>;
 }
 
 type Park = Parameters<Repo["parkRuns"]>[0][number];
@@ -270,6 +273,10 @@ export class Worker {
         : new Map();
     const mismatch = versionMismatch(agent, run, journal.size);
     if (mismatch) return { kind: "failed", error: mismatch };
+    if (journal.size === 0 && this.opts.admission) {
+      const refused = admissionOutcome(await this.opts.admission(agent));
+      if (refused) return refused;
+    }
     const attemptNo = run.attempt + 1;
     const ctx = new RunContextImpl({
       runId: run.id,
@@ -398,6 +405,7 @@ export class Worker {
               delayMs: outcome.delayMs,
               error: errorJson(outcome.error),
               addAttempts: outcome.kind === "retry" ? 1 : 0,
+              limit: outcome.kind === "throttled" ? outcome.limit : undefined,
             }),
           forever,
         );
@@ -477,4 +485,26 @@ function unknownAgent(name: string): Error {
       code: "OUTLAST_UNKNOWN_AGENT",
     },
   );
+}
+
+/** Ceiling on one throttled wait for admission, so a run re-checks as quota changes. */
+const ADMISSION_RECHECK_MS = 60_000;
+
+function admissionOutcome(a: Admission): Outcome | undefined {
+  if (a.admit) return undefined;
+  const error = new RateLimitedError(`not admitted: ${a.reason}`, { limit: a.limit });
+  if (a.etaMs === undefined) {
+    return {
+      kind: "failed",
+      error: new TerminalError(`the run can never start: ${a.reason}`, {
+        code: "OUTLAST_QUOTA_EXHAUSTED",
+      }),
+    };
+  }
+  return {
+    kind: "throttled",
+    error,
+    delayMs: Math.min(ADMISSION_RECHECK_MS, Math.max(50, a.etaMs)),
+    limit: a.limit,
+  };
 }

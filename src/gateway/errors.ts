@@ -39,6 +39,8 @@ export class GatewayError extends Error {
       /** Targets tried, each with what happened. */
       tried?: string[];
       param?: string;
+      /** The limit that held a rate-limited call: `provider/model dimension`. */
+      limit?: string;
     } = {},
   ) {
     super(message);

@@ -22,6 +22,7 @@ import {
 } from "./config.js";
 import { GatewayError } from "./errors.js";
 import { OutputEstimator } from "./estimator.js";
+import { isUnlimited } from "./limiter/dimensions.js";
 import { Limiter } from "./limiter/limiter.js";
 import { type GatewayAnswer, type GatewayCall, type Resources, runCall } from "./pipeline.js";
 
@@ -154,6 +155,20 @@ export class Gateway implements LlmClient {
     return this.router.modelNames();
   }
 
+  /** The targets a model name routes to (empty when it routes nowhere), for admission. */
+  targetsOf(model: string): Target[] {
+    return this.router.resolve(model)?.targets ?? [];
+  }
+
+  /** Every configured target with limits: what `GET /v1/quota` reports. */
+  limitedTargets(): Target[] {
+    const seen = new Map<string, Target>();
+    for (const name of this.router.modelNames()) {
+      for (const t of this.targetsOf(name)) if (!isUnlimited(t.limits)) seen.set(t.limitKey, t);
+    }
+    return [...seen.values()];
+  }
+
   /** Usage totals between `from` (default: 30 days ago) and `to` (default: now). */
   async usage(q: UsageQuery = {}): Promise<UsageRow[]> {
     const to = q.to ?? new Date(Date.now() + 1000);
@@ -198,7 +213,11 @@ function toEngineError(err: unknown): unknown {
   const retryAfterMs = err.opts.retryAfterMs;
   switch (err.code) {
     case "OUTLAST_GATEWAY_RATE_LIMITED":
-      return new RateLimitedError(err.message, { retryAfterMs: retryAfterMs ?? 1000, cause: err });
+      return new RateLimitedError(err.message, {
+        retryAfterMs: retryAfterMs ?? 1000,
+        cause: err,
+        ...(err.opts.limit ? { limit: err.opts.limit } : {}),
+      });
     case "OUTLAST_GATEWAY_UPSTREAM_FAILED":
     case "OUTLAST_GATEWAY_UPSTREAM_UNAVAILABLE":
     case "OUTLAST_GATEWAY_STORE_UNAVAILABLE":

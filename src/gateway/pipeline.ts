@@ -552,6 +552,7 @@ function finalError(failures: Failure[], route: Route): GatewayError {
       {
         retryAfterMs: Math.min(...(waits as number[])),
         tried,
+        ...(quota?.kind === "quota" ? { limit: `${quota.target.id} ${quota.error.blocked}` } : {}),
         headers: quota ? rateLimitHeaders(quota.target, quota.error) : {},
       },
     );

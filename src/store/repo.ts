@@ -51,6 +51,10 @@ export interface WaitingFor {
   signals: string[];
   /** When the earliest timed wait ends; null when only an event can wake the run. */
   until: string | null;
+  /** A throttled run: the limit that holds it (`provider/model dimension`) … */
+  limit?: string;
+  /** … and when it expects to go on. */
+  eta?: string;
 }
 
 /** A run as a worker receives it from a claim. */
@@ -229,6 +233,8 @@ export class Repo {
     delayMs: number;
     error: SerializedError | null;
     addAttempts: number;
+    /** What a throttled run waits for; shown with its ETA. */
+    limit?: string | undefined;
   }): Promise<boolean> {
     const rows = await this.db.query(R.REQUEUE_RUN, [
       a.id,
@@ -237,6 +243,7 @@ export class Repo {
       Math.max(0, Math.round(a.delayMs)),
       a.error ? JSON.stringify(a.error) : null,
       a.addAttempts,
+      a.status === "throttled" ? (a.limit ?? "provider rate limit") : null,
     ]);
     return rows.length > 0;
   }

@@ -6,6 +6,7 @@ import type { providerSchema } from "../config/schema.js";
 import { RunService } from "../engine/run-service.js";
 import { Worker } from "../engine/worker.js";
 import { createGateway, type Gateway, mountGateway } from "../gateway/index.js";
+import { QuotaService } from "../quota/admission.js";
 import { type Simulator, startSimulator } from "../sim/index.js";
 import type { Db } from "../store/db.js";
 import { openStore } from "../store/open.js";
@@ -86,8 +87,10 @@ export async function startSystem(opts: SystemOptions): Promise<RunningSystem> {
     });
     await gateway.start();
     stack.push(() => gateway.close());
+    const quota = new QuotaService(db, gateway);
     const queues = knownQueues(config);
     const service = new RunService(db, config.agents, queues);
+    service.quota = quota;
     await service.start();
     stack.push(() => service.stop());
 
@@ -109,6 +112,7 @@ export async function startSystem(opts: SystemOptions): Promise<RunningSystem> {
         leaseTtlMs: config.worker.leaseTtlMs,
         reapIntervalMs: config.worker.reapIntervalMs,
         llm: gateway,
+        admission: (agent) => quota.check(agent),
         log,
       });
       await w.start();
@@ -124,6 +128,7 @@ export async function startSystem(opts: SystemOptions): Promise<RunningSystem> {
         bodyLimitBytes: config.api.bodyLimitBytes,
         log,
         extraRoutes: (a) => mountGateway(a, gateway),
+        quota,
       });
       const server = await startApiServer(app, {
         port: opts.api.port,

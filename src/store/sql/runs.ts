@@ -150,13 +150,20 @@ FROM upd`;
 /**
  * Put a run back in the queue after a failed attempt or while it waits for quota.
  * $1 id, $2 lease token, $3 status ('queued'|'throttled'), $4 delay ms, $5 error jsonb,
- * $6 attempts to add (0 for rate-limit waits)
+ * $6 attempts to add (0 for rate-limit waits), $7 the limit a throttled run waits for
+ * (text, null for retries): shown as waiting_for {limit, eta}
  */
 export const REQUEUE_RUN = `
 WITH upd AS (
   UPDATE outlast.runs
   SET status = $3, available_at = now() + ($4::int * interval '1 millisecond'), error = $5::jsonb,
-      attempt = attempt + $6::int, lease_owner = NULL, lease_token = NULL, updated_at = now()
+      attempt = attempt + $6::int, lease_owner = NULL, lease_token = NULL, updated_at = now(),
+      waiting_for = CASE WHEN $7::text IS NULL THEN NULL
+        ELSE jsonb_build_object('waits', '[]'::jsonb, 'signals', '[]'::jsonb,
+          'limit', $7::text,
+          'until', to_char((now() + ($4::int * interval '1 millisecond')) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+          'eta', to_char((now() + ($4::int * interval '1 millisecond')) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))
+      END
   WHERE id = $1 AND lease_token = $2 AND status = 'running'
   RETURNING id, queue
 )

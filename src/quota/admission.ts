@@ -1,0 +1,133 @@
+import type { AnyAgent } from "../engine/agent.js";
+import type { Gateway } from "../gateway/index.js";
+import type { Db } from "../store/db.js";
+import { RUNNING_OF_AGENT, THROTTLED_BY_LIMIT } from "../store/sql/quota.js";
+import { type Forecast, forecastRun } from "./forecast.js";
+import { type Headroom, readHeadroom } from "./headroom.js";
+
+export type Admission =
+  | { admit: true; forecast: Forecast }
+  | {
+      admit: false;
+      forecast: Forecast;
+      /** `provider/model dimension` */
+      limit: string;
+      /** When the run can expect to start; undefined when it never can (forecast > cap). */
+      etaMs: number | undefined;
+      reason: string;
+    };
+
+const DAY_MS = 86_400_000;
+
+/**
+ * Decides whether a run may start now, by the quota it will need — the scheduling no
+ * durable engine or gateway does: they limit runs or requests, never whole runs' tokens.
+ *
+ * - **Daily quota.** Today's remaining TPD of every model the run calls must cover its
+ *   forecast; otherwise the run waits (status `throttled`, with the limit and an ETA)
+ *   instead of failing on step 27 after paying for 26.
+ * - **Rate share.** Once the agent's pace is learned (tokens per minute of a run at full
+ *   speed), at most ⌊TPM ÷ pace⌋ of its runs execute at once, so admitted runs progress
+ *   at full speed rather than all runs crawling and timing out together.
+ *
+ * Mid-run throttling (a step's call must wait) is the gateway's part: the run parks as
+ * `throttled` without spending an attempt.
+ */
+export class QuotaService {
+  private readonly forecasts = new Map<string, { at: number; forecast: Promise<Forecast> }>();
+
+  constructor(
+    private readonly db: Db,
+    private readonly gateway: Gateway,
+    /** How long a learned forecast is reused before it is read again. */
+    private readonly forecastTtlMs = 10_000,
+  ) {}
+
+  /** The agent's forecast, re-learned at most every `forecastTtlMs` (it sits on the claim path). */
+  forecast(agent: AnyAgent): Promise<Forecast> {
+    const hit = this.forecasts.get(agent.name);
+    if (hit && Date.now() - hit.at < this.forecastTtlMs) return hit.forecast;
+    const forecast = forecastRun(this.db, agent);
+    this.forecasts.set(agent.name, { at: Date.now(), forecast });
+    forecast.catch(() => this.forecasts.delete(agent.name));
+    return forecast;
+  }
+
+  async check(agent: AnyAgent): Promise<Admission> {
+    const forecast = await this.forecast(agent);
+    const targets = forecast.models.flatMap((m) => this.gateway.targetsOf(m).slice(0, 1));
+    if (targets.length === 0) return { admit: true, forecast };
+    const rooms = await readHeadroom(this.db, targets);
+    for (const room of rooms) {
+      const refusal =
+        this.tpdShort(room, forecast) ?? (await this.rateShareFull(agent, room, forecast));
+      if (refusal) return { admit: false, forecast, ...refusal };
+    }
+    return { admit: true, forecast };
+  }
+
+  private tpdShort(
+    room: Headroom,
+    forecast: Forecast,
+  ): Omit<Extract<Admission, { admit: false }>, "admit" | "forecast"> | undefined {
+    const cap = room.caps.tpd;
+    const left = room.remaining.tpd;
+    if (cap === undefined || left === undefined || left >= forecast.tokens) return undefined;
+    const limit = `${room.target} tpd`;
+    if (forecast.tokens > cap) {
+      return {
+        limit,
+        etaMs: undefined,
+        reason: `a run needs ~${forecast.tokens} tokens, more than the daily limit of ${cap}`,
+      };
+    }
+    return {
+      limit,
+      etaMs: Math.ceil(((forecast.tokens - left) * DAY_MS) / cap),
+      reason: `${left} of ${cap} tokens left today; a run needs ~${forecast.tokens}`,
+    };
+  }
+
+  private async rateShareFull(
+    agent: AnyAgent,
+    room: Headroom,
+    forecast: Forecast,
+  ): Promise<Omit<Extract<Admission, { admit: false }>, "admit" | "forecast"> | undefined> {
+    const tpm = room.caps.tpm;
+    if (tpm === undefined || !forecast.tokensPerMinute) return undefined;
+    const share = Math.max(1, Math.floor(tpm / forecast.tokensPerMinute));
+    const running = (await this.db.query<{ n: number }>(RUNNING_OF_AGENT, [agent.name]))[0]?.n ?? 0;
+    // The run being decided is itself `running` (claimed) when a worker asks.
+    if (running <= share) return undefined;
+    const runMinutes = forecast.tokens / forecast.tokensPerMinute;
+    return {
+      limit: `${room.target} tpm`,
+      etaMs: Math.ceil((runMinutes * 60_000) / share),
+      reason: `${share} runs of ${agent.name} use the ${tpm} tokens/min at full speed; this one waits its turn`,
+    };
+  }
+
+  /** Headroom of every limited target, and how many runs wait on each limit. */
+  async overview(): Promise<{
+    limits: (Headroom & { runsWaiting: number })[];
+    throttled: { limit: string; runs: number; nextEta: string | null }[];
+  }> {
+    const rooms = await readHeadroom(this.db, this.gateway.limitedTargets());
+    const waiting = await this.db.query<{
+      limit: string | null;
+      runs: number;
+      next_eta: Date | null;
+    }>(THROTTLED_BY_LIMIT);
+    const waitingOn = (target: string) =>
+      waiting.filter((w) => w.limit?.startsWith(`${target} `)).reduce((n, w) => n + w.runs, 0);
+    return {
+      limits: rooms.map((r) => ({ ...r, runsWaiting: waitingOn(r.target) })),
+      throttled: waiting.map((w) => ({
+        limit: w.limit ?? "unknown",
+        runs: w.runs,
+        nextEta:
+          w.next_eta && Number.isFinite(w.next_eta.getTime()) ? w.next_eta.toISOString() : null,
+      })),
+    };
+  }
+}

@@ -1,0 +1,82 @@
+import type { AnyAgent } from "../engine/agent.js";
+import type { Db } from "../store/db.js";
+import { RECENT_RUN_COSTS } from "../store/sql/quota.js";
+
+/** What one run of an agent is expected to need. */
+export interface Forecast {
+  llmCalls: number;
+  /** Input + output tokens over the whole run. */
+  tokens: number;
+  /** Model names (aliases or provider/model) the run calls. */
+  models: string[];
+  /** Tokens per minute one run spends when it runs at full speed; undefined until learned. */
+  tokensPerMinute: number | undefined;
+  source: "declared" | "learned" | "prior";
+  /** Finished runs the figures were learned from. */
+  basedOn: number;
+}
+
+/**
+ * Until an agent has history, assume a modest run: 5 calls of 1,000 tokens. A prior that
+ * is too high would hold the first runs back for nothing; too low, and the learned figure
+ * takes over after the first few runs anyway.
+ */
+export const PRIOR = { llmCalls: 5, tokens: 5_000 };
+
+/** Runs needed before learned figures replace the prior. */
+const MIN_HISTORY = 3;
+
+function percentile(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)] ?? 0;
+}
+
+/**
+ * The forecast of one run: what the agent declares (`estimate`), else the 90th
+ * percentile of its last 50 successful runs (calls and tokens, from the gateway's
+ * accounting), else the prior. A high percentile, because admitting a run that then runs
+ * out of quota on step 27 is the failure this exists to prevent.
+ */
+export async function forecastRun(db: Db, agent: AnyAgent): Promise<Forecast> {
+  const declared = agent.estimate;
+  const rows = await db.query<{ calls: number; tokens: number; seconds: number; models: string[] }>(
+    RECENT_RUN_COSTS,
+    [agent.name],
+  );
+  const learned = rows.filter((r) => r.calls > 0);
+  const models = declared?.models ?? [...new Set(learned.flatMap((r) => r.models))];
+  const tokensPerMinute =
+    learned.length >= MIN_HISTORY
+      ? percentile(
+          learned.map((r) => (r.tokens / r.seconds) * 60),
+          90,
+        )
+      : undefined;
+  if (declared?.tokens !== undefined || declared?.llmCalls !== undefined) {
+    return {
+      llmCalls: declared.llmCalls ?? PRIOR.llmCalls,
+      tokens: declared.tokens ?? PRIOR.tokens,
+      models,
+      tokensPerMinute,
+      source: "declared",
+      basedOn: learned.length,
+    };
+  }
+  if (learned.length >= MIN_HISTORY) {
+    return {
+      llmCalls: percentile(
+        learned.map((r) => r.calls),
+        90,
+      ),
+      tokens: percentile(
+        learned.map((r) => r.tokens),
+        90,
+      ),
+      models,
+      tokensPerMinute,
+      source: "learned",
+      basedOn: learned.length,
+    };
+  }
+  return { ...PRIOR, models, tokensPerMinute, source: "prior", basedOn: learned.length };
+}

@@ -1,0 +1,37 @@
+/** SQL for quota-aware scheduling: reading the gateway's buckets and learning forecasts. */
+
+/**
+ * Bucket state of some limit keys, with the database's clock so the caller can refill the
+ * levels to "now" the way gateway_take does. $1 keys text[]
+ */
+export const BUCKET_STATES = `
+SELECT key, caps, levels, updated_ms, paused_until_ms, in_flight, concurrency,
+  outlast.gateway_now_ms() AS now_ms
+FROM outlast.gateway_buckets WHERE key = ANY($1::text[])`;
+
+/**
+ * What an agent's recent successful runs cost: per run, LLM calls and tokens billed and
+ * the run's duration; the caller takes percentiles. Newest 50 runs.
+ * $1 agent
+ */
+export const RECENT_RUN_COSTS = `
+SELECT r.id, count(c.id)::int AS calls,
+  coalesce(sum(c.input_tokens + c.output_tokens), 0)::int AS tokens,
+  greatest(extract(epoch FROM r.finished_at - r.started_at), 0.001)::float8 AS seconds,
+  array_remove(array_agg(DISTINCT c.requested), NULL) AS models
+FROM (SELECT id, started_at, finished_at FROM outlast.runs
+      WHERE agent = $1 AND status = 'succeeded' AND parent_run_id IS NULL
+      ORDER BY finished_at DESC LIMIT 50) r
+JOIN outlast.gateway_calls c ON c.run_id = r.id::text
+GROUP BY r.id, r.started_at, r.finished_at`;
+
+/** Runs throttled right now, by the limit that holds them. */
+export const THROTTLED_BY_LIMIT = `
+SELECT waiting_for ->> 'limit' AS limit, count(*)::int AS runs,
+  min(available_at) AS next_eta
+FROM outlast.runs WHERE status = 'throttled'
+GROUP BY 1`;
+
+/** Runs of an agent executing now. $1 agent */
+export const RUNNING_OF_AGENT = `
+SELECT count(*)::int AS n FROM outlast.runs WHERE agent = $1 AND status = 'running'`;

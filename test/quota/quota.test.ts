@@ -1,0 +1,192 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { createApi } from "../../src/api/app.js";
+import { defineAgent } from "../../src/engine/agent.js";
+import { RunService } from "../../src/engine/run-service.js";
+import { Worker } from "../../src/engine/worker.js";
+import { createGateway, type Gateway } from "../../src/gateway/index.js";
+import { QuotaService } from "../../src/quota/admission.js";
+import type { Db } from "../../src/store/db.js";
+import { silentLogger } from "../../src/util/log.js";
+import { type SimProcess, startSimProcess } from "../gateway/helpers.js";
+import { openTestDb } from "../helpers/db.js";
+import { until } from "../helpers/processes.js";
+
+/**
+ * Quota-aware scheduling against the simulated provider (its own process) on PostgreSQL:
+ * admission by daily quota, the throttled status with its limit and ETA, mid-run
+ * throttling without spending an attempt or repeating a step, the fail-fast policy, and
+ * the quota endpoints.
+ */
+describe("quota-aware scheduling", () => {
+  let sim: SimProcess;
+  let db: Db;
+  let close: () => Promise<void>;
+  let gateway: Gateway;
+  let quota: QuotaService;
+  let service: RunService;
+  let worker: Worker;
+  let calls = 0;
+
+  const chatty = defineAgent({
+    name: "chatty",
+    run: async (ctx) => {
+      let n = 0;
+      for (let i = 0; i < 10; i++) {
+        const r = await ctx.llm({
+          name: `call ${i}`,
+          model: "paced",
+          max_tokens: 100,
+          messages: [{ role: "user", content: `q${i} ${"word ".repeat(600)}` }],
+        });
+        n += r.usage.outputTokens > 0 ? 1 : 0;
+        calls++;
+      }
+      return n;
+    },
+  });
+  const daily = (name: string, tokens: number, whenQuotaShort?: "wait" | "fail") =>
+    defineAgent({
+      name,
+      estimate: { tokens, llmCalls: 1, models: ["daily"] },
+      ...(whenQuotaShort ? { whenQuotaShort } : {}),
+      run: async (ctx) =>
+        (
+          await ctx.llm({
+            model: "daily",
+            max_tokens: 40,
+            messages: [{ role: "user", content: "hi" }],
+          })
+        ).usage,
+    });
+  const agents = [chatty, daily("small", 600), daily("huge", 5_000), daily("strict", 600, "fail")];
+
+  beforeAll(async () => {
+    sim = await startSimProcess(["--latency-ms", "5-10"]);
+    ({ db, close } = await openTestDb("postgres"));
+    gateway = createGateway({
+      db,
+      config: {
+        providers: {
+          sim: {
+            type: "openai",
+            baseUrl: `${sim.url}/v1`,
+            apiKey: "k",
+            limits: { "paced-model": { tpm: 6_000 }, "daily-model": { tpd: 1_000 } },
+          },
+        },
+        models: { paced: "sim/paced-model", daily: "sim/daily-model" },
+        gateway: { llmMaxWaitMs: 200 },
+      },
+      log: silentLogger,
+    });
+    await gateway.start();
+    quota = new QuotaService(db, gateway, 0);
+    service = new RunService(db, agents);
+    service.quota = quota;
+    await service.start();
+    worker = new Worker({
+      db,
+      agents,
+      llm: gateway,
+      admission: (a) => quota.check(a),
+      pollIntervalMs: 200,
+    });
+    await worker.start();
+  });
+
+  afterAll(async () => {
+    await worker?.stop(500);
+    await service?.stop();
+    await gateway?.close();
+    await close?.();
+    await sim?.stop();
+  });
+
+  beforeEach(() => {
+    calls = 0;
+  });
+
+  it("parks a run whose call must wait as throttled, with the limit and an ETA, and spends no attempt", async () => {
+    const { run } = await service.submit({ agent: "chatty" });
+    await until(
+      async () => (await service.get(run.id)).status === "throttled",
+      20_000,
+      "the run to be throttled",
+    );
+    const throttled = await service.get(run.id);
+    expect(throttled.waiting_for?.limit).toBe("sim/paced-model tpm");
+    expect(new Date(throttled.waiting_for!.eta!).getTime()).toBeGreaterThan(Date.now() - 1_000);
+    const { run: done } = await service.waitFor(run.id, 60_000);
+    expect(done.status).toBe("succeeded");
+    expect(done.output).toBe(10);
+    expect(done.attempt).toBe(0);
+    // Every LLM call was made once: the provider served exactly 10 chat requests and
+    // answered none with a 429.
+    const stats = await sim.stats();
+    expect(stats.byModel["paced-model"]?.requests).toBe(10);
+    expect(stats.rateLimited).toBe(0);
+  });
+
+  it("admits runs by today's remaining quota, and refuses one that could never fit", async () => {
+    const first = await service.submit({ agent: "small" });
+    expect((await service.waitFor(first.run.id, 20_000)).run.status).toBe("succeeded");
+    // About 600 of the 1,000 daily tokens are left for a run forecast at 600: it waits.
+    await fetch(`${sim.url}/stats/reset`, { method: "POST" });
+    const burn = await gateway.chat(
+      {
+        model: "daily",
+        max_tokens: 40,
+        messages: [{ role: "user", content: "word ".repeat(700) }],
+      },
+      { signal: AbortSignal.timeout(10_000) },
+    );
+    expect(burn.usage.inputTokens).toBeGreaterThan(100);
+    const second = await service.submit({ agent: "small" });
+    await until(
+      async () => (await service.get(second.run.id)).status === "throttled",
+      10_000,
+      "admission to hold the run",
+    );
+    const held = await service.get(second.run.id);
+    expect(held.waiting_for?.limit).toBe("sim/daily-model tpd");
+    expect(new Date(held.waiting_for!.eta!).getTime()).toBeGreaterThan(Date.now());
+    expect(held.started_at).not.toBeNull();
+    expect(await service.steps(second.run.id)).toEqual([]);
+
+    const app = createApi({ service, quota });
+    const check = await (await app.request("/v1/quota/check", json({ agent: "small" }))).json();
+    expect(check).toMatchObject({
+      can_start: false,
+      forecast: { tokens: 600, source: "declared" },
+      waiting_for: { limit: "sim/daily-model tpd" },
+    });
+    const overview: any = await (await app.request("/v1/quota")).json();
+    const daily = overview.limits.find((l: { target: string }) => l.target === "sim/daily-model");
+    expect(daily.caps.tpd).toBe(1_000);
+    expect(daily.remaining.tpd).toBeLessThan(600);
+    expect(daily.runs_waiting).toBe(1);
+
+    // A run that needs more than the whole day's quota can never start: it fails at once.
+    const huge = await service.submit({ agent: "huge" });
+    const { run: hugeDone } = await service.waitFor(huge.run.id, 10_000);
+    expect(hugeDone.status).toBe("failed");
+    expect(hugeDone.error?.code).toBe("OUTLAST_QUOTA_EXHAUSTED");
+
+    // An agent that fails fast is refused at submit, and nothing is stored.
+    const before = (await service.list({ agent: "strict" })).runs.length;
+    await expect(service.submit({ agent: "strict" })).rejects.toMatchObject({
+      status: 429,
+      code: "OUTLAST_QUOTA_EXHAUSTED",
+    });
+    expect((await service.list({ agent: "strict" })).runs.length).toBe(before);
+    await service.cancel(second.run.id);
+  });
+});
+
+function json(body: unknown): RequestInit {
+  return {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(body),
+  };
+}
