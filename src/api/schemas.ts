@@ -186,9 +186,16 @@ export const SubmitRunBody = z
         example: { name: "Ada" },
       }),
     queue: text(128).optional().openapi({ description: "Default: the agent's queue." }),
-    priority: z.number().int().min(-1000).max(1000).optional().openapi({
-      description: "Higher runs first. Default 0.",
-    }),
+    priority: z
+      .union([
+        z.number().int().min(-1000).max(1000),
+        z.enum(["interactive", "normal", "background"]),
+      ])
+      .optional()
+      .openapi({
+        description:
+          "Higher runs first. Default 0. Classes: `interactive` (100) runs before `normal` (0), which runs before `background` (-100).",
+      }),
     thread_id: text(255).optional(),
     idempotency_key: text(255).optional().openapi({
       description:

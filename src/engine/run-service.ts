@@ -15,13 +15,18 @@ export interface SubmitRequest {
   agent: string;
   input?: unknown;
   queue?: string | undefined;
-  priority?: number | undefined;
+  /** A number (higher first) or a class: interactive 100, normal 0, background -100. */
+  priority?: number | PriorityClass | undefined;
   thread_id?: string | undefined;
   idempotency_key?: string | undefined;
   tags?: Record<string, string> | undefined;
   /** Delayed start. */
   run_at?: string | undefined;
 }
+
+/** Named priorities: interactive work runs before background work in the same queue. */
+export const PRIORITY_CLASSES = { interactive: 100, normal: 0, background: -100 } as const;
+export type PriorityClass = keyof typeof PRIORITY_CLASSES;
 
 export interface SubmitResult {
   run: RunRow;
@@ -135,7 +140,8 @@ export class RunService {
           queue,
           input,
           threadId: req.thread_id,
-          priority: req.priority,
+          priority:
+            typeof req.priority === "string" ? PRIORITY_CLASSES[req.priority] : req.priority,
           tags: req.tags,
           idempotencyKey: req.idempotency_key,
           maxAttempts: agent.retry?.maxAttempts ?? DEFAULT_RETRY.maxAttempts,

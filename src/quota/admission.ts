@@ -18,6 +18,8 @@ export type Admission =
     };
 
 const DAY_MS = 86_400_000;
+/** Runs admitted to learn an agent's pace before it is known. */
+const PROBE_RUNS = 2;
 
 /**
  * Decides whether a run may start now, by the quota it will need — the scheduling no
@@ -93,17 +95,34 @@ export class QuotaService {
     room: Headroom,
     forecast: Forecast,
   ): Promise<Omit<Extract<Admission, { admit: false }>, "admit" | "forecast"> | undefined> {
-    const tpm = room.caps.tpm;
-    if (tpm === undefined || !forecast.tokensPerMinute) return undefined;
-    const share = Math.max(1, Math.floor(tpm / forecast.tokensPerMinute));
+    // How many runs at full speed the per-minute limits carry; the tighter one binds.
+    const shares: { dim: string; n: number }[] = [];
+    if (room.caps.tpm !== undefined && forecast.tokensPerMinute) {
+      shares.push({ dim: "tpm", n: room.caps.tpm / forecast.tokensPerMinute });
+    }
+    if (room.caps.rpm !== undefined && forecast.callsPerMinute) {
+      shares.push({ dim: "rpm", n: room.caps.rpm / forecast.callsPerMinute });
+    }
+    let binding = shares.sort((a, b) => a.n - b.n)[0];
+    if (!binding) {
+      // Pace not learned yet (no calls so far): a few runs probe it rather than a whole
+      // burst being admitted blind; their first calls teach it within a second or so.
+      const dim =
+        room.caps.rpm !== undefined ? "rpm" : room.caps.tpm !== undefined ? "tpm" : undefined;
+      if (!dim) return undefined;
+      binding = { dim, n: PROBE_RUNS };
+    }
+    const share = Math.max(1, Math.floor(binding.n));
     const running = (await this.db.query<{ n: number }>(RUNNING_OF_AGENT, [agent.name]))[0]?.n ?? 0;
     // The run being decided is itself `running` (claimed) when a worker asks.
     if (running <= share) return undefined;
-    const runMinutes = forecast.tokens / forecast.tokensPerMinute;
+    const runMinutes = forecast.callsPerMinute
+      ? forecast.llmCalls / forecast.callsPerMinute
+      : 1 / 60;
     return {
-      limit: `${room.target} tpm`,
+      limit: `${room.target} ${binding.dim}`,
       etaMs: Math.ceil((runMinutes * 60_000) / share),
-      reason: `${share} runs of ${agent.name} use the ${tpm} tokens/min at full speed; this one waits its turn`,
+      reason: `${share} runs of ${agent.name} at full speed use the ${binding.dim} limit; this one waits its turn`,
     };
   }
 

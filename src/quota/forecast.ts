@@ -1,6 +1,6 @@
 import type { AnyAgent } from "../engine/agent.js";
 import type { Db } from "../store/db.js";
-import { RECENT_RUN_COSTS } from "../store/sql/quota.js";
+import { RECENT_CALL_PACE, RECENT_RUN_COSTS } from "../store/sql/quota.js";
 
 /** What one run of an agent is expected to need. */
 export interface Forecast {
@@ -11,6 +11,8 @@ export interface Forecast {
   models: string[];
   /** Tokens per minute one run spends when it runs at full speed; undefined until learned. */
   tokensPerMinute: number | undefined;
+  /** LLM calls per minute one run makes at full speed; undefined until learned. */
+  callsPerMinute: number | undefined;
   source: "declared" | "learned" | "prior";
   /** Finished runs the figures were learned from. */
   basedOn: number;
@@ -44,25 +46,50 @@ export async function forecastRun(db: Db, agent: AnyAgent): Promise<Forecast> {
     [agent.name],
   );
   const learned = rows.filter((r) => r.calls > 0);
-  const models = declared?.models ?? [...new Set(learned.flatMap((r) => r.models))];
-  const tokensPerMinute =
-    learned.length >= MIN_HISTORY
+  const hasHistory = learned.length >= MIN_HISTORY;
+  // Pace: from finished runs once there are a few; before that from the agent's recent
+  // calls (a run calls one after another, so it makes 60 s ÷ latency calls a minute).
+  const pace = (
+    await db.query<{
+      calls: number;
+      tokens_per_call: number;
+      latency_ms: number;
+      models: string[];
+    }>(RECENT_CALL_PACE, [agent.name])
+  )[0];
+  const paceKnown = pace !== undefined && pace.calls >= MIN_HISTORY && pace.latency_ms > 0;
+  const perMinute = (f: (r: (typeof learned)[number]) => number, fromPace: () => number) =>
+    hasHistory
       ? percentile(
-          learned.map((r) => (r.tokens / r.seconds) * 60),
+          learned.map((r) => (f(r) / r.seconds) * 60),
           90,
         )
-      : undefined;
+      : paceKnown
+        ? fromPace()
+        : undefined;
+  const pacing = {
+    models: declared?.models ?? [
+      ...new Set([...learned.flatMap((r) => r.models), ...(pace?.models ?? [])]),
+    ],
+    tokensPerMinute: perMinute(
+      (r) => r.tokens,
+      () => (pace!.tokens_per_call * 60_000) / pace!.latency_ms,
+    ),
+    callsPerMinute: perMinute(
+      (r) => r.calls,
+      () => 60_000 / pace!.latency_ms,
+    ),
+    basedOn: learned.length,
+  };
   if (declared?.tokens !== undefined || declared?.llmCalls !== undefined) {
     return {
       llmCalls: declared.llmCalls ?? PRIOR.llmCalls,
       tokens: declared.tokens ?? PRIOR.tokens,
-      models,
-      tokensPerMinute,
+      ...pacing,
       source: "declared",
-      basedOn: learned.length,
     };
   }
-  if (learned.length >= MIN_HISTORY) {
+  if (hasHistory) {
     return {
       llmCalls: percentile(
         learned.map((r) => r.calls),
@@ -72,11 +99,9 @@ export async function forecastRun(db: Db, agent: AnyAgent): Promise<Forecast> {
         learned.map((r) => r.tokens),
         90,
       ),
-      models,
-      tokensPerMinute,
+      ...pacing,
       source: "learned",
-      basedOn: learned.length,
     };
   }
-  return { ...PRIOR, models, tokensPerMinute, source: "prior", basedOn: learned.length };
+  return { ...PRIOR, ...pacing, source: "prior" };
 }

@@ -211,4 +211,16 @@ describe.each(BACKENDS)("engine on %s", (backend) => {
     await new Promise((r) => setTimeout(r, 50));
     expect(w.busySlots).toBe(0);
   });
+
+  it("runs interactive work before background work", async () => {
+    const bg = await service.submit({ agent: "echo", input: { n: 1 }, priority: "background" });
+    const normal = await service.submit({ agent: "echo", input: { n: 2 } });
+    const fg = await service.submit({ agent: "echo", input: { n: 3 }, priority: "interactive" });
+    expect([bg.run.priority, normal.run.priority, fg.run.priority]).toEqual([-100, 0, 100]);
+    await startWorker({ concurrency: 1 });
+    const done = await Promise.all([bg, normal, fg].map((r) => service.waitFor(r.run.id, 10_000)));
+    const started = done.map((d) => d.run.started_at!.getTime());
+    expect(started[2]).toBeLessThanOrEqual(started[1]!);
+    expect(started[1]).toBeLessThanOrEqual(started[0]!);
+  });
 });

@@ -25,6 +25,18 @@ FROM (SELECT id, started_at, finished_at FROM outlast.runs
 JOIN outlast.gateway_calls c ON c.run_id = r.id::text
 GROUP BY r.id, r.started_at, r.finished_at`;
 
+/**
+ * The pace of an agent's recent LLM calls (any run, finished or not): tokens per call and
+ * latency, so the rate share works from the first calls on. $1 agent
+ */
+export const RECENT_CALL_PACE = `
+SELECT count(*)::int AS calls,
+  coalesce(avg(input_tokens + output_tokens), 0)::float8 AS tokens_per_call,
+  coalesce(avg(latency_ms), 0)::float8 AS latency_ms,
+  coalesce(array_agg(DISTINCT requested), '{}') AS models
+FROM (SELECT input_tokens, output_tokens, latency_ms, requested FROM outlast.gateway_calls
+      WHERE agent = $1 AND outcome = 'ok' ORDER BY id DESC LIMIT 200) c`;
+
 /** Runs throttled right now, by the limit that holds them. */
 export const THROTTLED_BY_LIMIT = `
 SELECT waiting_for ->> 'limit' AS limit, count(*)::int AS runs,
