@@ -124,14 +124,12 @@ const WAKE_PARENTS = `
   RETURNING p.id, pg_notify('outlast_ready', p.queue)`;
 
 /**
- * Finish runs (group commit). Only the holder of the current claim may finish a run.
- * One NOTIFY carries the ids of the batch for `?wait=` waiters (8 kB payload limit: the
- * caller sends at most 150 ids per statement).
+ * The finishing half of FINISH_RUNS and FINISH_AND_CLAIM: `upd` holds the runs finished
+ * (only where the claim is current), `parents` the parents they woke.
  * $1 ids uuid[], $2 lease tokens uuid[], $3 statuses text[], $4 output JSON text[],
  * $5 error JSON text[]
  */
-export const FINISH_RUNS = `
-WITH x AS (
+const FINISH_CTES = `WITH x AS (
   SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[])
     AS x(id, lease_token, status, output_json, error_json)
 ), upd AS (
@@ -141,7 +139,17 @@ WITH x AS (
   FROM x
   WHERE r.id = x.id AND r.lease_token = x.lease_token
   RETURNING r.id, r.parent_run_id
-), parents AS (${WAKE_PARENTS})
+), parents AS (${WAKE_PARENTS})`;
+
+/**
+ * Finish runs (group commit). Only the holder of the current claim may finish a run.
+ * One NOTIFY carries the ids of the batch for `?wait=` waiters (8 kB payload limit: the
+ * caller sends at most 150 ids per statement).
+ * $1 ids uuid[], $2 lease tokens uuid[], $3 statuses text[], $4 output JSON text[],
+ * $5 error JSON text[]
+ */
+export const FINISH_RUNS = `
+${FINISH_CTES}
 SELECT upd.id,
   (SELECT pg_notify('outlast_done', string_agg(u.id::text, ',')) FROM upd u) IS NULL AS notified,
   (SELECT count(*)::int FROM parents) AS parents_woken
@@ -218,17 +226,7 @@ RETURNING cancel_requested`;
  * $1..$5 the finish batch as FINISH_RUNS, $6 text[] queues, $7 int claim limit, $8 worker id
  */
 export const FINISH_AND_CLAIM = `
-WITH x AS (
-  SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[])
-    AS x(id, lease_token, status, output_json, error_json)
-), upd AS (
-  UPDATE outlast.runs r
-  SET status = x.status, output = x.output_json::jsonb, error = x.error_json::jsonb,
-      finished_at = now(), updated_at = now(), lease_owner = NULL, lease_token = NULL
-  FROM x
-  WHERE r.id = x.id AND r.lease_token = x.lease_token
-  RETURNING r.id, r.parent_run_id
-), parents AS (${WAKE_PARENTS}), note AS (
+${FINISH_CTES}, note AS (
   SELECT pg_notify('outlast_done', string_agg(id::text, ',')) FROM upd HAVING count(*) > 0
 ), c AS (${readyRuns("$6", "$7")}), claimed AS (
   UPDATE outlast.runs r
