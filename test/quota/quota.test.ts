@@ -181,6 +181,56 @@ describe("quota-aware scheduling", () => {
     expect((await service.list({ agent: "strict" })).runs.length).toBe(before);
     await service.cancel(second.run.id);
   });
+
+  it("shares the per-minute limits among admitted runs by their learned pace, plus banked quota", async () => {
+    const paced = defineAgent({
+      name: "paced-runs",
+      estimate: { llmCalls: 60, models: ["metered"] },
+      run: async () => null,
+    });
+    // The agent's calls so far: one a second (1,000 ms each), so a run makes 60 calls a
+    // minute; the key allows 120 a minute: two runs at full speed, plus two more whose
+    // whole forecast (60 calls) fits in the 120 banked in the untouched bucket.
+    await db.query(
+      `INSERT INTO outlast.gateway_calls (project, agent, requested, provider, model, outcome, status,
+         input_tokens, output_tokens, latency_ms)
+       SELECT 'default', 'paced-runs', 'metered', 'sim', 'metered-model', 'ok', 200, 50, 50, 1000
+       FROM generate_series(1, 10)`,
+    );
+    const metered = createGateway({
+      db,
+      config: {
+        providers: {
+          sim: {
+            type: "openai",
+            baseUrl: `${sim.url}/v1`,
+            apiKey: "k2",
+            limits: { "metered-model": { rpm: 120 } },
+          },
+        },
+        models: { metered: "sim/metered-model" },
+      },
+      log: silentLogger,
+    });
+    const q = new QuotaService(db, metered, 0);
+    const running = async (n: number) => {
+      await db.query("DELETE FROM outlast.runs WHERE agent = 'paced-runs'");
+      await db.query(
+        `INSERT INTO outlast.runs (id, agent, queue, status, max_attempts)
+         SELECT gen_random_uuid(), 'paced-runs', 'default', 'running', 1 FROM generate_series(1, $1::int)`,
+        [n],
+      );
+    };
+    await running(4);
+    const admitted = await q.check(paced);
+    expect(admitted).toMatchObject({ admit: true, forecast: { callsPerMinute: 60, llmCalls: 60 } });
+    await running(5);
+    const held = await q.check(paced);
+    expect(held).toMatchObject({ admit: false, limit: "sim/metered-model rpm" });
+    // A run takes a minute at full speed, shared four ways: the next slot in ~15 s.
+    expect(held.admit ? 0 : held.etaMs).toBe(15_000);
+    await db.query("DELETE FROM outlast.runs WHERE agent = 'paced-runs'");
+  });
 });
 
 function json(body: unknown): RequestInit {
