@@ -119,7 +119,10 @@ export class QuotaService {
     const perRun = binding.dim === "rpm" ? forecast.llmCalls : forecast.tokens;
     const burst = banked !== undefined && perRun > 0 ? Math.floor(banked / perRun) : 0;
     const share = Math.max(1, Math.floor(binding.n)) + burst;
-    const running = (await this.db.query<{ n: number }>(RUNNING_OF_AGENT, [agent.name]))[0]?.n ?? 0;
+    const counts = (
+      await this.db.query<{ n: number; waiting: number }>(RUNNING_OF_AGENT, [agent.name])
+    )[0];
+    const running = counts?.n ?? 0;
     // The run being decided is itself `running` (claimed) when a worker asks.
     if (running <= share) return undefined;
     const runMinutes = forecast.callsPerMinute
@@ -127,10 +130,18 @@ export class QuotaService {
       : 1 / 60;
     return {
       limit: `${room.target} ${binding.dim}`,
-      etaMs: Math.ceil((runMinutes * 60_000) / share),
+      // Its turn comes after the runs already waiting, a share at a time; spread ±50% so
+      // the waiting runs do not all come back at once (measured: with one ETA for all,
+      // 180 throttled runs were re-claimed every half second to be refused again).
+      etaMs: Math.ceil(
+        ((runMinutes * 60_000) / share) * (1 + (counts?.waiting ?? 0) / share) * this.jitter(),
+      ),
       reason: `${share} runs of ${agent.name} at full speed use the ${binding.dim} limit; this one waits its turn`,
     };
   }
+
+  /** A factor in [0.5, 1.5); 1 in tests that need exact figures. */
+  jitter: () => number = () => 0.5 + Math.random();
 
   /** Headroom of every limited target, and how many runs wait on each limit. */
   async overview(): Promise<{

@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import pg from "pg";
 import type { Db, Queryable, SessionLock } from "./db.js";
+import { PgListener } from "./pg-listener.js";
 
 // timestamptz and jsonb arrive parsed; int8 (counts) stays a string unless cast in SQL,
 // so statements cast counts to int.
@@ -53,6 +54,7 @@ export class PostgresDb extends PgQueryable implements Db {
   private readonly pool: pg.Pool;
   private readonly closers = new Set<() => Promise<void>>();
   private closed = false;
+  private readonly listener = new PgListener(() => this.newClient());
 
   constructor(private readonly opts: PostgresOptions) {
     const pool = new pg.Pool({
@@ -93,52 +95,12 @@ export class PostgresDb extends PgQueryable implements Db {
     return client;
   }
 
-  async listen(
+  listen(
     channel: string,
     onMessage: (payload: string) => void,
     onReconnect?: () => void,
   ): Promise<() => Promise<void>> {
-    let client: pg.Client | undefined;
-    let stopped = false;
-    let retryTimer: NodeJS.Timeout | undefined;
-    const connect = async (isReconnect: boolean): Promise<void> => {
-      const c = this.newClient();
-      c.on("notification", (msg) => {
-        if (msg.channel === channel) onMessage(msg.payload ?? "");
-      });
-      c.on("error", () => {
-        if (client !== c) return;
-        client = undefined;
-        c.end().catch(() => {});
-        scheduleReconnect(250);
-      });
-      await c.connect();
-      await c.query(`LISTEN ${pg.escapeIdentifier(channel)}`);
-      if (stopped) {
-        await c.end().catch(() => {});
-        return;
-      }
-      client = c;
-      if (isReconnect) onReconnect?.();
-    };
-    const scheduleReconnect = (delay: number): void => {
-      if (stopped || this.closed) return;
-      retryTimer = setTimeout(() => {
-        connect(true).catch(() => scheduleReconnect(Math.min(delay * 2, 5_000)));
-      }, delay);
-      retryTimer.unref();
-    };
-    await connect(false);
-    const stop = async (): Promise<void> => {
-      stopped = true;
-      if (retryTimer) clearTimeout(retryTimer);
-      const c = client;
-      client = undefined;
-      this.closers.delete(stop);
-      await c?.end().catch(() => {});
-    };
-    this.closers.add(stop);
-    return stop;
+    return this.listener.subscribe(channel, { onMessage, onReconnect });
   }
 
   async tryHoldSessionLock(namespace: number, key: number): Promise<SessionLock | null> {
@@ -168,6 +130,7 @@ export class PostgresDb extends PgQueryable implements Db {
 
   async close(): Promise<void> {
     this.closed = true;
+    await this.listener.close();
     await Promise.all([...this.closers].map((c) => c()));
     await this.pool.end();
   }

@@ -213,6 +213,7 @@ describe("quota-aware scheduling", () => {
       log: silentLogger,
     });
     const q = new QuotaService(db, metered, 0);
+    q.jitter = () => 1;
     const running = async (n: number) => {
       await db.query("DELETE FROM outlast.runs WHERE agent = 'paced-runs'");
       await db.query(

@@ -46,4 +46,6 @@ GROUP BY 1`;
 
 /** Runs of an agent executing now. $1 agent */
 export const RUNNING_OF_AGENT = `
-SELECT count(*)::int AS n FROM outlast.runs WHERE agent = $1 AND status = 'running'`;
+SELECT count(*) FILTER (WHERE status = 'running')::int AS n,
+  count(*) FILTER (WHERE status = 'throttled')::int AS waiting
+FROM outlast.runs WHERE agent = $1 AND status IN ('running', 'throttled')`;
