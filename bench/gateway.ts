@@ -8,7 +8,8 @@
  * nobody waits, but every call reserves and reconciles), accounting rows written, on
  * PostgreSQL (DATABASE_URL or the local test server) unless --store pglite.
  *
- * Usage: npx tsx bench/gateway.ts [--requests 3000] [--store postgres|pglite]
+ * Usage: npx tsx bench/gateway.ts [--requests 3000] [--store postgres|pglite] [--json]
+ * (--json: also print the figures as one JSON line, for bench/run.ts)
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import http from "node:http";
@@ -27,6 +28,7 @@ const { values } = parseArgs({
     store: { type: "string", default: "postgres" },
     "serve-outlast": { type: "string" },
     "database-url": { type: "string" },
+    json: { type: "boolean", default: false },
   },
 });
 
@@ -183,6 +185,7 @@ async function main(): Promise<void> {
     console.log(
       "conc | direct p50/p99 | outlast p50/p99 (+added) | portkey p50/p99 (+added) | portkey÷outlast added p50/p99",
     );
+    const json: Record<string, unknown>[] = [];
     for (const conc of [1, 10]) {
       const r: Record<string, { p50: number; p99: number }> = {};
       for (const t of targets) r[t.name] = await measure(t.url, t.headers, conc, n);
@@ -197,7 +200,9 @@ async function main(): Promise<void> {
       console.log(
         `${String(conc).padStart(4)} | ${f(d.p50)}/${f(d.p99)} ms | ${f(o.p50)}/${f(o.p99)} (+${f(ao.p50)}/+${f(ao.p99)}) | ${f(p.p50)}/${f(p.p99)} (+${f(ap.p50)}/+${f(ap.p99)}) | ${ratio(ap.p50, ao.p50)} / ${ratio(ap.p99, ao.p99)}`,
       );
+      json.push({ concurrency: conc, direct: d, outlast: o, portkey: p });
     }
+    if (values.json) console.log(`JSON ${JSON.stringify(json)}`);
   } finally {
     for (const c of [sim.child, outlast.child, portkey.child]) c?.kill("SIGTERM");
     await new Promise((r) => setTimeout(r, 500));

@@ -30,98 +30,134 @@ CREATE TABLE outlast.events (
 );
 CREATE INDEX events_outbox_idx ON outlast.events (txid, id);
 
--- Drops the top-level keys whose value is null (jsonb_strip_nulls would also strip nulls
--- inside a run's output).
-CREATE FUNCTION outlast.jsonb_compact(j jsonb) RETURNS jsonb LANGUAGE sql IMMUTABLE AS $$
-  SELECT coalesce(jsonb_object_agg(k, v), '{}'::jsonb) FROM jsonb_each(j) AS t(k, v)
-  WHERE v <> 'null'::jsonb
-$$;
+-- Runs someone streams right now (an SSE client of some API process). Events NOTIFY only
+-- for these: PostgreSQL signals every listening backend of the database on every NOTIFY,
+-- whatever its channel, so a NOTIFY per step would wake every worker's and API's listener
+-- connection per step. Rows expire unless their process refreshes them (a process that
+-- died leaves nothing behind for long); unlogged, as they are hints that need no WAL.
+CREATE UNLOGGED TABLE outlast.event_watchers (
+  run_id uuid NOT NULL,
+  -- the watching process
+  watcher text NOT NULL,
+  expires_at timestamptz NOT NULL,
+  PRIMARY KEY (run_id, watcher)
+);
+
+-- NOTIFY outlast_events (payload: the run id) when someone watches the run.
+CREATE FUNCTION outlast.notify_event(p_run uuid) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+  IF EXISTS (SELECT 1 FROM outlast.event_watchers w
+             WHERE w.run_id = p_run AND w.expires_at > now()) THEN
+    PERFORM pg_notify('outlast_events', p_run::text);
+  END IF;
+END $$;
 
 -- Key of the per-run advisory lock: (namespace "OLEV", hash of the run id).
+-- Deadlocks: a runs UPDATE holds the row lock, then takes this lock; a journal write takes
+-- only this lock. Two transactions can deadlock only when both hold several runs' locks in
+-- opposite orders (a journal batch and a finish batch of the same two runs at once): the
+-- server detects it and the engine's retry wrapper retries the loser (40P01).
 CREATE FUNCTION outlast.lock_run_events(p_run uuid) RETURNS void LANGUAGE sql VOLATILE AS $$
   SELECT pg_advisory_xact_lock(1330398550, hashtext(p_run::text))
 $$;
 
--- Status changes, cancel requests and progress of a run. Row-level with a WHEN clause on
--- the UPDATE trigger: updates that change none of these (wake-ups, heartbeats of the
--- waiting machinery) cost no function call.
-CREATE FUNCTION outlast.runs_events() RETURNS trigger LANGUAGE plpgsql AS $$
+-- A new run: its first event. Nothing else can write events of a run whose row is not
+-- committed yet, and nobody can watch it (a stream of an unknown run is a 404), so it takes
+-- no lock, reads no max(seq) and sends no NOTIFY: submits in batches of 1,000 pay one
+-- insert per run.
+CREATE FUNCTION outlast.run_inserted_event() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO outlast.events (run_id, seq, type, data)
+  VALUES (NEW.id, 1, 'run.' || NEW.status,
+    jsonb_build_object('status', NEW.status, 'agent', NEW.agent, 'attempt', NEW.attempt)
+    || CASE WHEN NEW.available_at > now() + interval '1 second'
+            THEN jsonb_build_object('available_at', NEW.available_at) ELSE '{}'::jsonb END);
+  RETURN NULL;
+END $$;
+
+-- Status changes, cancel requests and progress of a run. The UPDATE trigger has a WHEN
+-- clause: updates that change none of these (wake-ups of the waiting machinery) cost no
+-- function call. Keys without a value are left out of `data`.
+CREATE FUNCTION outlast.run_updated_events() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
   s integer;
-  prev text;
+  d jsonb;
 BEGIN
   PERFORM outlast.lock_run_events(NEW.id);
   s := coalesce((SELECT max(e.seq) FROM outlast.events e WHERE e.run_id = NEW.id), 0);
-  prev := CASE WHEN TG_OP = 'UPDATE' THEN OLD.status END;
-  IF prev IS DISTINCT FROM NEW.status THEN
+  IF OLD.status IS DISTINCT FROM NEW.status THEN
+    d := jsonb_build_object('status', NEW.status, 'previous_status', OLD.status,
+      'agent', NEW.agent, 'attempt', NEW.attempt);
+    IF NEW.status = 'succeeded' AND NEW.output IS NOT NULL THEN
+      d := d || jsonb_build_object('output', NEW.output);
+    END IF;
+    IF NEW.status <> 'succeeded' AND NEW.error IS NOT NULL THEN
+      -- without its stack, as the API shows errors
+      d := d || jsonb_build_object('error', NEW.error - 'stack');
+    END IF;
+    IF NEW.status IN ('queued', 'throttled', 'waiting')
+       AND NEW.available_at > now() AND NEW.available_at < 'infinity' THEN
+      d := d || jsonb_build_object('available_at', NEW.available_at);
+    END IF;
+    IF NEW.status = 'waiting' AND NEW.waiting_for IS NOT NULL THEN
+      d := d || jsonb_build_object('waiting_for', NEW.waiting_for);
+    END IF;
+    IF NEW.started_at IS NOT NULL THEN
+      d := d || jsonb_build_object('started_at', NEW.started_at);
+    END IF;
+    IF NEW.finished_at IS NOT NULL THEN
+      d := d || jsonb_build_object('finished_at', NEW.finished_at);
+    END IF;
     s := s + 1;
-    INSERT INTO outlast.events (run_id, seq, type, data) VALUES (NEW.id, s, 'run.' || NEW.status,
-      outlast.jsonb_compact(jsonb_build_object(
-        'status', NEW.status,
-        'previous_status', prev,
-        'agent', NEW.agent,
-        'attempt', NEW.attempt,
-        'output', CASE WHEN NEW.status = 'succeeded' THEN NEW.output END,
-        -- errors without their stack, as the API shows them
-        'error', CASE WHEN NEW.status <> 'succeeded' THEN NEW.error - 'stack' END,
-        'available_at', CASE WHEN NEW.status IN ('queued', 'throttled', 'waiting')
-                              AND NEW.available_at > now() AND NEW.available_at < 'infinity'
-                             THEN NEW.available_at END,
-        'waiting_for', CASE WHEN NEW.status = 'waiting' THEN NEW.waiting_for END,
-        'started_at', NEW.started_at,
-        'finished_at', NEW.finished_at)));
+    INSERT INTO outlast.events (run_id, seq, type, data)
+    VALUES (NEW.id, s, 'run.' || NEW.status, d);
   END IF;
-  IF TG_OP = 'UPDATE' AND NEW.cancel_requested AND NOT OLD.cancel_requested
-     AND NEW.status = 'running' THEN
+  IF NEW.cancel_requested AND NOT OLD.cancel_requested AND NEW.status = 'running' THEN
     s := s + 1;
     INSERT INTO outlast.events (run_id, seq, type, data)
     VALUES (NEW.id, s, 'run.cancel_requested', jsonb_build_object('status', NEW.status));
   END IF;
-  IF TG_OP = 'UPDATE' AND NEW.progress IS DISTINCT FROM OLD.progress
-     AND NEW.progress IS NOT NULL THEN
+  IF NEW.progress IS DISTINCT FROM OLD.progress AND NEW.progress IS NOT NULL THEN
     s := s + 1;
     INSERT INTO outlast.events (run_id, seq, type, data)
     VALUES (NEW.id, s, 'run.progress', jsonb_build_object('progress', NEW.progress));
   END IF;
-  PERFORM pg_notify('outlast_events', NEW.id::text);
+  PERFORM outlast.notify_event(NEW.id);
   RETURN NULL;
 END $$;
 
 CREATE TRIGGER runs_events_insert AFTER INSERT ON outlast.runs
-  FOR EACH ROW EXECUTE FUNCTION outlast.runs_events();
+  FOR EACH ROW EXECUTE FUNCTION outlast.run_inserted_event();
 CREATE TRIGGER runs_events_update AFTER UPDATE ON outlast.runs
   FOR EACH ROW
   WHEN (OLD.status IS DISTINCT FROM NEW.status
         OR OLD.progress IS DISTINCT FROM NEW.progress
         OR OLD.cancel_requested IS DISTINCT FROM NEW.cancel_requested)
-  EXECUTE FUNCTION outlast.runs_events();
+  EXECUTE FUNCTION outlast.run_updated_events();
 
--- Journaled steps: one call per statement (the journal is group-committed, so one call
--- covers every step of the batch), reading the inserted rows from the transition table.
--- A retried journal write that finds its own row is an UPDATE, not an INSERT: no
--- duplicate event. Locks are taken in run id order so two batches cannot deadlock.
+-- Journaled steps. Row-level: measured on PostgreSQL with one step per statement, +0.12 ms
+-- per journal write against +0.24 ms for a statement-level trigger reading a transition
+-- table (whose tuplestore and plpgsql call cost more than they save); with 10 steps per
+-- statement +0.055 ms a step against +0.068. A retried journal write that finds its own row
+-- is an UPDATE (ON CONFLICT), not an INSERT: no duplicate event.
 CREATE FUNCTION outlast.steps_events() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-  PERFORM outlast.lock_run_events(r.run_id)
-  FROM (SELECT DISTINCT run_id FROM new_steps ORDER BY run_id) r;
+  PERFORM outlast.lock_run_events(NEW.run_id);
   INSERT INTO outlast.events (run_id, seq, type, data)
-  SELECT n.run_id,
-    coalesce((SELECT max(e.seq) FROM outlast.events e WHERE e.run_id = n.run_id), 0)
-      + row_number() OVER (PARTITION BY n.run_id ORDER BY n.seq),
+  VALUES (NEW.run_id,
+    coalesce((SELECT max(e.seq) FROM outlast.events e WHERE e.run_id = NEW.run_id), 0) + 1,
     'step.finished',
     jsonb_build_object(
-      'seq', n.seq, 'name', n.name, 'kind', n.kind, 'status', n.status,
-      'attempt', n.attempt, 'started_at', n.started_at, 'finished_at', n.finished_at)
-      || CASE WHEN n.error IS NULL THEN '{}'::jsonb ELSE jsonb_build_object('error', n.error - 'stack') END
-  FROM new_steps n;
-  PERFORM pg_notify('outlast_events', r.run_id::text)
-  FROM (SELECT DISTINCT run_id FROM new_steps) r;
+      'seq', NEW.seq, 'name', NEW.name, 'kind', NEW.kind, 'status', NEW.status,
+      'attempt', NEW.attempt, 'started_at', NEW.started_at, 'finished_at', NEW.finished_at)
+      || CASE WHEN NEW.error IS NULL THEN '{}'::jsonb
+              ELSE jsonb_build_object('error', NEW.error - 'stack') END);
+  PERFORM outlast.notify_event(NEW.run_id);
   RETURN NULL;
 END $$;
 
 CREATE TRIGGER steps_events AFTER INSERT ON outlast.steps
-  REFERENCING NEW TABLE AS new_steps
-  FOR EACH STATEMENT EXECUTE FUNCTION outlast.steps_events();
+  FOR EACH ROW EXECUTE FUNCTION outlast.steps_events();
 
 -- ------------------------------------------------------------------ webhooks
 
@@ -146,6 +182,12 @@ CREATE TABLE outlast.webhook_endpoints (
 );
 CREATE UNIQUE INDEX webhook_endpoints_run_idx ON outlast.webhook_endpoints (run_id, url)
   WHERE run_id IS NOT NULL;
+
+-- Whether an event type passes an endpoint's filter: exact types, "run.*", "step.*", "*".
+CREATE FUNCTION outlast.event_matches(patterns text[], t text) RETURNS boolean
+LANGUAGE sql IMMUTABLE AS $$
+  SELECT t = ANY(patterns) OR '*' = ANY(patterns) OR (split_part(t, '.', 1) || '.*') = ANY(patterns)
+$$;
 
 -- How far the fan-out has read the events, as a (txid, id) position.
 CREATE TABLE outlast.webhook_cursor (

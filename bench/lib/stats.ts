@@ -44,3 +44,9 @@ export async function closedLoop(
   );
   return performance.now() - t0;
 }
+
+/**
+ * The pause between latency probes: `ms` on average, drawn uniformly from 0.5–1.5×, so
+ * probes do not phase-lock with a system's polling timer.
+ */
+export const idle = (ms: number): Promise<void> => sleep(ms * (0.5 + Math.random()));

@@ -16,6 +16,8 @@ export interface ThroughputResult {
   done: number;
   seconds: number;
   perSec: number;
+  /** Statements sent to PostgreSQL per finished job (PostgreSQL-backed systems). */
+  statementsPerJob?: number;
 }
 
 export interface LatencyArgs {
@@ -38,6 +40,8 @@ export interface StepsArgs {
 export interface StepsResult {
   msPerWorkflow: number;
   workflowsPerSec: number;
+  /** Statements sent to PostgreSQL per workflow, client included (PostgreSQL-backed systems). */
+  statementsPerWorkflow?: number;
 }
 
 export interface CheckpointArgs {

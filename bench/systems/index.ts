@@ -38,6 +38,13 @@ export const SYSTEMS = {
     pkg: "graphile-worker",
   },
   pgBoss: { id: "pg-boss", label: "pg-boss", module: here("./pg-boss.ts"), pkg: "pg-boss" },
+  pgBossTuned: {
+    id: "pg-boss-tuned",
+    label: "pg-boss, tuned (batchSize 50, polling 0.5 s)",
+    module: here("./pg-boss.ts"),
+    pkg: "pg-boss",
+    options: { batchSize: 50, pollingIntervalSeconds: 0.5 },
+  },
   bullmq: { id: "bullmq", label: "BullMQ (Redis)", module: here("./bullmq.ts"), pkg: "bullmq" },
   dbos: {
     id: "dbos",

@@ -14,8 +14,9 @@ import type { Db } from "../../src/store/db.js";
 import { openStore } from "../../src/store/open.js";
 import { type NewRun, Repo } from "../../src/store/repo.js";
 import { uuidv7 } from "../../src/util/ids.js";
-import { freshDatabaseUrl } from "../../test/helpers/db.js";
-import { closedLoop, sleep, until } from "../lib/stats.js";
+import { type GraphState, graphNode } from "../lib/graph.js";
+import { freshDb, statementsSent } from "../lib/pg.js";
+import { closedLoop, idle, until } from "../lib/stats.js";
 import type { AdapterFactory, SystemAdapter } from "../lib/types.js";
 
 const started = new Map<string, number>();
@@ -23,12 +24,6 @@ const started = new Map<string, number>();
 let role: "victim" | "rescuer" | undefined;
 let onHeld: (() => void) | undefined;
 let resumedAt: number | null = null;
-
-/** The node function of workload 3: what each LangGraph node does, too. */
-export const node = (s: { n: number; trail: string[] }, i: number) => ({
-  n: s.n + 1,
-  trail: [...s.trail, `node${i}`],
-});
 
 const agents = [
   defineAgent({ name: "trivial", run: async () => 1 }),
@@ -42,10 +37,10 @@ const agents = [
   defineAgent({
     name: "graph",
     run: async (ctx, nodes: number) => {
-      let s = { n: 0, trail: [] as string[] };
+      let s: GraphState = { n: 0, trail: [] };
       for (let i = 0; i < nodes; i++) {
         const prev = s;
-        s = await ctx.step(`node${i}`, () => node(prev, i));
+        s = await ctx.step(`node${i}`, () => graphNode(prev, i));
       }
       return s;
     },
@@ -75,47 +70,87 @@ const agents = [
 
 interface Store {
   db: Db;
+  /** Closes the connections (idempotent); the database stays. */
+  closeDb(): Promise<void>;
+  /** closeDb, then drops the database. */
   close(): Promise<void>;
+}
+
+const once = <T>(fn: () => Promise<T>): (() => Promise<T>) => {
+  let p: Promise<T> | undefined;
+  return () => {
+    p ??= fn();
+    return p;
+  };
+};
+
+/**
+ * PGlite takes ~3 s to start and migrate on a quiet machine (~10 s seen under load), so
+ * one instance per process serves every round, emptied between rounds: what
+ * test/helpers/db.ts does for the test suite.
+ */
+let pglite: Promise<{ db: Db; dir: string }> | undefined;
+async function closePglite(): Promise<void> {
+  const p = await pglite?.catch(() => undefined);
+  pglite = undefined;
+  if (!p) return;
+  await p.db.close();
+  rmSync(p.dir, { recursive: true, force: true });
 }
 
 async function openFresh(kind: string): Promise<Store> {
   if (kind === "pglite") {
-    const dir = mkdtempSync(join(tmpdir(), "outlast-bench-"));
-    const db = await openStore({ dataDir: dir });
-    return {
-      db,
-      close: async () => {
-        await db.close();
-        rmSync(dir, { recursive: true, force: true });
-      },
-    };
+    pglite ??= (async () => {
+      const dir = mkdtempSync(join(tmpdir(), "outlast-bench-"));
+      return { db: await openStore({ dataDir: dir }), dir };
+    })();
+    const { db } = await pglite;
+    const tables = await db.query<{ t: string }>(
+      "SELECT tablename AS t FROM pg_tables WHERE schemaname = 'outlast' AND tablename <> 'migrations'",
+    );
+    await db.exec(`TRUNCATE ${tables.map((r) => `outlast.${r.t}`).join(", ")} CASCADE`);
+    return { db, closeDb: async () => {}, close: async () => {} };
   }
-  const pg = await freshDatabaseUrl();
-  const db = await openStore({ databaseUrl: pg.url });
+  const fresh = await freshDb();
+  const db = await openStore({ databaseUrl: fresh.url });
+  const closeDb = once(() => db.close());
   return {
     db,
+    closeDb,
     close: async () => {
-      await db.close();
-      await pg.drop();
+      await closeDb();
+      await fresh.drop();
     },
   };
 }
 
+interface System {
+  service: RunService;
+  store: Store;
+  /** Stops the worker and closes every connection (idempotent); the database stays. */
+  shutdown: () => Promise<void>;
+}
+
+/** A fresh store with an API-side RunService and one worker, all torn down afterwards. */
 async function withSystem<T>(
   kind: string,
   concurrency: number,
-  fn: (s: { db: Db; service: RunService; worker: Worker }) => Promise<T>,
+  fn: (s: System) => Promise<T>,
 ): Promise<T> {
   const store = await openFresh(kind);
   const service = new RunService(store.db, agents);
-  await service.start();
   const worker = new Worker({ db: store.db, agents, concurrency });
-  try {
-    await worker.start();
-    return await fn({ db: store.db, service, worker });
-  } finally {
+  const shutdown = once(async () => {
     await worker.stop();
     await service.stop();
+    await store.closeDb();
+  });
+  try {
+    await service.start();
+    await worker.start();
+    return await fn({ service, store, shutdown });
+  } finally {
+    await shutdown();
     await store.close();
   }
 }
@@ -145,13 +180,15 @@ export const create: AdapterFactory = (options) => {
           done += p.split(",").length;
         });
         const worker = new Worker({ db: store.db, agents, concurrency });
+        const q0 = statementsSent();
         const t0 = performance.now();
         await worker.start();
         await until(() => done >= jobs || performance.now() - t0 > capMs, capMs + 5_000, "jobs");
         const seconds = (performance.now() - t0) / 1000;
+        const statementsPerJob = kind === "postgres" ? (statementsSent() - q0) / done : undefined;
         await worker.stop();
         await unlisten();
-        return { done, seconds, perSec: done / seconds };
+        return { done, seconds, perSec: done / seconds, statementsPerJob };
       } finally {
         await store.close();
       }
@@ -165,21 +202,26 @@ export const create: AdapterFactory = (options) => {
           const { run } = await service.submit({ agent: "probe" });
           await until(() => started.has(run.id), 30_000, "probe run to start", 0);
           out.push(started.get(run.id)! - t0);
-          await sleep(gapMs);
+          await idle(gapMs);
         }
         return { samplesMs: out };
       }),
 
     steps: ({ steps, workflows, concurrency }) =>
       withSystem(kind, Math.max(10, concurrency), async ({ service }) => {
-        const ms = await closedLoop(workflows, concurrency, async () => {
+        const one = async () => {
           const { run } = await service.submit({ agent: "steps", input: steps });
           const r = await service.waitFor(run.id, 60_000);
           if (r.run.status !== "succeeded") throw new Error(`run ended ${r.run.status}`);
-        });
+        };
+        await one(); // warm-up: first-use statement preparation
+        const q0 = statementsSent();
+        const ms = await closedLoop(workflows, concurrency, one);
+        const q = statementsSent() - q0;
         return {
           msPerWorkflow: (ms * concurrency) / workflows,
           workflowsPerSec: workflows / (ms / 1000),
+          statementsPerWorkflow: kind === "postgres" ? q / workflows : undefined,
         };
       }),
 
@@ -187,17 +229,19 @@ export const create: AdapterFactory = (options) => {
       if (!persist) {
         // The same logic with no engine: the node functions called in order.
         const ms = await closedLoop(invocations, 1, async () => {
-          let s = { n: 0, trail: [] as string[] };
-          for (let i = 0; i < nodes; i++) s = await Promise.resolve(node(s, i));
+          let s: GraphState = { n: 0, trail: [] };
+          for (let i = 0; i < nodes; i++) s = await Promise.resolve(graphNode(s, i));
         });
         return { msPerInvocation: ms / invocations };
       }
       return withSystem(kind, 10, async ({ service }) => {
-        const ms = await closedLoop(invocations, 1, async () => {
+        const one = async () => {
           const { run } = await service.submit({ agent: "graph", input: nodes });
           const r = await service.waitFor(run.id, 60_000);
           if (r.run.status !== "succeeded") throw new Error(`run ended ${r.run.status}`);
-        });
+        };
+        await one(); // warm-up
+        const ms = await closedLoop(invocations, 1, one);
         return { msPerInvocation: ms / invocations };
       });
     },
@@ -233,6 +277,7 @@ export const create: AdapterFactory = (options) => {
     },
 
     async close() {
+      await closePglite();
       if (!kill) return;
       await kill.worker.stop(0);
       await kill.db.close();

@@ -9,17 +9,20 @@
  * 5. `errorHandler` for anything thrown on the way, `notFoundHandler` for no route (404/405).
  */
 import { readFileSync } from "node:fs";
-import { OpenAPIHono } from "@hono/zod-openapi";
+import { OpenAPIHono, type z } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
+import type { webhooksSchema } from "../config/schema.js";
 import type { RunService } from "../engine/run-service.js";
 import type { QuotaService } from "../quota/admission.js";
 import { createLogger, type Logger } from "../util/log.js";
 import { ApiError, errorHandler, notFoundHandler, validationHook } from "./errors.js";
 import { bearerAuth } from "./middleware/auth.js";
 import { registerDocsRoutes } from "./routes/docs.js";
+import { registerEventRoutes } from "./routes/events.js";
 import { registerHealthRoutes } from "./routes/health.js";
 import { registerQuotaRoutes } from "./routes/quota.js";
 import { registerRunRoutes } from "./routes/runs.js";
+import { registerWebhookRoutes } from "./routes/webhooks.js";
 
 export interface ApiOptions {
   service: RunService;
@@ -43,6 +46,10 @@ export interface ApiOptions {
   extraBodyLimitBytes?: number;
   /** Serves /v1/quota and /v1/quota/check when set. */
   quota?: QuotaService;
+  /** The config's `webhooks` section (SSRF policy, default signing secret). */
+  webhooks?: z.input<typeof webhooksSchema>;
+  /** Aborted on shutdown: ends open event streams so the server closes at once. */
+  shutdown?: AbortSignal;
 }
 
 export const DEFAULT_BODY_LIMIT_BYTES = 1024 * 1024;
@@ -111,6 +118,10 @@ export function createApi(opts: ApiOptions): OpenAPIHono {
 
   registerHealthRoutes(app, ready);
   registerRunRoutes(app, opts.service);
+  registerEventRoutes(app, { service: opts.service, signal: opts.shutdown });
+  app.use("/v1/webhooks/*", limitTo(limit));
+  app.use("/v1/webhooks", limitTo(limit));
+  registerWebhookRoutes(app, { db: opts.service.db, config: { webhooks: opts.webhooks } });
   if (opts.quota) {
     app.use("/v1/quota/*", limitTo(limit));
     registerQuotaRoutes(app, opts.service, opts.quota);

@@ -1,4 +1,10 @@
 /** A typed HTTP client for Outlast's API, used by the CLI and exported for applications. */
+import { parseSse } from "../events/sse-parse.js";
+import type { RunEvent } from "../events/types.js";
+
+export type { RunEvent } from "../events/types.js";
+
+const FINAL_EVENTS = new Set(["run.succeeded", "run.failed", "run.cancelled"]);
 export interface RunResource {
   id: string;
   agent: string;
@@ -96,6 +102,8 @@ export class OutlastClient {
       thread_id?: string;
       idempotency_key?: string;
       tags?: Record<string, string>;
+      /** Push the run's events (default: its end) to this URL, signed per Standard Webhooks. */
+      webhook?: { url: string; events?: string[]; secret?: string };
     },
     opts: { waitSeconds?: number } = {},
   ): Promise<RunResource> {
@@ -142,6 +150,75 @@ export class OutlastClient {
         payload: payload ?? null,
       },
     );
+  }
+
+  /**
+   * A run's events as they happen (server-sent events), until its final event. A dropped
+   * connection is resumed with Last-Event-ID from the last event seen, so each event comes
+   * exactly once and in order.
+   *
+   * @example
+   * ```ts
+   * for await (const ev of outlast.events(run.id)) console.log(ev.seq, ev.type, ev.data);
+   * ```
+   */
+  async *events(
+    id: string,
+    opts: { after?: number; signal?: AbortSignal; maxReconnects?: number } = {},
+  ): AsyncGenerator<RunEvent> {
+    let after = opts.after ?? 0;
+    let failures = 0;
+    const maxReconnects = opts.maxReconnects ?? 20;
+    while (!opts.signal?.aborted) {
+      let res: Response;
+      try {
+        res = await fetch(`${this.url}/v1/runs/${encodeURIComponent(id)}/events`, {
+          headers: {
+            accept: "text/event-stream",
+            ...(after > 0 ? { "last-event-id": String(after) } : {}),
+            ...(this.apiKey ? { authorization: `Bearer ${this.apiKey}` } : {}),
+          },
+          ...(opts.signal ? { signal: opts.signal } : {}),
+        });
+      } catch (err) {
+        if (opts.signal?.aborted) return;
+        if (++failures > maxReconnects) {
+          throw new OutlastApiError(
+            0,
+            "OUTLAST_UNREACHABLE",
+            `cannot reach Outlast at ${this.url}: ${(err as Error).cause ?? (err as Error).message}`,
+          );
+        }
+        await new Promise((r) => setTimeout(r, Math.min(5_000, 250 * 2 ** failures)));
+        continue;
+      }
+      if (res.status === 204) return;
+      if (!res.ok || !res.body) {
+        const text = await res.text();
+        let e: { code?: string; message?: string } | undefined;
+        try {
+          e = (JSON.parse(text) as { error?: { code?: string; message?: string } }).error;
+        } catch {
+          // not Outlast's JSON
+        }
+        throw new OutlastApiError(res.status, e?.code ?? `HTTP_${res.status}`, e?.message ?? text);
+      }
+      try {
+        for await (const msg of parseSse(res.body)) {
+          const ev = JSON.parse(msg.data) as RunEvent;
+          if (ev.seq <= after) continue;
+          after = ev.seq;
+          failures = 0;
+          yield ev;
+          if (FINAL_EVENTS.has(ev.type)) return;
+        }
+      } catch (err) {
+        if (opts.signal?.aborted) return;
+        if (++failures > maxReconnects) throw err;
+      }
+      // The stream ended before the run did (a restart, a proxy): resume after a pause.
+      await new Promise((r) => setTimeout(r, 500));
+    }
   }
 
   /** Requeues a failed run; completed steps are not repeated. */

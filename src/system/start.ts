@@ -11,6 +11,7 @@ import { type Simulator, startSimulator } from "../sim/index.js";
 import type { Db } from "../store/db.js";
 import { openStore } from "../store/open.js";
 import type { Logger } from "../util/log.js";
+import { startDeliverer } from "../webhooks/deliverer.js";
 
 export interface SystemOptions {
   config: ResolvedConfig;
@@ -118,10 +119,14 @@ export async function startSystem(opts: SystemOptions): Promise<RunningSystem> {
       await w.start();
       worker = w;
       stack.push(() => w.stop(graceMs));
+      // Webhook and notifier deliveries go out from the worker processes' outbox.
+      const deliverer = await startDeliverer({ db, config, log });
+      stack.push(() => deliverer.stop());
     }
 
     let apiUrl: string | undefined;
     if (opts.api) {
+      const shutdown = new AbortController();
       const app = createApi({
         service,
         apiKey: opts.api.apiKey,
@@ -129,6 +134,8 @@ export async function startSystem(opts: SystemOptions): Promise<RunningSystem> {
         log,
         extraRoutes: (a) => mountGateway(a, gateway),
         quota,
+        webhooks: config.webhooks,
+        shutdown: shutdown.signal,
       });
       const server = await startApiServer(app, {
         port: opts.api.port,
@@ -142,6 +149,8 @@ export async function startSystem(opts: SystemOptions): Promise<RunningSystem> {
         throw err;
       });
       stack.push(() => server.close());
+      // Unwinds first: open event streams end, then the server closes.
+      stack.push(async () => shutdown.abort());
       apiUrl = server.url;
     }
 

@@ -1,5 +1,6 @@
 import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
 import type { RunService } from "../../engine/run-service.js";
+import { attachRunWebhook } from "../../webhooks/run-webhooks.js";
 import { jsonBody } from "../middleware/json-body.js";
 import { toRunResource, toStepResource } from "../resources.js";
 import {
@@ -124,7 +125,11 @@ export function registerRunRoutes(app: OpenAPIHono, service: RunService): void {
   app.openapi(submitRun, async (c) => {
     const body = c.req.valid("json");
     const { wait } = c.req.valid("query");
-    const submitted = await service.submit(body);
+    const { webhook, ...request } = body;
+    const submitted = await service.submit(request);
+    // After the insert, idempotent per (run, url): a submit retried with its idempotency
+    // key also covers a crash between the two (see src/webhooks/run-webhooks.ts).
+    if (webhook) await attachRunWebhook(service.db, submitted.run.id, webhook);
     const headers: Record<string, string> = { Location: `/v1/runs/${submitted.run.id}` };
     if (!submitted.created) headers["Idempotent-Replayed"] = "true";
     if (wait === undefined) return c.json(toRunResource(submitted.run), 202, headers);

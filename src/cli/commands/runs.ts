@@ -1,9 +1,7 @@
 import type { Command } from "commander";
-import { OutlastClient, type RunResource } from "../../client/client.js";
+import { OutlastClient, type RunEvent, type RunResource } from "../../client/client.js";
 import { CliError } from "../errors.js";
 import { parsePositiveInt } from "../options.js";
-
-const FINAL = new Set(["succeeded", "failed", "cancelled"]);
 
 function client(opts: { url?: string; apiKey?: string }): OutlastClient {
   return new OutlastClient({ url: opts.url, apiKey: opts.apiKey });
@@ -21,28 +19,37 @@ function print(v: unknown): void {
   process.stdout.write(`${JSON.stringify(v, null, 2)}\n`);
 }
 
-/** Polls a run until it is final, drawing its status and progress on stderr. */
-async function follow(c: OutlastClient, id: string): Promise<RunResource> {
-  const tty = process.stderr.isTTY;
-  const frames = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
-  const started = Date.now();
-  let last = "";
-  for (let i = 0; ; i++) {
-    const run = await c.get(id);
-    const line = `${run.status}${run.progress ? ` ${JSON.stringify(run.progress)}` : ""}`;
-    if (tty) {
-      const secs = ((Date.now() - started) / 1000).toFixed(1);
-      process.stderr.write(`\r\x1b[2K${frames[i % frames.length]} ${id} ${line} (${secs}s)`);
-    } else if (line !== last) {
-      process.stderr.write(`${id} ${line}\n`);
+/** One line per event, for people watching a run. */
+export function describeEvent(ev: RunEvent): string {
+  const d = ev.data as Record<string, unknown>;
+  const time = ev.at.slice(11, 23);
+  switch (ev.type) {
+    case "step.finished": {
+      const ms =
+        typeof d.started_at === "string" && typeof d.finished_at === "string"
+          ? ` ${new Date(d.finished_at).getTime() - new Date(d.started_at).getTime()} ms`
+          : "";
+      const err = d.error ? ` ${(d.error as { message?: string }).message ?? ""}` : "";
+      return `${time} #${ev.seq} step ${d.seq} "${d.name}" ${d.status}${ms}${err}`;
     }
-    last = line;
-    if (FINAL.has(run.status)) {
-      if (tty) process.stderr.write("\n");
-      return run;
+    case "run.progress":
+      return `${time} #${ev.seq} progress ${JSON.stringify(d.progress)}`;
+    default: {
+      const err = d.error ? `: ${(d.error as { message?: string }).message ?? ""}` : "";
+      return `${time} #${ev.seq} ${ev.type.replace(/^run\./, "")}${err}`;
     }
-    await new Promise((r) => setTimeout(r, 300));
   }
+}
+
+/**
+ * Follows a run's event stream (SSE, resumed across dropped connections) until it is final,
+ * writing each event on stderr; returns the final run.
+ */
+async function follow(c: OutlastClient, id: string, after = 0): Promise<RunResource> {
+  for await (const ev of c.events(id, { after })) {
+    process.stderr.write(`${describeEvent(ev)}\n`);
+  }
+  return c.get(id);
 }
 
 export function registerRuns(program: Command): void {
@@ -56,7 +63,7 @@ export function registerRuns(program: Command): void {
     .command("submit <agent>")
     .description("submit a run")
     .option("-i, --input <json>", "input as JSON", "{}")
-    .option("-w, --wait", "follow the run until it finishes, then print it")
+    .option("-w, --wait", "show the run's events live until it finishes, then print it")
     .option("--queue <name>")
     .option("--priority <n>", "higher runs first", Number)
     .option("--idempotency-key <key>")
@@ -135,6 +142,16 @@ export function registerRuns(program: Command): void {
         if (page.next_cursor) process.stdout.write(`more: --cursor ${page.next_cursor}\n`);
       },
     );
+
+  runs
+    .command("watch <id>")
+    .description("show a run's events live until it ends, then print it")
+    .option("--after <n>", "start after this event number", parsePositiveInt)
+    .action(async (id: string, o: { after?: number }) => {
+      const final = await follow(client(runs.opts()), id, o.after ?? 0);
+      print(final);
+      if (final.status !== "succeeded") process.exitCode = 1;
+    });
 
   runs
     .command("cancel <id>")

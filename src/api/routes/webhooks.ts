@@ -1,0 +1,451 @@
+import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
+import { bodyLimit } from "hono/body-limit";
+import { webhooksSchema } from "../../config/schema.js";
+import type { Db } from "../../store/db.js";
+import { isUuid } from "../../util/ids.js";
+import { refusalReason } from "../../webhooks/ssrf.js";
+import {
+  type AttemptRow,
+  type DeliveryRow,
+  type EndpointRow,
+  WebhookStore,
+} from "../../webhooks/store.js";
+import { ApiError } from "../errors.js";
+import { jsonBody } from "../middleware/json-body.js";
+import { EventPattern, errors, json, NoQuery, WebhookUrl } from "../schemas.js";
+
+// ---------------------------------------------------------------- schemas
+
+const WebhookSchema = z
+  .object({
+    id: z.string().openapi({ format: "uuid" }),
+    url: z.string(),
+    events: z.array(z.string()),
+    agents: z.array(z.string()).nullable(),
+    description: z.string().nullable(),
+    created_at: z.string().openapi({ format: "date-time" }),
+  })
+  .openapi("Webhook");
+
+const CreatedWebhookSchema = WebhookSchema.extend({
+  secret: z.string().openapi({
+    description:
+      "The `whsec_…` signing secret; shown only here. Verify deliveries with any Standard Webhooks library.",
+  }),
+}).openapi("CreatedWebhook");
+
+const CreateWebhookBody = z
+  .strictObject({
+    url: WebhookUrl,
+    events: z
+      .array(EventPattern)
+      .min(1)
+      .max(20)
+      .openapi({ example: ["run.succeeded", "run.failed"] }),
+    agents: z.array(z.string().min(1).max(128)).min(1).max(50).optional().openapi({
+      description: "Only runs of these agents. Default: all.",
+    }),
+    description: z.string().max(500).optional(),
+  })
+  .openapi("CreateWebhook");
+
+const AttemptSchema = z
+  .object({
+    attempt: z.number().int(),
+    at: z.string().openapi({ format: "date-time" }),
+    duration_ms: z.number().int(),
+    status_code: z.number().int().nullable(),
+    error: z.string().nullable(),
+    response_excerpt: z.string().nullable(),
+  })
+  .openapi("DeliveryAttempt");
+
+const DeliverySchema = z
+  .object({
+    id: z.string().openapi({ format: "uuid", description: "Also the `webhook-id` header." }),
+    webhook_id: z.string().openapi({ format: "uuid" }),
+    kind: z.enum(["webhook", "slack", "email"]),
+    url: z.string().nullable(),
+    run_id: z.string().openapi({ format: "uuid" }),
+    event_seq: z.number().int(),
+    event_type: z.string(),
+    status: z.enum(["pending", "delivered", "failed"]),
+    attempts: z.number().int(),
+    next_attempt_at: z.string().nullable().openapi({ format: "date-time" }),
+    last_status_code: z.number().int().nullable(),
+    last_error: z.string().nullable(),
+    created_at: z.string().openapi({ format: "date-time" }),
+    updated_at: z.string().openapi({ format: "date-time" }),
+    delivered_at: z.string().nullable().openapi({ format: "date-time" }),
+    attempt_log: z.array(AttemptSchema).optional(),
+  })
+  .openapi("WebhookDelivery");
+
+const WebhookIdParam = z.object({
+  id: z
+    .string()
+    .max(64)
+    .openapi({ param: { name: "id", in: "path" }, format: "uuid" }),
+});
+
+const ListQuery = z.strictObject({
+  cursor: z
+    .string()
+    .max(200)
+    .optional()
+    .openapi({ param: { name: "cursor", in: "query" } }),
+  limit: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(200)
+    .optional()
+    .openapi({ param: { name: "limit", in: "query" }, description: "1–200, default 50." }),
+});
+
+const DeliveriesQuery = ListQuery.extend({
+  webhook_id: z
+    .string()
+    .max(64)
+    .optional()
+    .openapi({ param: { name: "webhook_id", in: "query" } }),
+  run_id: z
+    .string()
+    .max(64)
+    .optional()
+    .openapi({ param: { name: "run_id", in: "query" } }),
+  status: z
+    .enum(["pending", "delivered", "failed"])
+    .optional()
+    .openapi({ param: { name: "status", in: "query" } }),
+});
+
+// ---------------------------------------------------------------- routes
+
+const tags = ["webhooks"];
+
+const createWebhook = createRoute({
+  method: "post",
+  path: "/v1/webhooks",
+  tags,
+  summary: "Subscribe to run events",
+  description:
+    "Every event of the project's runs that passes the filters is POSTed to the URL, signed per Standard Webhooks (`webhook-id`, `webhook-timestamp`, `webhook-signature`) and retried with exponential backoff for hours. The response holds the signing secret, shown only here.",
+  middleware: [jsonBody()] as const,
+  request: {
+    query: NoQuery,
+    body: { content: { "application/json": { schema: CreateWebhookBody } }, required: true },
+  },
+  responses: {
+    201: json(CreatedWebhookSchema, "The subscription, with its secret."),
+    ...errors(400, 401, 413, 415, 503),
+  },
+});
+
+const listWebhooks = createRoute({
+  method: "get",
+  path: "/v1/webhooks",
+  tags,
+  summary: "List webhook subscriptions, newest first",
+  request: { query: ListQuery },
+  responses: {
+    200: json(
+      z.object({ webhooks: z.array(WebhookSchema), next_cursor: z.string().nullable() }),
+      "A page of subscriptions.",
+    ),
+    ...errors(400, 401, 503),
+  },
+});
+
+const getSecret = createRoute({
+  method: "get",
+  path: "/v1/webhooks/secret",
+  tags,
+  summary: "The secret that signs per-run webhooks",
+  description:
+    "Per-run webhooks (`webhook` at submit) without a `secret` of their own are signed with it.",
+  request: { query: NoQuery },
+  responses: {
+    200: json(z.object({ secret: z.string() }).openapi("WebhookSecret"), "The secret."),
+    ...errors(401, 503),
+  },
+});
+
+const listDeliveries = createRoute({
+  method: "get",
+  path: "/v1/webhooks/deliveries",
+  tags,
+  summary: "The delivery log, newest first",
+  description:
+    "Deliveries of subscriptions, per-run webhooks and notifiers (Slack, email), with their status, attempts and last error.",
+  request: { query: DeliveriesQuery },
+  responses: {
+    200: json(
+      z.object({ deliveries: z.array(DeliverySchema), next_cursor: z.string().nullable() }),
+      "A page of deliveries.",
+    ),
+    ...errors(400, 401, 503),
+  },
+});
+
+const getDelivery = createRoute({
+  method: "get",
+  path: "/v1/webhooks/deliveries/{id}",
+  tags,
+  summary: "A delivery with every attempt",
+  request: { params: WebhookIdParam, query: NoQuery },
+  responses: {
+    200: json(DeliverySchema, "The delivery and its attempt log."),
+    ...errors(400, 401, 404, 503),
+  },
+});
+
+const redeliver = createRoute({
+  method: "post",
+  path: "/v1/webhooks/deliveries/{id}/redeliver",
+  tags,
+  summary: "Deliver again",
+  description:
+    "Makes the delivery due now with a fresh retry budget, whatever its status; the receiver gets the same `webhook-id` again.",
+  request: { params: WebhookIdParam, query: NoQuery },
+  responses: {
+    202: json(DeliverySchema, "The delivery, pending."),
+    ...errors(400, 401, 404, 503),
+  },
+});
+
+const getWebhook = createRoute({
+  method: "get",
+  path: "/v1/webhooks/{id}",
+  tags,
+  summary: "Get a webhook subscription",
+  request: { params: WebhookIdParam, query: NoQuery },
+  responses: {
+    200: json(WebhookSchema, "The subscription."),
+    ...errors(400, 401, 404, 503),
+  },
+});
+
+const deleteWebhook = createRoute({
+  method: "delete",
+  path: "/v1/webhooks/{id}",
+  tags,
+  summary: "Delete a webhook subscription",
+  description: "No more deliveries are made to it; pending ones are given up.",
+  request: { params: WebhookIdParam, query: NoQuery },
+  responses: {
+    200: json(
+      z.object({ id: z.string(), deleted: z.literal(true), dropped_deliveries: z.number().int() }),
+      "Deleted.",
+    ),
+    ...errors(400, 401, 404, 503),
+  },
+});
+
+// ---------------------------------------------------------------- resources
+
+function iso(d: Date | string | null | undefined): string | null {
+  if (d === null || d === undefined) return null;
+  const t = d instanceof Date ? d : new Date(d);
+  return Number.isFinite(t.getTime()) ? t.toISOString() : null;
+}
+
+function toWebhook(r: EndpointRow) {
+  return {
+    id: r.id,
+    url: r.url ?? "",
+    events: r.event_types,
+    agents: r.agents,
+    description: r.description,
+    created_at: iso(r.created_at)!,
+  };
+}
+
+function toAttempt(a: AttemptRow) {
+  return {
+    attempt: a.attempt,
+    at: iso(a.at)!,
+    duration_ms: a.duration_ms,
+    status_code: a.status_code,
+    error: a.error,
+    response_excerpt: a.response_excerpt,
+  };
+}
+
+function toDelivery(d: DeliveryRow, attempts?: AttemptRow[]) {
+  return {
+    id: d.id,
+    webhook_id: d.endpoint_id,
+    kind: d.kind as "webhook" | "slack" | "email",
+    url: d.url,
+    run_id: d.run_id,
+    event_seq: d.event_seq,
+    event_type: d.event_type,
+    status: d.status,
+    attempts: d.attempts,
+    next_attempt_at: d.status === "pending" ? iso(d.next_attempt_at) : null,
+    last_status_code: d.last_status_code,
+    last_error: d.last_error,
+    created_at: iso(d.created_at)!,
+    updated_at: iso(d.updated_at)!,
+    delivered_at: iso(d.delivered_at),
+    ...(attempts ? { attempt_log: attempts.map(toAttempt) } : {}),
+  };
+}
+
+function uuidOrThrow(id: string, what: string): string {
+  if (!isUuid(id))
+    throw new ApiError(400, "OUTLAST_INVALID_ID", `"${id}" is not a ${what} id (a UUID)`);
+  return id;
+}
+
+function encodeCursor(d: DeliveryRow): string {
+  return Buffer.from(`${iso(d.created_at)}|${d.id}`).toString("base64url");
+}
+
+function decodeCursor(c: string): { createdAt: string; id: string } {
+  const [createdAt, id] = Buffer.from(c, "base64url").toString("utf8").split("|");
+  if (!createdAt || !id || !isUuid(id) || !Number.isFinite(Date.parse(createdAt))) {
+    throw new ApiError(
+      400,
+      "OUTLAST_INVALID_CURSOR",
+      "cursor must be the next_cursor of a previous page",
+    );
+  }
+  return { createdAt, id };
+}
+
+export interface WebhookRouteDeps {
+  db: Db;
+  /** The config's `webhooks` section: `allowPrivateAddresses` and `secret` matter here. */
+  config?: { webhooks?: z.input<typeof webhooksSchema> | undefined } | undefined;
+}
+
+/**
+ * `/v1/webhooks…`: subscriptions, the default secret, the delivery log and redelivery. The
+ * deliveries themselves are made by `startDeliverer` in any process.
+ *
+ * @example
+ * ```ts
+ * const app = createApi({ service });
+ * registerWebhookRoutes(app, { db: service.db, config });
+ * ```
+ */
+export function registerWebhookRoutes(app: OpenAPIHono, deps: WebhookRouteDeps): void {
+  const cfg = webhooksSchema.parse(deps.config?.webhooks ?? {});
+  const store = new WebhookStore(deps.db);
+  let secret: Promise<string> | undefined;
+  const defaultSecret = (): Promise<string> => {
+    secret ??= store.defaultSecret(cfg.secret).catch((err) => {
+      secret = undefined;
+      throw err;
+    });
+    return secret;
+  };
+
+  const limit = bodyLimit({
+    maxSize: 64 * 1024,
+    onError: () => {
+      throw new ApiError(413, "OUTLAST_BODY_TOO_LARGE", "the request body is over 65536 bytes");
+    },
+  });
+  app.use("/v1/webhooks", limit);
+  app.use("/v1/webhooks/*", limit);
+
+  app.openapi(createWebhook, async (c) => {
+    const body = c.req.valid("json");
+    const refused = await refusalReason(body.url, cfg.allowPrivateAddresses);
+    if (refused) {
+      throw new ApiError(400, "OUTLAST_WEBHOOK_URL_REFUSED", `url: ${refused}`);
+    }
+    const row = await store.createSubscription(body);
+    return c.json({ ...toWebhook(row), secret: row.secret }, 201, {
+      Location: `/v1/webhooks/${row.id}`,
+    });
+  });
+
+  app.openapi(listWebhooks, async (c) => {
+    const q = c.req.valid("query");
+    if (q.cursor && !isUuid(q.cursor)) {
+      throw new ApiError(
+        400,
+        "OUTLAST_INVALID_CURSOR",
+        "cursor must be the next_cursor of a previous page",
+      );
+    }
+    const n = q.limit ?? 50;
+    const rows = await store.listSubscriptions(q.cursor, n + 1);
+    const more = rows.length > n;
+    const page = more ? rows.slice(0, n) : rows;
+    return c.json(
+      { webhooks: page.map(toWebhook), next_cursor: more ? (page.at(-1)?.id ?? null) : null },
+      200,
+    );
+  });
+
+  app.openapi(getSecret, async (c) => c.json({ secret: await defaultSecret() }, 200));
+
+  app.openapi(listDeliveries, async (c) => {
+    const q = c.req.valid("query");
+    const n = q.limit ?? 50;
+    const rows = await store.listDeliveries({
+      endpointId: q.webhook_id ? uuidOrThrow(q.webhook_id, "webhook") : undefined,
+      runId: q.run_id ? uuidOrThrow(q.run_id, "run") : undefined,
+      status: q.status,
+      limit: n + 1,
+      before: q.cursor ? decodeCursor(q.cursor) : undefined,
+    });
+    const more = rows.length > n;
+    const page = more ? rows.slice(0, n) : rows;
+    const last = page.at(-1);
+    return c.json(
+      {
+        deliveries: page.map((d) => toDelivery(d)),
+        next_cursor: more && last ? encodeCursor(last) : null,
+      },
+      200,
+    );
+  });
+
+  const findDelivery = async (id: string): Promise<DeliveryRow> => {
+    const d = await store.getDelivery(uuidOrThrow(id, "delivery"));
+    if (!d)
+      throw new ApiError(404, "OUTLAST_DELIVERY_NOT_FOUND", `no webhook delivery with id ${id}`);
+    return d;
+  };
+
+  app.openapi(getDelivery, async (c) => {
+    const d = await findDelivery(c.req.valid("param").id);
+    return c.json(toDelivery(d, await store.listAttempts(d.id)), 200);
+  });
+
+  app.openapi(redeliver, async (c) => {
+    const d = await findDelivery(c.req.valid("param").id);
+    await store.redeliver(d.id);
+    return c.json(toDelivery((await store.getDelivery(d.id)) ?? d), 202);
+  });
+
+  const findWebhook = async (id: string): Promise<EndpointRow> => {
+    const w = await store.getSubscription(uuidOrThrow(id, "webhook"));
+    if (!w)
+      throw new ApiError(404, "OUTLAST_WEBHOOK_NOT_FOUND", `no webhook subscription with id ${id}`);
+    return w;
+  };
+
+  app.openapi(getWebhook, async (c) =>
+    c.json(toWebhook(await findWebhook(c.req.valid("param").id)), 200),
+  );
+
+  app.openapi(deleteWebhook, async (c) => {
+    const w = await findWebhook(c.req.valid("param").id);
+    const dropped = await store.disableSubscription(w.id);
+    if (dropped === undefined) {
+      throw new ApiError(
+        404,
+        "OUTLAST_WEBHOOK_NOT_FOUND",
+        `no webhook subscription with id ${w.id}`,
+      );
+    }
+    return c.json({ id: w.id, deleted: true as const, dropped_deliveries: dropped }, 200);
+  });
+}
