@@ -2,7 +2,6 @@ import type { ServerResponse } from "node:http";
 import { Webhook } from "standardwebhooks";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createApi } from "../../src/api/app.js";
-import { registerWebhookRoutes } from "../../src/api/routes/webhooks.js";
 import { defineAgent } from "../../src/engine/agent.js";
 import { RunService } from "../../src/engine/run-service.js";
 import type { Db } from "../../src/store/db.js";
@@ -43,8 +42,7 @@ describe("webhooks on PostgreSQL: failing receiver, deliverer killed mid-deliver
   });
 
   it("delivers and gets every event acknowledged, signed per Standard Webhooks", async () => {
-    const app = createApi({ service });
-    registerWebhookRoutes(app, { db, config: { webhooks: WEBHOOKS } });
+    const app = createApi({ service, webhooks: WEBHOOKS });
 
     // Each message fails its first 3 attempts (500). The first 4th attempt of any message
     // hangs: the test kills the deliverer while that request is in flight.

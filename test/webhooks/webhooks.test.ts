@@ -2,7 +2,6 @@ import { randomUUID } from "node:crypto";
 import { Webhook } from "standardwebhooks";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createApi } from "../../src/api/app.js";
-import { registerWebhookRoutes } from "../../src/api/routes/webhooks.js";
 import { webhooksSchema } from "../../src/config/schema.js";
 import { defineAgent } from "../../src/engine/agent.js";
 import { RunService } from "../../src/engine/run-service.js";
@@ -109,7 +108,6 @@ describe.each(BACKENDS)("webhooks on %s", (backend) => {
 
   it("refuses a URL that resolves to 127.0.0.1 by default, at subscribe and at delivery", async () => {
     const app = createApi({ service });
-    registerWebhookRoutes(app, { db });
     const receiver = await startReceiver((_r, res) => res.writeHead(200).end());
     stops.push(receiver.close);
     for (const url of [receiver.url, receiver.url.replace("127.0.0.1", "localhost")]) {
@@ -145,9 +143,7 @@ describe.each(BACKENDS)("webhooks on %s", (backend) => {
   });
 
   it("filters by event type and agent, from the subscription's creation on, until deleted", async () => {
-    const allow = { webhooks: { allowPrivateAddresses: true } };
-    const app = createApi({ service });
-    registerWebhookRoutes(app, { db, config: allow });
+    const app = createApi({ service, webhooks: { allowPrivateAddresses: true } });
     const receiver = await startReceiver((_r, res) => res.writeHead(200).end("ok"));
     stops.push(receiver.close);
     await worker();
@@ -201,7 +197,6 @@ describe.each(BACKENDS)("webhooks on %s", (backend) => {
 
   it("answers unknown ids, bad ids, bad filters and bad bodies with their codes", async () => {
     const app = createApi({ service });
-    registerWebhookRoutes(app, { db });
     const cases: [string, string, unknown, number, string][] = [
       ["GET", `/v1/webhooks/${randomUUID()}`, undefined, 404, "OUTLAST_WEBHOOK_NOT_FOUND"],
       ["GET", "/v1/webhooks/nope", undefined, 400, "OUTLAST_INVALID_ID"],
