@@ -1,0 +1,68 @@
+import { execFile } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { OutlastClient } from "../../src/client/client.js";
+import { type CliProcess, ROOT, spawnCli, until } from "../helpers/processes.js";
+
+const run = promisify(execFile);
+
+/** The `outlast runs` commands against a real `outlast dev`, as a user types them. */
+describe("outlast runs signal / resume", () => {
+  let dev: CliProcess;
+  let url: string;
+  let client: OutlastClient;
+
+  const cli = async (...args: string[]) => {
+    const { stdout } = await run(
+      process.execPath,
+      ["--import", "tsx", "src/cli/main.ts", "runs", "--url", url, ...args],
+      { cwd: ROOT },
+    );
+    return JSON.parse(stdout) as { id: string; status: string; output: unknown };
+  };
+
+  beforeAll(async () => {
+    const dir = mkdtempSync(join(tmpdir(), "outlast-cli-"));
+    dev = spawnCli(["dev", "--config", "test/fixtures/cli.config.ts", "--port", "0"], {
+      DATABASE_URL: undefined,
+      OUTLAST_DATA_DIR: join(dir, "data"),
+    });
+    url = (await dev.waitFor(/running at http:\/\/\S+/, 60_000)).replace("running at ", "");
+    client = new OutlastClient({ url });
+  });
+
+  afterAll(async () => {
+    dev?.child.kill("SIGTERM");
+    await dev?.exited;
+  });
+
+  it("signals a waiting run", async () => {
+    const { id } = await client.submit({ agent: "approver" });
+    await until(async () => (await client.get(id)).status === "waiting", 20_000, "the run to wait");
+    await cli("signal", id, "approval", "--payload", '{"ok":true}');
+    await until(
+      async () => (await client.get(id)).status === "succeeded",
+      20_000,
+      "the run to finish",
+    );
+    expect((await client.get(id)).output).toEqual({ decision: { ok: true } });
+  });
+
+  it("resumes a failed run from its failed step", async () => {
+    const { id } = await client.submit({ agent: "fixable" });
+    await until(async () => (await client.get(id)).status === "failed", 20_000, "the run to fail");
+    expect((await cli("resume", id)).status).toBe("queued");
+    await until(
+      async () => (await client.get(id)).status === "succeeded",
+      20_000,
+      "the run to finish",
+    );
+    expect((await client.get(id)).output).toBe(3);
+    // "first" ran once, before the failure; only the failed step ran again.
+    const steps = (await client.steps(id)).steps.map((s) => s.name);
+    expect(steps).toEqual(["first", "second"]);
+  });
+});
