@@ -3,7 +3,7 @@
  * then BENCHMARKS.md and bench/charts/*.svg. Sized to finish in under 15 minutes on the
  * 2-core development machine.
  *
- * Usage: npm run bench [-- --quick] [-- --only 1,2,…] [-- --rounds 3]
+ * Usage: npm run bench [-- --quick] [-- --only 1,2,p,…] [-- --rounds 3]
  * With --quick or --only the report goes to a temporary folder, not BENCHMARKS.md.
  */
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
@@ -19,6 +19,7 @@ import { checkpoint } from "./workloads/checkpoint.js";
 import { gateway } from "./workloads/gateway.js";
 import { kill } from "./workloads/kill.js";
 import { latency } from "./workloads/latency.js";
+import { type ProfileData, profile } from "./workloads/profile.js";
 import { steps } from "./workloads/steps.js";
 import { throughput } from "./workloads/throughput.js";
 
@@ -30,11 +31,21 @@ const { values } = parseArgs({
   },
 });
 
+let profileData: ProfileData | undefined;
+/** In run order; `--only` takes these ids ("p" is the profile of section 7). */
 const WORKLOADS: [string, (ctx: Ctx) => Promise<Section>][] = [
   ["1", throughput],
   ["2", steps],
   ["3", checkpoint],
   ["4", latency],
+  [
+    "p",
+    async (ctx) => {
+      const r = await profile(ctx);
+      profileData = r.data;
+      return r.section;
+    },
+  ],
   ["5", kill],
   ["6", gateway],
 ];
@@ -73,9 +84,13 @@ const outDir = partial ? mkdtempSync(join(os.tmpdir(), "outlast-bench-")) : ROOT
 const chartDir = join(outDir, "bench", "charts");
 mkdirSync(chartDir, { recursive: true });
 for (const s of sections) for (const c of s.charts) writeFileSync(join(chartDir, c.file), c.svg);
+// The profile section is measured before workload 5 but read after workload 6.
+const order = ["throughput", "steps", "checkpoint", "latency", "kill", "gateway", "profile"];
+sections.sort((a, b) => order.indexOf(a.id) - order.indexOf(b.id));
 const md = render({
   machine,
   sections,
+  profile: profileData,
   rounds,
   elapsedS: progress.elapsedSeconds(),
   loadAtEnd: os.loadavg(),

@@ -16,6 +16,8 @@ export interface Machine {
   node: string;
   postgres: string;
   redis: string;
+  /** Redis's persistence settings: BullMQ's durability depends on them. */
+  redisPersistence: string;
   loadAtStart: number[];
 }
 
@@ -42,6 +44,7 @@ export async function describeMachine(): Promise<Machine> {
     await c.end().catch(() => {});
   }
   let redis = "unavailable";
+  let redisPersistence = "unknown";
   const r = new Redis({
     host: "127.0.0.1",
     port: 6379,
@@ -51,6 +54,9 @@ export async function describeMachine(): Promise<Machine> {
   try {
     await r.connect();
     redis = /redis_version:(\S+)/.exec(await r.info("server"))?.[1] ?? "unknown";
+    const aof = (await r.config("GET", "appendonly")) as string[];
+    const save = (await r.config("GET", "save")) as string[];
+    redisPersistence = `appendonly ${aof[1] ?? "?"}, save "${save[1] ?? "?"}"`;
   } catch (err) {
     redis = `unavailable: ${(err as Error).message}`;
   } finally {
@@ -65,6 +71,7 @@ export async function describeMachine(): Promise<Machine> {
     node: process.version,
     postgres,
     redis,
+    redisPersistence,
     loadAtStart,
   };
 }

@@ -1,13 +1,15 @@
 /** Renders BENCHMARKS.md from the machine description and the workloads' sections. */
-import { FINDINGS } from "../findings.js";
+import { findings } from "../findings.js";
 import { SYSTEMS } from "../systems/index.js";
+import type { ProfileData } from "../workloads/profile.js";
 import { num, table } from "./format.js";
 import { type Machine, packageVersion } from "./machine.js";
-import type { Section } from "./report.js";
+import type { Comparison, Section } from "./report.js";
 
 export function render(opts: {
   machine: Machine;
   sections: Section[];
+  profile: ProfileData | undefined;
   rounds: number;
   elapsedS: number;
   loadAtEnd: number[];
@@ -42,7 +44,7 @@ export function render(opts: {
         ["kernel", m.kernel],
         ["Node.js", m.node],
         ["PostgreSQL", `${m.postgres}, 127.0.0.1:5432`],
-        ["Redis", `${m.redis}, 127.0.0.1:6379`],
+        ["Redis", `${m.redis}, 127.0.0.1:6379 (persistence: ${m.redisPersistence})`],
         [
           "load average (1/5/15 min)",
           `${load(m.loadAtStart)} at start; ${load(opts.loadAtEnd)} at end`,
@@ -69,12 +71,14 @@ export function render(opts: {
     "",
   ];
   if (behind.length === 0) out.push("Nowhere in this run.", "");
+  const known = findings(opts.profile, m);
   for (const c of behind) {
     const finding =
-      FINDINGS[c.key] ??
+      known[c.key] ??
+      known[c.key.split(":")[0]!] ??
       "Not profiled yet: the cause of this gap has not been measured, so none is claimed.";
     out.push(
-      `- **${c.workload}: ${c.otherLabel} is ${num(1 / c.advantage, 2)}× better** (${c.metric}: Outlast ${c.outlast}, ${c.otherLabel} ${c.other}). ${finding}`,
+      `- **${c.workload}: ${c.otherLabel} is ${num(1 / c.advantage, 2)}× better** (${c.metric}: Outlast ${c.outlast}, ${c.otherLabel} ${c.other}).${overlap(c)} ${finding}`,
     );
   }
   if (behind.length) out.push("");
@@ -91,8 +95,19 @@ export function render(opts: {
     "",
     "- Each system runs in its own child process (`bench/lib/host.ts`, one adapter per system in `bench/systems/`), started once per workload; every round sets up what it needs (a fresh PostgreSQL database, a fresh Redis queue) and tears it down before the next system's round, so no system's pollers run during another's measurement.",
     "- Warm-up: the step and checkpoint workloads run one unmeasured workflow first; latency probes discard the first sample of each round.",
-    "- `npm run bench -- --quick` runs smaller, single-round workloads and writes to a temporary folder instead of this file; `--only 1,4` picks workloads.",
+    "- `npm run bench -- --quick` runs smaller, single-round workloads and writes to a temporary folder instead of this file; `--only 1,4,p` picks workloads (p: the profile of section 7).",
     "",
   );
   return out.join("\n");
+}
+
+/** Says so when the rounds of the two systems overlap: the gap is within this run's noise. */
+function overlap(c: Comparison): string {
+  if (!c.rounds || c.rounds.ours.length < 2 || c.rounds.other.length < 2) return "";
+  const [a, b] = [c.rounds.ours, c.rounds.other];
+  const meets =
+    Math.max(Math.min(...a), Math.min(...b)) <= Math.min(Math.max(...a), Math.max(...b));
+  return meets
+    ? " The two systems' rounds overlap, so on this run the gap is within the machine's noise."
+    : "";
 }

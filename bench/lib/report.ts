@@ -20,6 +20,8 @@ export interface Comparison {
   /** > 1: Outlast better. */
   advantage: number;
   verdict: string;
+  /** Per-round figures, to tell a real gap from noise (ranges that overlap). */
+  rounds?: { ours: number[]; other: number[] };
 }
 
 export interface Section {

@@ -4,6 +4,7 @@
  * part in; every operation sets up what it needs (a fresh database, a fresh queue) and
  * tears it down before it returns, so rounds of different systems never overlap.
  */
+import type { CpuSummary } from "./cpuprofile.js";
 
 export interface ThroughputArgs {
   /** Jobs enqueued before the workers start. */
@@ -11,6 +12,8 @@ export interface ThroughputArgs {
   concurrency: number;
   /** Stop counting after this long even if not every job finished (slow systems). */
   capMs: number;
+  /** Profile this process's CPU over the measurement (adapters that support it). */
+  profile?: boolean;
 }
 export interface ThroughputResult {
   done: number;
@@ -18,6 +21,7 @@ export interface ThroughputResult {
   perSec: number;
   /** Statements sent to PostgreSQL per finished job (PostgreSQL-backed systems). */
   statementsPerJob?: number;
+  cpu?: CpuSummary;
 }
 
 export interface LatencyArgs {
@@ -27,6 +31,8 @@ export interface LatencyArgs {
 }
 export interface LatencyResult {
   samplesMs: number[];
+  /** Per probe, how long the enqueue call itself took (where the adapter reports it). */
+  enqueueMs?: number[];
 }
 
 export interface StepsArgs {

@@ -24,6 +24,14 @@ export const SYSTEMS = {
     pkg: "outlast",
     options: { store: "postgres" },
   },
+  /** Profile workload only: synchronous_commit=off, to measure what the WAL flush costs. */
+  outlastPgAsync: {
+    id: "outlast-pg-async",
+    label: "Outlast (PostgreSQL, synchronous_commit=off)",
+    module: here("./outlast.ts"),
+    pkg: "outlast",
+    options: { store: "postgres", synchronousCommit: "off" },
+  },
   outlastPglite: {
     id: "outlast-pglite",
     label: "Outlast (PGlite)",

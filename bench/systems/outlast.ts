@@ -2,11 +2,14 @@
  * Outlast, driven in-process the way bench/core.ts does it: `Repo.insertRuns` for bulk
  * enqueue, `RunService.submit` + `waitFor` for single runs (the API's path), one `Worker`.
  * Options: `{ store: "postgres" | "pglite" }`; PGlite keeps its data in a temporary
- * folder, as `outlast dev` does (not in memory).
+ * folder, as `outlast dev` does (not in memory). `{ synchronousCommit: "off" }` sets that
+ * on the round's PostgreSQL database: the profile workload's A/B of what the WAL flush
+ * of each commit costs (never used for the comparisons).
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import pg from "pg";
 import { defineAgent } from "../../src/engine/agent.js";
 import { RunService } from "../../src/engine/run-service.js";
 import { Worker } from "../../src/engine/worker.js";
@@ -14,6 +17,8 @@ import type { Db } from "../../src/store/db.js";
 import { openStore } from "../../src/store/open.js";
 import { type NewRun, Repo } from "../../src/store/repo.js";
 import { uuidv7 } from "../../src/util/ids.js";
+import { PG_ADMIN_URL } from "../../test/helpers/db.js";
+import { profileCpu } from "../lib/cpuprofile.js";
 import { type GraphState, graphNode } from "../lib/graph.js";
 import { freshDb, statementsSent } from "../lib/pg.js";
 import { closedLoop, idle, until } from "../lib/stats.js";
@@ -98,7 +103,7 @@ async function closePglite(): Promise<void> {
   rmSync(p.dir, { recursive: true, force: true });
 }
 
-async function openFresh(kind: string): Promise<Store> {
+async function openFresh(kind: string, synchronousCommit?: string): Promise<Store> {
   if (kind === "pglite") {
     pglite ??= (async () => {
       const dir = mkdtempSync(join(tmpdir(), "outlast-bench-"));
@@ -112,6 +117,7 @@ async function openFresh(kind: string): Promise<Store> {
     return { db, closeDb: async () => {}, close: async () => {} };
   }
   const fresh = await freshDb();
+  if (synchronousCommit) await setDatabase(fresh.url, "synchronous_commit", synchronousCommit);
   const db = await openStore({ databaseUrl: fresh.url });
   const closeDb = once(() => db.close());
   return {
@@ -122,6 +128,18 @@ async function openFresh(kind: string): Promise<Store> {
       await fresh.drop();
     },
   };
+}
+
+/** ALTER DATABASE … SET for the connections opened after it. */
+async function setDatabase(url: string, name: string, value: string): Promise<void> {
+  const c = new pg.Client({ connectionString: PG_ADMIN_URL });
+  await c.connect();
+  try {
+    const db = pg.escapeIdentifier(new URL(url).pathname.slice(1));
+    await c.query(`ALTER DATABASE ${db} SET ${name} = ${pg.escapeLiteral(value)}`);
+  } finally {
+    await c.end();
+  }
 }
 
 interface System {
@@ -136,8 +154,9 @@ async function withSystem<T>(
   kind: string,
   concurrency: number,
   fn: (s: System) => Promise<T>,
+  synchronousCommit?: string,
 ): Promise<T> {
-  const store = await openFresh(kind);
+  const store = await openFresh(kind, synchronousCommit);
   const service = new RunService(store.db, agents);
   const worker = new Worker({ db: store.db, agents, concurrency });
   const shutdown = once(async () => {
@@ -157,11 +176,12 @@ async function withSystem<T>(
 
 export const create: AdapterFactory = (options) => {
   const kind = String(options.store ?? "postgres");
+  const sc = options.synchronousCommit as string | undefined;
   let kill: { db: Db; service: RunService; worker: Worker } | undefined;
 
   const adapter: SystemAdapter = {
-    async throughput({ jobs, concurrency, capMs }) {
-      const store = await openFresh(kind);
+    async throughput({ jobs, concurrency, capMs, profile }) {
+      const store = await openFresh(kind, sc);
       try {
         const repo = new Repo(store.db);
         for (let i = 0; i < jobs; i += 1000) {
@@ -180,32 +200,41 @@ export const create: AdapterFactory = (options) => {
           done += p.split(",").length;
         });
         const worker = new Worker({ db: store.db, agents, concurrency });
+        const stopProfile = profile ? await profileCpu() : undefined;
         const q0 = statementsSent();
         const t0 = performance.now();
         await worker.start();
         await until(() => done >= jobs || performance.now() - t0 > capMs, capMs + 5_000, "jobs");
         const seconds = (performance.now() - t0) / 1000;
+        const cpu = await stopProfile?.();
         const statementsPerJob = kind === "postgres" ? (statementsSent() - q0) / done : undefined;
         await worker.stop();
         await unlisten();
-        return { done, seconds, perSec: done / seconds, statementsPerJob };
+        return { done, seconds, perSec: done / seconds, statementsPerJob, cpu };
       } finally {
         await store.close();
       }
     },
 
     latency: ({ samples, gapMs }) =>
-      withSystem(kind, 10, async ({ service }) => {
-        const out: number[] = [];
-        for (let i = 0; i < samples; i++) {
-          const t0 = performance.now();
-          const { run } = await service.submit({ agent: "probe" });
-          await until(() => started.has(run.id), 30_000, "probe run to start", 0);
-          out.push(started.get(run.id)! - t0);
-          await idle(gapMs);
-        }
-        return { samplesMs: out };
-      }),
+      withSystem(
+        kind,
+        10,
+        async ({ service }) => {
+          const out: number[] = [];
+          const enqueueMs: number[] = [];
+          for (let i = 0; i < samples; i++) {
+            const t0 = performance.now();
+            const { run } = await service.submit({ agent: "probe" });
+            enqueueMs.push(performance.now() - t0);
+            await until(() => started.has(run.id), 30_000, "probe run to start", 0);
+            out.push(started.get(run.id)! - t0);
+            await idle(gapMs);
+          }
+          return { samplesMs: out, enqueueMs };
+        },
+        sc,
+      ),
 
     steps: ({ steps, workflows, concurrency }) =>
       withSystem(kind, Math.max(10, concurrency), async ({ service }) => {

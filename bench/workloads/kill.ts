@@ -82,7 +82,7 @@ async function rounds(
 export async function kill(ctx: Ctx): Promise<Section> {
   const n = ctx.rounds;
   const bullWait = ctx.quick ? 70_000 : 90_000;
-  const graphileWait = ctx.quick ? 60_000 : 80_000;
+  const graphileWait = ctx.quick ? 60_000 : 65_000;
   ctx.progress.status(
     `5/6 kill -9 → resumed · BullMQ (${n} rounds side by side) and graphile-worker waiting on their timers; Outlast rounds meanwhile`,
   );

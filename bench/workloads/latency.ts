@@ -31,7 +31,7 @@ export async function latency(ctx: Ctx): Promise<Section> {
     SYSTEMS.dbos,
     SYSTEMS.restate,
   ];
-  const samplesFor = (s: SystemSpec) => (POLLERS.has(s.id) ? 8 : ctx.quick ? 20 : 50);
+  const samplesFor = (s: SystemSpec) => (POLLERS.has(s.id) ? 6 : ctx.quick ? 20 : 50);
   const cells = await alternate({
     title: "4/6 enqueue-to-start latency",
     systems,
@@ -51,14 +51,22 @@ export async function latency(ctx: Ctx): Promise<Section> {
     },
   });
   const byId = cells.get("idle")!;
-  const summary = new Map<string, { p50: number; p99: number; n: number }>();
+  const summary = new Map<
+    string,
+    { p50: number; p99: number; n: number; rounds: { p50: number[]; p99: number[] } }
+  >();
   for (const [id, c] of byId) {
     if (c.rounds.length === 0) continue;
     const per = c.rounds.map((r) => r.samplesMs.slice(1));
+    const rounds = {
+      p50: per.map((xs) => percentile(xs, 50)),
+      p99: per.map((xs) => percentile(xs, 99)),
+    };
     summary.set(id, {
-      p50: median(per.map((xs) => percentile(xs, 50))),
-      p99: median(per.map((xs) => percentile(xs, 99))),
+      p50: median(rounds.p50),
+      p99: median(rounds.p99),
       n: per.reduce((a, xs) => a + xs.length, 0),
+      rounds,
     });
   }
   const ours = summary.get(SYSTEMS.outlastPg.id);
@@ -73,7 +81,7 @@ export async function latency(ctx: Ctx): Promise<Section> {
       rows.push([spec.label, "failed", "", "", "", ""]);
       continue;
     }
-    const isOurs = spec.id === SYSTEMS.outlastPg.id;
+    const isOurs = spec.id.startsWith("outlast");
     rows.push([
       spec.label,
       ms(s.p50),
@@ -93,6 +101,7 @@ export async function latency(ctx: Ctx): Promise<Section> {
           otherLabel: spec.label,
           advantage: s[q] / ours[q],
           verdict: versus(s[q] / ours[q], "lower", "higher"),
+          rounds: { ours: ours.rounds[q], other: s.rounds[q] },
         });
       }
     }
@@ -119,7 +128,7 @@ export async function latency(ctx: Ctx): Promise<Section> {
     }),
   });
   const body = [
-    "One probe job at a time on an idle worker (concurrency 10): the clock starts before the enqueue call and stops when the job's handler begins, both read in the same process; then a pause drawn at random from 12–37 ms before the next probe. The two systems that poll at their defaults get 8 probes a round (each costs them up to a polling interval) and a pause of 0.5–1.5 polling intervals, so each probe lands at a random phase of the poll. p50 and p99 are taken per round, then the median over rounds is shown; with 8 or 50 probes a round, a p99 is that round's slowest probe.",
+    "One probe job at a time on an idle worker (concurrency 10): the clock starts before the enqueue call and stops when the job's handler begins, both read in the same process; then a pause drawn at random from 12–37 ms before the next probe. The two systems that poll at their defaults get 6 probes a round (each costs them up to a polling interval) and a pause of 0.5–1.5 polling intervals, so each probe lands at a random phase of the poll. p50 and p99 are taken per round, then the median over rounds is shown; with 6 or 50 probes a round, a p99 is that round's slowest probe.",
     "",
     "Enqueue paths: Outlast `RunService.submit` (INSERT + NOTIFY; the worker LISTENs); graphile-worker `addJob` (NOTIFY on insert); pg-boss `send` (workers poll every 2 s by default); BullMQ `Queue.add` (workers block on Redis); DBOS `startWorkflow` on a DBOS queue (queues poll every 1 s by default); Restate `POST /bench/probe/send` to the ingress (pushed to the SDK endpoint).",
     "",

@@ -84,6 +84,10 @@ export async function steps(ctx: Ctx): Promise<Section> {
           otherLabel: spec.label,
           advantage: mLat / ourSeq,
           verdict: versus(mLat / ourSeq, "faster", "slower"),
+          rounds: {
+            ours: seq.get(SYSTEMS.outlastPg.id)!.rounds.map((r) => r.msPerWorkflow),
+            other: lat,
+          },
         },
         {
           workload: "2 · 10-step workflows, concurrency 10",
@@ -94,6 +98,10 @@ export async function steps(ctx: Ctx): Promise<Section> {
           otherLabel: spec.label,
           advantage: ourPar / mTput,
           verdict: versus(ourPar / mTput, "faster", "slower"),
+          rounds: {
+            ours: par.get(SYSTEMS.outlastPg.id)!.rounds.map((r) => r.workflowsPerSec),
+            other: tput,
+          },
         },
       );
     }
