@@ -53,7 +53,6 @@ export class PostgresDb extends PgQueryable implements Db {
   readonly kind = "postgres" as const;
   private readonly pool: pg.Pool;
   private readonly closers = new Set<() => Promise<void>>();
-  private closed = false;
   private readonly listener = new PgListener(() => this.newClient());
 
   constructor(private readonly opts: PostgresOptions) {
@@ -129,7 +128,6 @@ export class PostgresDb extends PgQueryable implements Db {
   }
 
   async close(): Promise<void> {
-    this.closed = true;
     await this.listener.close();
     await Promise.all([...this.closers].map((c) => c()));
     await this.pool.end();

@@ -1,40 +1,22 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Db } from "../../src/store/db.js";
-import { openStore } from "../../src/store/open.js";
+import { describe, expect, it } from "vitest";
 import { Repo } from "../../src/store/repo.js";
 import { uuidv7 } from "../../src/util/ids.js";
-import { freshDatabaseUrl } from "../helpers/db.js";
-import { type CliProcess, readLedger, spawnCli, until } from "../helpers/processes.js";
+import { processSuite, readLedger, spawnCli, until } from "../helpers/processes.js";
 
 const CONFIG = "test/fixtures/ledger.config.ts";
 
 describe("crash: SIGKILL a worker on PostgreSQL", () => {
-  let url: string;
-  let drop: () => Promise<void>;
-  let db: Db;
-  const procs: CliProcess[] = [];
-
-  beforeAll(async () => {
-    ({ url, drop } = await freshDatabaseUrl());
-    db = await openStore({ databaseUrl: url });
-  });
-
-  afterAll(async () => {
-    for (const p of procs) p.child.kill("SIGKILL");
-    await Promise.all(procs.map((p) => p.exited));
-    await db?.close();
-    await drop?.();
-  });
+  const suite = processSuite();
 
   it("another worker finishes every run without repeating a completed step", async () => {
     const dir = mkdtempSync(join(tmpdir(), "outlast-crash-"));
     const ledger = join(dir, "ledger");
     const gate = join(dir, "gate");
-    const env = { DATABASE_URL: url, OUTLAST_TEST_LEDGER: ledger, OUTLAST_TEST_GATE: gate };
-    const repo = new Repo(db);
+    const env = { DATABASE_URL: suite.url, OUTLAST_TEST_LEDGER: ledger, OUTLAST_TEST_GATE: gate };
+    const repo = new Repo(suite.db);
     const ids = Array.from({ length: 20 }, () => uuidv7());
     await repo.insertRuns(
       ids.map((id) => ({ id, agent: "thirty-steps", queue: "default", input: {}, maxAttempts: 3 })),
@@ -45,7 +27,7 @@ describe("crash: SIGKILL a worker on PostgreSQL", () => {
     // take seconds here).
     writeFileSync(gate, "");
     const a = spawnCli(["worker", "--config", CONFIG, "--concurrency", "20"], env);
-    procs.push(a);
+    suite.procs.push(a);
     await a.waitFor(/worker started/);
     await until(
       () => readLedger(ledger).length === 20 * 8,
@@ -53,7 +35,7 @@ describe("crash: SIGKILL a worker on PostgreSQL", () => {
       "A to run eight steps of every run",
     );
     const b = spawnCli(["worker", "--config", CONFIG, "--concurrency", "20"], env);
-    procs.push(b);
+    suite.procs.push(b);
     await b.waitFor(/worker started/);
 
     const beforeKill = readLedger(ledger);
@@ -65,7 +47,7 @@ describe("crash: SIGKILL a worker on PostgreSQL", () => {
     await until(
       async () =>
         (
-          await db.query<{ n: number }>(
+          await suite.db.query<{ n: number }>(
             "SELECT count(*)::int AS n FROM outlast.runs WHERE status = 'succeeded'",
           )
         )[0]?.n === 20,
@@ -99,7 +81,7 @@ describe("crash: SIGKILL a worker on PostgreSQL", () => {
         expect(repeated[0]).toBe(lastOfA);
       }
     }
-    const rows = await db.query<{ output: unknown; attempt: number }>(
+    const rows = await suite.db.query<{ output: unknown; attempt: number }>(
       "SELECT output, attempt FROM outlast.runs",
     );
     for (const r of rows) {

@@ -1,45 +1,27 @@
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Db } from "../../src/store/db.js";
-import { openStore } from "../../src/store/open.js";
+import { describe, expect, it } from "vitest";
 import { type NewRun, Repo } from "../../src/store/repo.js";
 import { uuidv7 } from "../../src/util/ids.js";
-import { freshDatabaseUrl } from "../helpers/db.js";
-import { type CliProcess, readLedger, spawnCli, until } from "../helpers/processes.js";
+import { processSuite, readLedger, spawnCli, until } from "../helpers/processes.js";
 
 const CONFIG = "test/fixtures/ledger.config.ts";
 const RUNS = 10_000;
 
 describe("scale: 10,000 runs on 4 worker processes over PostgreSQL", () => {
-  let url: string;
-  let drop: () => Promise<void>;
-  let db: Db;
-  const procs: CliProcess[] = [];
-
-  beforeAll(async () => {
-    ({ url, drop } = await freshDatabaseUrl());
-    db = await openStore({ databaseUrl: url });
-  });
-
-  afterAll(async () => {
-    for (const p of procs) p.child.kill("SIGKILL");
-    await Promise.all(procs.map((p) => p.exited));
-    await db?.close();
-    await drop?.();
-  });
+  const suite = processSuite();
 
   it("loses none and runs none twice", async () => {
     const ledger = join(mkdtempSync(join(tmpdir(), "outlast-scale-")), "ledger");
-    const env = { DATABASE_URL: url, OUTLAST_TEST_LEDGER: ledger };
+    const env = { DATABASE_URL: suite.url, OUTLAST_TEST_LEDGER: ledger };
     const workers = Array.from({ length: 4 }, () =>
       spawnCli(["worker", "--config", CONFIG, "--concurrency", "25"], env),
     );
-    procs.push(...workers);
+    suite.procs.push(...workers);
     await Promise.all(workers.map((w) => w.waitFor(/worker started/)));
 
-    const repo = new Repo(db);
+    const repo = new Repo(suite.db);
     const ids: string[] = [];
     const started = Date.now();
     for (let i = 0; i < RUNS; i += 1_000) {
@@ -53,7 +35,7 @@ describe("scale: 10,000 runs on 4 worker processes over PostgreSQL", () => {
     await until(
       async () =>
         (
-          await db.query<{ n: number }>(
+          await suite.db.query<{ n: number }>(
             "SELECT count(*)::int AS n FROM outlast.runs WHERE status = 'succeeded'",
           )
         )[0]?.n === RUNS,
@@ -71,7 +53,7 @@ describe("scale: 10,000 runs on 4 worker processes over PostgreSQL", () => {
     expect(byRun.size).toBe(RUNS);
     expect([...byRun.values()].every((n) => n === 1)).toBe(true);
     expect(new Set(lines.map((l) => l.pid)).size).toBeGreaterThan(1);
-    const statuses = await db.query<{ status: string; n: number }>(
+    const statuses = await suite.db.query<{ status: string; n: number }>(
       "SELECT status, count(*)::int AS n FROM outlast.runs GROUP BY status",
     );
     expect(statuses).toEqual([{ status: "succeeded", n: RUNS }]);

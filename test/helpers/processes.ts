@@ -1,6 +1,10 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll } from "vitest";
+import type { Db } from "../../src/store/db.js";
+import { openStore } from "../../src/store/open.js";
+import { freshDatabaseUrl } from "./db.js";
 
 export const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const CLI = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
@@ -98,4 +102,27 @@ export async function until(
       throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/**
+ * A suite that runs worker processes against its own fresh PostgreSQL database: the
+ * database is made before the tests and dropped after, and every process the suite
+ * spawned is killed. Read the fields inside tests (they are set in beforeAll).
+ */
+export function processSuite(): { url: string; db: Db; procs: CliProcess[] } {
+  const suite = { url: "", db: undefined as unknown as Db, procs: [] as CliProcess[] };
+  let drop: (() => Promise<void>) | undefined;
+  beforeAll(async () => {
+    const fresh = await freshDatabaseUrl();
+    suite.url = fresh.url;
+    drop = fresh.drop;
+    suite.db = await openStore({ databaseUrl: fresh.url });
+  });
+  afterAll(async () => {
+    for (const p of suite.procs) p.child.kill("SIGKILL");
+    await Promise.all(suite.procs.map((p) => p.exited));
+    await suite.db?.close();
+    await drop?.();
+  });
+  return suite;
 }

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createApi } from "../../src/api/app.js";
 import { defineAgent } from "../../src/engine/agent.js";
 import { RunService } from "../../src/engine/run-service.js";
@@ -25,7 +25,6 @@ describe("quota-aware scheduling", () => {
   let quota: QuotaService;
   let service: RunService;
   let worker: Worker;
-  let calls = 0;
 
   const chatty = defineAgent({
     name: "chatty",
@@ -39,7 +38,6 @@ describe("quota-aware scheduling", () => {
           messages: [{ role: "user", content: `q${i} ${"word ".repeat(600)}` }],
         });
         n += r.usage.outputTokens > 0 ? 1 : 0;
-        calls++;
       }
       return n;
     },
@@ -102,10 +100,6 @@ describe("quota-aware scheduling", () => {
     await sim?.stop();
   });
 
-  beforeEach(() => {
-    calls = 0;
-  });
-
   it("parks a run whose call must wait as throttled, with the limit and an ETA, and spends no attempt", async () => {
     const { run } = await service.submit({ agent: "chatty" });
     await until(
@@ -160,8 +154,15 @@ describe("quota-aware scheduling", () => {
       forecast: { tokens: 600, source: "declared" },
       waiting_for: { limit: "sim/daily-model tpd" },
     });
-    const overview: any = await (await app.request("/v1/quota")).json();
-    const daily = overview.limits.find((l: { target: string }) => l.target === "sim/daily-model");
+    const overview = (await (await app.request("/v1/quota")).json()) as {
+      limits: {
+        target: string;
+        caps: Record<string, number>;
+        remaining: Record<string, number>;
+        runs_waiting: number;
+      }[];
+    };
+    const daily = overview.limits.find((l) => l.target === "sim/daily-model")!;
     expect(daily.caps.tpd).toBe(1_000);
     expect(daily.remaining.tpd).toBeLessThan(600);
     expect(daily.runs_waiting).toBe(1);
