@@ -36,11 +36,17 @@ try {
   process.exit(1);
 }
 
+let closing: Promise<void> | undefined;
+const closeOnce = (): Promise<void> => {
+  closing ??= Promise.resolve(adapter.close?.());
+  return closing;
+};
+
 process.on("message", (m: Request) => {
   void (async () => {
     try {
       if (m.op === "close") {
-        await adapter.close?.();
+        await closeOnce();
         send({ id: m.id, ok: true, result: null });
         return;
       }
@@ -54,5 +60,7 @@ process.on("message", (m: Request) => {
   })();
 });
 process.on("disconnect", () => {
-  void Promise.resolve(adapter.close?.()).finally(() => process.exit(0));
+  void closeOnce()
+    .catch(() => {})
+    .finally(() => process.exit(0));
 });

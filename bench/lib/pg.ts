@@ -4,8 +4,9 @@
  * PostgreSQL-backed system here (Outlast, graphile-worker, pg-boss, DBOS, LangGraph's
  * saver) uses the one installed `pg`, so its `Client.prototype.query` sees them all.
  * Statements per job is the figure that explains most of the throughput differences.
- * (The server's `pg_stat_database.xact_commit` was tried first and rejected: for Outlast
- * it counted ~3× the statements the client sent, from a cause not pinned down.)
+ * (The server's `pg_stat_database.xact_commit` was tried first and rejected: each NOTIFY
+ * delivered to a listening session is a transaction there too — 100 NOTIFYs to 2
+ * listeners counted 302 commits — so it over-counts every system that LISTENs.)
  */
 import pg from "pg";
 import { freshDatabaseUrl } from "../../test/helpers/db.js";

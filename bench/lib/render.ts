@@ -95,6 +95,8 @@ export function render(opts: {
     "",
     "- Each system runs in its own child process (`bench/lib/host.ts`, one adapter per system in `bench/systems/`), started once per workload; every round sets up what it needs (a fresh PostgreSQL database, a fresh Redis queue) and tears it down before the next system's round, so no system's pollers run during another's measurement.",
     "- Warm-up: the step and checkpoint workloads run one unmeasured workflow first; latency probes discard the first sample of each round.",
+    "- Exceptions to a fresh setup per round: Restate's server is started once per workload and stays up across rounds (idle, it used about 3% of one core here); Outlast on PGlite keeps one embedded instance per workload and empties its tables between rounds (PGlite takes seconds to start).",
+    "- Statements/job and statements/workflow count `Client#query` calls of node-postgres in the adapter's process during the measurement (every PostgreSQL-backed system here uses the one installed `pg`). The server's `pg_stat_database.xact_commit` was tried first and dropped: it also counts every NOTIFY delivered to a listening session as a transaction of that session (measured here: 100 NOTIFYs to 2 listeners → 302 commits), so it over-counts systems that LISTEN, Outlast most (about 3× its statements).",
     "- `npm run bench -- --quick` runs smaller, single-round workloads and writes to a temporary folder instead of this file; `--only 1,4,p` picks workloads (p: the profile of section 7).",
     "",
   );

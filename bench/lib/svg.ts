@@ -11,6 +11,8 @@ export interface Bar {
   highlight?: boolean;
   /** Text after the bar; default the value. */
   note?: string;
+  /** A configured value, not a measurement: drawn hollow and dashed. */
+  notMeasured?: boolean;
 }
 
 export interface Chart {
@@ -29,7 +31,7 @@ export function barChart(c: Chart): string {
   const bars = c.bars.filter((b) => Number.isFinite(b.value) && b.value > 0);
   const labelW = 300;
   const plotW = 380;
-  const noteW = 150;
+  const noteW = 200;
   const rowH = 26;
   const top = 52;
   const width = labelW + plotW + noteW;
@@ -44,7 +46,8 @@ export function barChart(c: Chart): string {
     return ((Math.log10(Math.max(v, floor)) - a) / (b - a || 1)) * plotW;
   };
   const out: string[] = [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="system-ui, -apple-system, Segoe UI, Helvetica, Arial, sans-serif" font-size="12">`,
+    `<svg xmlns="http://www.w3.org/2000/svg" role="img" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="system-ui, -apple-system, Segoe UI, Helvetica, Arial, sans-serif" font-size="12">`,
+    `<title>${xmlEscape(`${c.title} (${c.unit}, ${c.direction})`)}</title>`,
     `<rect width="100%" height="100%" fill="#ffffff"/>`,
     `<text x="10" y="20" font-size="14" font-weight="600" fill="#111">${xmlEscape(c.title)}</text>`,
     `<text x="10" y="38" fill="#555">${xmlEscape(`${c.unit} — ${c.direction}${c.log ? " (log scale)" : ""}; whiskers: range of rounds`)}</text>`,
@@ -52,10 +55,11 @@ export function barChart(c: Chart): string {
   bars.forEach((b, i) => {
     const y = top + i * rowH;
     const w = Math.max(1, x(b.value));
-    const fill = b.highlight ? "#2563eb" : "#9ca3af";
+    const fill = b.notMeasured ? "#ffffff" : b.highlight ? "#2563eb" : "#9ca3af";
+    const stroke = b.notMeasured ? ` stroke="#6b7280" stroke-dasharray="4 3"` : "";
     out.push(
       `<text x="${labelW - 8}" y="${y + 15}" text-anchor="end" fill="#111">${xmlEscape(b.label)}</text>`,
-      `<rect x="${labelW}" y="${y + 4}" width="${w.toFixed(1)}" height="${rowH - 10}" fill="${fill}" rx="2"/>`,
+      `<rect x="${labelW}" y="${y + 4}" width="${w.toFixed(1)}" height="${rowH - 10}" fill="${fill}"${stroke} rx="2"/>`,
     );
     if (b.min !== undefined && b.max !== undefined && b.max > b.min) {
       const y0 = y + rowH / 2 - 1;
