@@ -87,7 +87,7 @@ export async function checkpoint(ctx: Ctx): Promise<Section> {
     }),
   });
   const body = [
-    `Each node returns \`{ n: n + 1, trail: [...trail, name] }\` (bench/lib/graph.ts). One invocation at a time, each on a new thread (LangGraph \`thread_id\`) or a new run (Outlast, submitted and awaited through its queue as in workload 2); ${ctx.quick ? 15 : 40} persisted and 200 unpersisted invocations per round after one warm-up. LangGraph runs at its default durability; PostgresSaver on a fresh database per round.`,
+    `Each node returns \`{ n: n + 1, trail: [...trail, name] }\` (bench/lib/graph.ts). One invocation at a time, each on a new thread (LangGraph \`thread_id\`) or a new run (Outlast, submitted and awaited through its queue as in workload 2); ${ctx.quick ? 15 : 40} persisted and 200 unpersisted invocations per round after one warm-up. PostgresSaver on a fresh database per round. LangGraph runs at its default durability, \`"async"\`: a node's checkpoint is written while the next node runs, and \`invoke\` returns once all are written (node_modules/@langchain/langgraph/dist/pregel/index.js); Outlast writes each step's journal entry before the agent goes on, so its durability is the stricter of the two.`,
     "",
     table(
       [
