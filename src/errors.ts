@@ -127,10 +127,6 @@ export function deserializeError(e: SerializedError): TerminalError {
   return err;
 }
 
-export function isTerminal(err: unknown): boolean {
-  return errorKind(err) === "terminal";
-}
-
 /** A request the API refuses: the status and a stable code tell the client what to fix. */
 export class RequestError extends OutlastError {
   readonly status: 400 | 401 | 404 | 409 | 413 | 415 | 422 | 429 | 503;

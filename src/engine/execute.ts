@@ -3,10 +3,12 @@ import {
   errorKind,
   LeaseLostError,
   OutlastError,
+  RateLimitedError,
   serializeError,
   TerminalError,
   TimeoutError,
 } from "../errors.js";
+import type { Admission } from "../quota/admission.js";
 import type { ClaimedRun, Wait } from "../store/repo.js";
 import { abortReason } from "../util/signal.js";
 import type { AnyAgent } from "./agent.js";
@@ -118,4 +120,26 @@ export function classify(err: unknown, run: ClaimedRun, agent: AnyAgent): Outcom
 export function errorJson(err: unknown) {
   const e = serializeError(err);
   return { ...e, retryable: errorKind(err) !== "terminal" };
+}
+
+/** Ceiling on one throttled wait for admission, so a run re-checks as quota changes. */
+const ADMISSION_RECHECK_MS = 60_000;
+
+export function admissionOutcome(a: Admission): Outcome | undefined {
+  if (a.admit) return undefined;
+  const error = new RateLimitedError(`not admitted: ${a.reason}`, { limit: a.limit });
+  if (a.etaMs === undefined) {
+    return {
+      kind: "failed",
+      error: new TerminalError(`the run can never start: ${a.reason}`, {
+        code: "OUTLAST_QUOTA_EXHAUSTED",
+      }),
+    };
+  }
+  return {
+    kind: "throttled",
+    error,
+    delayMs: Math.min(ADMISSION_RECHECK_MS, Math.max(50, a.etaMs)),
+    limit: a.limit,
+  };
 }

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
-import { CancelledError, LeaseLostError, RateLimitedError, TerminalError } from "../errors.js";
+import { CancelledError, LeaseLostError, TerminalError } from "../errors.js";
 import type { LlmClient } from "../llm/types.js";
 import type { Admission } from "../quota/admission.js";
 import type { Db } from "../store/db.js";
@@ -13,16 +13,22 @@ import {
 } from "../store/repo.js";
 import { withDbRetry } from "../store/retry.js";
 import { Batcher } from "../util/batcher.js";
-import { uuidv7 } from "../util/ids.js";
 import { type Logger, silentLogger } from "../util/log.js";
 import { Wakeup } from "../util/signal.js";
 import type { AnyAgent } from "./agent.js";
-import { DEFAULT_RETRY } from "./backoff.js";
-import { type ChildState, RunContextImpl } from "./context.js";
-import { errorJson, type Outcome, runAgent, ShutdownError, SuspendSignal } from "./execute.js";
+import { startChildRun } from "./child-runs.js";
+import { RunContextImpl } from "./context.js";
+import {
+  admissionOutcome,
+  errorJson,
+  type Outcome,
+  runAgent,
+  ShutdownError,
+  SuspendSignal,
+} from "./execute.js";
 import type { JournalEntry } from "./journal.js";
 import { Liveness } from "./liveness.js";
-import { agentVersion, versionMismatch } from "./versions.js";
+import { versionMismatch } from "./versions.js";
 
 export interface WorkerOptions {
   db: Db;
@@ -324,55 +330,11 @@ export class Worker {
             attempt: attemptNo,
           }),
         ),
-      startChild: (childAgent, input, key) => this.startChild(run, childAgent, input, key),
+      startChild: (childAgent, input, key) =>
+        startChildRun(this.repo, this.agents, run, childAgent, input, key),
       suspend: (waits) => abort.abort(new SuspendSignal(waits)),
     });
     return runAgent(agent, run, ctx, abort);
-  }
-
-  /** Creates a child run (idempotent: the key is the parent's id and step) and reads its state. */
-  private async startChild(
-    parent: ClaimedRun,
-    agentName: string,
-    input: unknown,
-    key: string,
-  ): Promise<ChildState> {
-    const agent = this.agents.get(agentName);
-    if (!agent) {
-      throw new TerminalError(`ctx.runAgent: no agent named "${agentName}" on this worker`, {
-        code: "OUTLAST_UNKNOWN_AGENT",
-      });
-    }
-    const parsed = agent.input ? agent.input.safeParse(input) : { success: true as const };
-    if (!parsed.success) {
-      throw new TerminalError(
-        `ctx.runAgent("${agentName}"): input does not match the agent's schema: ${parsed.error.message}`,
-        {
-          code: "OUTLAST_INVALID_INPUT",
-        },
-      );
-    }
-    const existing = await withDbRetry(() => this.repo.getRunByIdempotencyKey(key));
-    if (existing) return existing;
-    const inserted = await withDbRetry(() =>
-      this.repo.insertRuns([
-        {
-          id: uuidv7(),
-          agent: agentName,
-          queue: agent.queue ?? "default",
-          input,
-          threadId: parent.thread_id ?? undefined,
-          tags: parent.tags,
-          idempotencyKey: key,
-          maxAttempts: agent.retry?.maxAttempts ?? DEFAULT_RETRY.maxAttempts,
-          parentRunId: parent.id,
-          agentVersion: agentVersion(agent),
-        },
-      ]),
-    );
-    const row = inserted[0] ?? (await this.repo.getRunByIdempotencyKey(key));
-    if (!row) throw new Error(`child run for ${key} could not be created`);
-    return row;
   }
 
   /** Writes what an attempt's outcome means for the run. */
@@ -485,26 +447,4 @@ function unknownAgent(name: string): Error {
       code: "OUTLAST_UNKNOWN_AGENT",
     },
   );
-}
-
-/** Ceiling on one throttled wait for admission, so a run re-checks as quota changes. */
-const ADMISSION_RECHECK_MS = 60_000;
-
-function admissionOutcome(a: Admission): Outcome | undefined {
-  if (a.admit) return undefined;
-  const error = new RateLimitedError(`not admitted: ${a.reason}`, { limit: a.limit });
-  if (a.etaMs === undefined) {
-    return {
-      kind: "failed",
-      error: new TerminalError(`the run can never start: ${a.reason}`, {
-        code: "OUTLAST_QUOTA_EXHAUSTED",
-      }),
-    };
-  }
-  return {
-    kind: "throttled",
-    error,
-    delayMs: Math.min(ADMISSION_RECHECK_MS, Math.max(50, a.etaMs)),
-    limit: a.limit,
-  };
 }
