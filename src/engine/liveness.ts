@@ -1,7 +1,7 @@
 import { randomInt } from "node:crypto";
 import { hostname } from "node:os";
 import { type Db, LOCK_NAMESPACE, type SessionLock } from "../store/db.js";
-import type { Repo } from "../store/repo.js";
+import type { WorkerRegistry } from "../store/worker-registry.js";
 import type { Logger } from "../util/log.js";
 
 export interface LivenessOptions {
@@ -35,7 +35,7 @@ export class Liveness {
 
   constructor(
     private readonly db: Db,
-    private readonly repo: Repo,
+    private readonly repo: WorkerRegistry,
     private readonly workerId: string,
     private readonly queues: string[],
     private readonly opts: LivenessOptions,

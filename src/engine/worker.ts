@@ -12,6 +12,7 @@ import {
   type StepWriteResult,
 } from "../store/repo.js";
 import { withDbRetry } from "../store/retry.js";
+import { WorkerRegistry } from "../store/worker-registry.js";
 import { Batcher } from "../util/batcher.js";
 import { type Logger, silentLogger } from "../util/log.js";
 import { Wakeup } from "../util/signal.js";
@@ -138,7 +139,7 @@ export class Worker {
     });
     this.liveness = new Liveness(
       opts.db,
-      this.repo,
+      new WorkerRegistry(opts.db),
       this.id,
       this.queues,
       {

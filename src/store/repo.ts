@@ -4,7 +4,6 @@ import { type Db, LOCK_NAMESPACE } from "./db.js";
 import * as R from "./sql/runs.js";
 import * as G from "./sql/signals.js";
 import * as S from "./sql/steps.js";
-import * as W from "./sql/workers.js";
 
 /** A run as the API shows it. */
 export interface RunRow {
@@ -376,37 +375,5 @@ export class Repo {
       const c = byKey.get(`${s.runId}:${s.seq}`);
       return { written: c !== undefined, cancelRequested: c ?? false };
     });
-  }
-
-  async registerWorker(w: {
-    id: string;
-    queues: string[];
-    hostname: string;
-    pid: number;
-    lockKey: number | null;
-    ttlMs: number;
-  }): Promise<void> {
-    await this.db.query(W.REGISTER_WORKER, [w.id, w.queues, w.hostname, w.pid, w.lockKey, w.ttlMs]);
-  }
-
-  async heartbeat(id: string, ttlMs: number): Promise<boolean> {
-    return (await this.db.query(W.HEARTBEAT, [id, ttlMs])).length > 0;
-  }
-
-  async deregisterWorker(id: string): Promise<void> {
-    await this.db.query(W.DEREGISTER_WORKER, [id]);
-  }
-
-  /** Returns the ids of runs given back to the queue. */
-  async reapDeadWorkers(): Promise<string[]> {
-    const rows = await this.db.query<{ id: string }>(W.REAP_DEAD_WORKERS, [
-      LOCK_NAMESPACE,
-      this.db.kind === "postgres",
-    ]);
-    return rows.map((r) => r.id);
-  }
-
-  async forgetOtherWorkers(ownId: string): Promise<void> {
-    await this.db.query(W.FORGET_OTHER_WORKERS, [ownId]);
   }
 }
