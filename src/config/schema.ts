@@ -164,6 +164,26 @@ export const notifiersSchema = z
   })
   .prefault({});
 
+const weight = z
+  .number()
+  .positive("a weight must be more than 0")
+  .max(1_000_000, "a weight must be at most 1,000,000");
+
+/**
+ * Weighted fairness between tenants (a run's `tags.tenant`; untagged runs are tenant
+ * `""`): claims interleave tenants' ready runs by weight, and a full rate share is split
+ * among tenants by weight, so one tenant's burst cannot starve the rest. Off without this
+ * block. See src/quota/fairness.ts.
+ */
+export const fairnessSchema = z
+  .object({
+    /** Weight by tenant; a tenant with weight 3 gets 3 starts for another's 1 while both wait. */
+    tenants: z.record(z.string(), weight).default({}),
+    /** Weight of tenants not listed. */
+    defaultWeight: weight.default(1),
+  })
+  .strict();
+
 export const configSchema = z.object({
   agents: z.array(agentShape).default([]),
   /** Queues and their global concurrency caps (all workers together). */
@@ -200,6 +220,8 @@ export const configSchema = z.object({
       shutdownGraceMs: z.number().int().nonnegative().default(10_000),
     })
     .prefault({}),
+  /** Weighted fairness between tenants; off when absent. */
+  fairness: fairnessSchema.optional(),
   webhooks: webhooksSchema,
   notifiers: notifiersSchema,
   api: z

@@ -22,11 +22,3 @@ export interface StepRecord {
   startedAt: Date;
   finishedAt: Date;
 }
-
-/** A step whose body just started. */
-export interface StartedStep {
-  seq: number;
-  name: string;
-  kind: string;
-  startedAt: Date;
-}

@@ -3,6 +3,7 @@ import { hostname } from "node:os";
 import { CancelledError, LeaseLostError, TerminalError } from "../errors.js";
 import type { LlmClient } from "../llm/types.js";
 import type { Admission } from "../quota/admission.js";
+import { Fairness, type FairnessConfig, TenantLoad, tenantOf } from "../quota/fairness.js";
 import type { Db } from "../store/db.js";
 import {
   type ClaimedRun,
@@ -13,7 +14,7 @@ import {
 } from "../store/repo.js";
 import { withDbRetry } from "../store/retry.js";
 import { WorkerRegistry } from "../store/worker-registry.js";
-import { Batcher, type LazyItem } from "../util/batcher.js";
+import { Batcher } from "../util/batcher.js";
 import { type Logger, silentLogger } from "../util/log.js";
 import { Wakeup } from "../util/signal.js";
 import type { AnyAgent } from "./agent.js";
@@ -52,17 +53,12 @@ export interface WorkerOptions {
   reapIntervalMs?: number;
   id?: string;
   /** Quota-aware admission: asked before a run's first step (see src/quota/admission.ts). */
-  admission?: (agent: AnyAgent) => Promise<Admission>;
+  admission?: (agent: AnyAgent, run: ClaimedRun) => Promise<Admission>;
+  /** Weighted fairness between tenants in claims (src/quota/fairness.ts). Default: off. */
+  fairness?: FairnessConfig;
 }
 
 type Park = Parameters<Repo["parkRuns"]>[0][number];
-
-/**
- * How long a step's "started" row may wait to ride along with another journal write
- * before it is written alone. A step that ends sooner is written once, final (the common
- * short step costs no extra write); an SSE client sees a long step start within this.
- */
-const STARTED_WRITE_DELAY_MS = 20;
 
 interface Active {
   run: ClaimedRun;
@@ -92,6 +88,9 @@ export class Worker {
    * the write that finishes it can claim its successor in the same statement.
    */
   private busy = 0;
+  /** Set when fairness is on; `load` then counts the runs holding slots, by tenant. */
+  private readonly fairness: Fairness | undefined;
+  private readonly load = new TenantLoad();
   private readonly journal: Batcher<StepWrite, StepWriteResult>;
   private readonly finisher: Batcher<Finish, boolean>;
   private readonly parker: Batcher<Park, boolean>;
@@ -107,6 +106,7 @@ export class Worker {
     this.agents = new Map(opts.agents.map((a) => [a.name, a]));
     this.queues = [...new Set(opts.queues ?? opts.agents.map((a) => a.queue ?? "default"))];
     this.concurrency = opts.concurrency ?? 10;
+    this.fairness = opts.fairness ? new Fairness(opts.fairness) : undefined;
     this.log = (opts.log ?? silentLogger).child({ worker: this.id });
     const forever = { maxElapsedMs: Number.POSITIVE_INFINITY, signal: this.hardStop.signal };
     this.journal = new Batcher((items) =>
@@ -123,7 +123,7 @@ export class Worker {
           const res = await withDbRetry(
             () =>
               want > 0
-                ? this.repo.finishAndClaim(items, queues, want, this.id)
+                ? this.repo.finishAndClaim(items, queues, want, this.id, this.fairClaim(queues))
                 : this.repo.finishRuns(items).then((finished) => ({ finished, claimed: [] })),
             forever,
           );
@@ -237,19 +237,29 @@ export class Worker {
     const limits = this.opts.queueLimits ?? {};
     const uncapped = this.uncappedQueues;
     const out: ClaimedRun[] = [];
-    if (uncapped.length > 0) out.push(...(await this.repo.claim(uncapped, free, this.id)));
+    if (uncapped.length > 0) {
+      out.push(...(await this.repo.claim(uncapped, free, this.id, this.fairClaim(uncapped))));
+    }
     for (const q of this.queues) {
       const cap = limits[q];
       if (cap === undefined || out.length >= free) continue;
-      out.push(...(await this.repo.claimCapped(q, cap, free - out.length, this.id)));
+      out.push(
+        ...(await this.repo.claimCapped(q, cap, free - out.length, this.id, this.fairness)),
+      );
     }
     return out;
+  }
+
+  /** A fair claim's arguments for some queues (their tenants' runs on this worker); off: undefined. */
+  private fairClaim(queues: readonly string[]) {
+    return this.fairness?.claimArgs(this.load.running(queues));
   }
 
   private startRun(run: ClaimedRun): void {
     const abort = new AbortController();
     const entry: Active = { run, abort, done: Promise.resolve() };
     this.active.set(run.id, entry);
+    if (this.fairness) this.load.add(run.queue, tenantOf(run.tags));
     entry.done = this.execute(run, abort)
       .catch((err) => this.log.error("run handling failed", { run: run.id, error: String(err) }))
       .finally(() => {
@@ -269,6 +279,7 @@ export class Worker {
     }
     if (!abort.signal.aborted) abort.abort(new ShutdownError());
     this.busy--;
+    if (this.fairness) this.load.remove(run.queue, tenantOf(run.tags));
     // A finishing run's slot is refilled by the write that finishes it; other outcomes
     // leave it to the claim loop.
     const finishing =
@@ -288,11 +299,10 @@ export class Worker {
     const mismatch = versionMismatch(agent, run, journal.size);
     if (mismatch) return { kind: "failed", error: mismatch };
     if (journal.size === 0 && this.opts.admission) {
-      const refused = admissionOutcome(await this.opts.admission(agent));
+      const refused = admissionOutcome(await this.opts.admission(agent, run));
       if (refused) return refused;
     }
     const attemptNo = run.attempt + 1;
-    const starts = new Map<number, LazyItem<StepWriteResult>>();
     const ctx = new RunContextImpl({
       runId: run.id,
       agent: run.agent,
@@ -306,27 +316,7 @@ export class Worker {
         ...(run.tags?.feature ? { feature: run.tags.feature } : {}),
         ...(run.tags?.tenant ? { tenant: run.tags.tenant } : {}),
       },
-      started: (step) => {
-        const start = this.journal.submitLazy(
-          {
-            ...step,
-            status: "running",
-            runId: run.id,
-            leaseToken: run.lease_token,
-            attempt: attemptNo,
-          },
-          STARTED_WRITE_DELAY_MS,
-        );
-        // Awaited (if at all) by the step's record; a failed write shows there.
-        start.promise.catch(() => {});
-        starts.set(step.seq, start);
-      },
       record: async (step) => {
-        // The step's start not written yet: the final row carries both (one write).
-        // Written or in flight: the final write must follow it (events in order).
-        const start = starts.get(step.seq);
-        starts.delete(step.seq);
-        if (start && !start.withdraw()) await start.promise.catch(() => {});
         const res = await this.journal.submit({
           ...step,
           runId: run.id,
@@ -363,13 +353,7 @@ export class Worker {
         startChildRun(this.repo, this.agents, run, childAgent, input, key),
       suspend: (waits) => abort.abort(new SuspendSignal(waits)),
     });
-    try {
-      return await runAgent(agent, run, ctx, abort);
-    } finally {
-      // Steps that started and never ended (their attempt failed or was cancelled): their
-      // start is written before the attempt's outcome, so the run's events stay in order.
-      await Promise.all([...starts.values()].map((s) => s.flush().catch(() => {})));
-    }
+    return runAgent(agent, run, ctx, abort);
   }
 
   /** Writes what an attempt's outcome means for the run. */

@@ -1,7 +1,12 @@
 import type { AnyAgent } from "../engine/agent.js";
 import type { Gateway } from "../gateway/index.js";
 import type { Db } from "../store/db.js";
-import { RUNNING_OF_AGENT, THROTTLED_BY_LIMIT } from "../store/sql/quota.js";
+import {
+  RUNNING_OF_AGENT,
+  RUNNING_OF_AGENT_BY_TENANT,
+  THROTTLED_BY_LIMIT,
+} from "../store/sql/quota.js";
+import { type Fairness, fairShareVerdict, type TenantRuns } from "./fairness.js";
 import { type Forecast, forecastRun } from "./forecast.js";
 import { type Headroom, readHeadroom } from "./headroom.js";
 
@@ -31,6 +36,9 @@ const PROBE_RUNS = 2;
  * - **Rate share.** Once the agent's pace is learned (tokens per minute of a run at full
  *   speed), at most ⌊TPM ÷ pace⌋ of its runs execute at once, so admitted runs progress
  *   at full speed rather than all runs crawling and timing out together.
+ * - **Tenants** (with a `fairness` config): a full share is split among the tenants
+ *   waiting for it by weight, so one tenant's burst cannot hold the others' runs back
+ *   (see {@link fairShareVerdict}).
  *
  * Mid-run throttling (a step's call must wait) is the gateway's part: the run parks as
  * `throttled` without spending an attempt.
@@ -43,6 +51,8 @@ export class QuotaService {
     private readonly gateway: Gateway,
     /** How long a learned forecast is reused before it is read again. */
     private readonly forecastTtlMs = 10_000,
+    /** Weighted fairness between tenants; undefined: off (the config has no `fairness`). */
+    private readonly fairness?: Fairness,
   ) {}
 
   /** The agent's forecast, re-learned at most every `forecastTtlMs` (it sits on the claim path). */
@@ -55,14 +65,19 @@ export class QuotaService {
     return forecast;
   }
 
-  async check(agent: AnyAgent): Promise<Admission> {
+  /**
+   * @param run.tenant the tenant of the run being decided (`tags.tenant`, `""` when
+   *   untagged); matters only with fairness on.
+   */
+  async check(agent: AnyAgent, run: { tenant?: string } = {}): Promise<Admission> {
     const forecast = await this.forecast(agent);
     const targets = forecast.models.flatMap((m) => this.gateway.targetsOf(m).slice(0, 1));
     if (targets.length === 0) return { admit: true, forecast };
     const rooms = await readHeadroom(this.db, targets);
     for (const room of rooms) {
       const refusal =
-        this.tpdShort(room, forecast) ?? (await this.rateShareFull(agent, room, forecast));
+        this.tpdShort(room, forecast) ??
+        (await this.rateShareFull(agent, room, forecast, run.tenant ?? ""));
       if (refusal) return { admit: false, forecast, ...refusal };
     }
     return { admit: true, forecast };
@@ -94,6 +109,7 @@ export class QuotaService {
     agent: AnyAgent,
     room: Headroom,
     forecast: Forecast,
+    tenant: string,
   ): Promise<Omit<Extract<Admission, { admit: false }>, "admit" | "forecast"> | undefined> {
     // How many runs at full speed the per-minute limits carry; the tighter one binds.
     const shares: { dim: string; n: number }[] = [];
@@ -119,15 +135,18 @@ export class QuotaService {
     const perRun = binding.dim === "rpm" ? forecast.llmCalls : forecast.tokens;
     const burst = banked !== undefined && perRun > 0 ? Math.floor(banked / perRun) : 0;
     const share = Math.max(1, Math.floor(binding.n)) + burst;
+    const runMinutes = forecast.callsPerMinute
+      ? forecast.llmCalls / forecast.callsPerMinute
+      : 1 / 60;
+    if (this.fairness) {
+      return this.tenantShareFull(agent, tenant, share, runMinutes, room.target, binding.dim);
+    }
     const counts = (
       await this.db.query<{ n: number; waiting: number }>(RUNNING_OF_AGENT, [agent.name])
     )[0];
     const running = counts?.n ?? 0;
     // The run being decided is itself `running` (claimed) when a worker asks.
     if (running <= share) return undefined;
-    const runMinutes = forecast.callsPerMinute
-      ? forecast.llmCalls / forecast.callsPerMinute
-      : 1 / 60;
     return {
       limit: `${room.target} ${binding.dim}`,
       // Its turn comes after the runs already waiting, a share at a time; spread ±50% so
@@ -137,6 +156,30 @@ export class QuotaService {
         ((runMinutes * 60_000) / share) * (1 + (counts?.waiting ?? 0) / share) * this.jitter(),
       ),
       reason: `${share} runs of ${agent.name} at full speed use the ${binding.dim} limit; this one waits its turn`,
+    };
+  }
+
+  /** The rate share with fairness on: split among tenants when it is full. */
+  private async tenantShareFull(
+    agent: AnyAgent,
+    tenant: string,
+    share: number,
+    runMinutes: number,
+    target: string,
+    dim: string,
+  ): Promise<Omit<Extract<Admission, { admit: false }>, "admit" | "forecast"> | undefined> {
+    const byTenant = await this.db.query<TenantRuns>(RUNNING_OF_AGENT_BY_TENANT, [agent.name]);
+    const running = byTenant.reduce((n, r) => n + r.running, 0);
+    if (running <= share || !this.fairness) return undefined;
+    const v = fairShareVerdict(this.fairness, share, tenant, byTenant);
+    if (v.admit) return undefined;
+    // Its turn comes when one of its own tenant's runs ends, after that tenant's waiting
+    // runs; jittered as above.
+    const part = Math.max(1, v.tenantShare);
+    return {
+      limit: `${target} ${dim}`,
+      etaMs: Math.ceil(((runMinutes * 60_000) / part) * (1 + v.waiting / part) * this.jitter()),
+      reason: `tenant "${tenant}" has ${v.running} runs of ${agent.name} going, over its weighted share of ${v.tenantShare} of the ${share} runs the ${dim} limit carries at full speed; this one waits its turn`,
     };
   }
 

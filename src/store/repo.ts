@@ -1,5 +1,6 @@
-import type { JournalEntry, StartedStep, StepRecord } from "../engine/journal.js";
+import type { JournalEntry, StepRecord } from "../engine/journal.js";
 import type { SerializedError } from "../errors.js";
+import type { FairClaim, Fairness } from "../quota/fairness.js";
 import { type Db, LOCK_NAMESPACE } from "./db.js";
 import * as R from "./sql/runs.js";
 import * as G from "./sql/signals.js";
@@ -101,12 +102,11 @@ export interface Finish {
   error: SerializedError | undefined;
 }
 
-/** A journal write: a step that started (status `running`) or one that ended. */
-export type StepWrite = (StepRecord | (StartedStep & { status: "running" })) & {
+export interface StepWrite extends StepRecord {
   runId: string;
   leaseToken: string;
   attempt: number;
-};
+}
 
 export interface StepWriteResult {
   written: boolean;
@@ -122,6 +122,11 @@ function finishArrays(items: Finish[]): unknown[] {
     items.map((f) => f.outputJson ?? null),
     items.map((f) => (f.error ? JSON.stringify(f.error) : null)),
   ];
+}
+
+/** A fair claim's arguments in the order CLAIM_RUNS_FAIR takes them after the worker id. */
+function fairArgs(f: FairClaim): unknown[] {
+  return [f.tenants, f.weights, f.running, f.defaultWeight];
 }
 
 /** Typed access to the SQL in ./sql: the only code that sends statements for runs. */
@@ -176,14 +181,45 @@ export class Repo {
     ]);
   }
 
-  claim(queues: string[], limit: number, workerId: string): Promise<ClaimedRun[]> {
-    return this.db.query<ClaimedRun>(R.CLAIM_RUNS, [queues, limit, workerId]);
+  /**
+   * Leases the best ready runs of some queues. With `fair`, tenants' runs interleave by
+   * weight (src/quota/fairness.ts); without it, the same statement as before fairness.
+   */
+  claim(
+    queues: string[],
+    limit: number,
+    workerId: string,
+    fair?: FairClaim,
+  ): Promise<ClaimedRun[]> {
+    return fair
+      ? this.db.query<ClaimedRun>(R.CLAIM_RUNS_FAIR, [queues, limit, workerId, ...fairArgs(fair)])
+      : this.db.query<ClaimedRun>(R.CLAIM_RUNS, [queues, limit, workerId]);
   }
 
-  /** Claims from a queue with a global concurrency cap, serialised per queue. */
-  claimCapped(queue: string, cap: number, limit: number, workerId: string): Promise<ClaimedRun[]> {
+  /**
+   * Claims from a queue with a global concurrency cap, serialised per queue. With
+   * `fairness`, each tenant's running runs are counted over every worker (under the lock
+   * the cap already takes), so the cap is shared fairly across the whole fleet.
+   */
+  claimCapped(
+    queue: string,
+    cap: number,
+    limit: number,
+    workerId: string,
+    fairness?: Fairness,
+  ): Promise<ClaimedRun[]> {
     return this.db.transaction(async (tx) => {
       await tx.query(R.LOCK_QUEUE, [LOCK_NAMESPACE, `queue:${queue}`]);
+      if (fairness) {
+        const rows = await tx.query<{ tenant: string; n: number }>(
+          R.COUNT_RUNNING_IN_QUEUE_BY_TENANT,
+          [queue],
+        );
+        const n = Math.min(limit, cap - rows.reduce((sum, r) => sum + r.n, 0));
+        if (n <= 0) return [];
+        const fair = fairness.claimArgs(new Map(rows.map((r) => [r.tenant, r.n])));
+        return tx.query<ClaimedRun>(R.CLAIM_RUNS_FAIR, [[queue], n, workerId, ...fairArgs(fair)]);
+      }
       const running = (await tx.query<{ n: number }>(R.COUNT_RUNNING_IN_QUEUE, [queue]))[0]?.n ?? 0;
       const n = Math.min(limit, cap - running);
       if (n <= 0) return [];
@@ -214,11 +250,14 @@ export class Repo {
     queues: string[],
     claimLimit: number,
     workerId: string,
+    fair?: FairClaim,
   ): Promise<{ finished: Set<string>; claimed: ClaimedRun[] }> {
     const head = items.slice(0, 150);
     const rows = await this.db.query<{ finished: string[]; claimed: ClaimedRun[] }>(
-      R.FINISH_AND_CLAIM,
-      [...finishArrays(head), queues, claimLimit, workerId],
+      fair ? R.FINISH_AND_CLAIM_FAIR : R.FINISH_AND_CLAIM,
+      fair
+        ? [...finishArrays(head), queues, claimLimit, workerId, ...fairArgs(fair)]
+        : [...finishArrays(head), queues, claimLimit, workerId],
     );
     const finished = new Set(rows[0]?.finished ?? []);
     if (items.length > head.length)
@@ -363,12 +402,12 @@ export class Repo {
         steps.map((s) => s.name),
         steps.map((s) => s.kind),
         steps.map((s) => s.status),
-        steps.map((s) => (s.status !== "running" && s.outputJson) || null),
-        steps.map((s) => (s.status !== "running" && s.error ? JSON.stringify(s.error) : null)),
+        steps.map((s) => s.outputJson ?? null),
+        steps.map((s) => (s.error ? JSON.stringify(s.error) : null)),
         steps.map((s) => s.attempt),
         steps.map((s) => s.leaseToken),
         steps.map((s) => s.startedAt.toISOString()),
-        steps.map((s) => (s.status === "running" ? null : s.finishedAt.toISOString())),
+        steps.map((s) => s.finishedAt.toISOString()),
       ],
     );
     const byKey = new Map(rows.map((r) => [`${r.run_id}:${r.seq}`, r.cancel_requested]));

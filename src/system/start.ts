@@ -7,6 +7,7 @@ import { RunService } from "../engine/run-service.js";
 import { Worker } from "../engine/worker.js";
 import { createGateway, type Gateway, mountGateway } from "../gateway/index.js";
 import { QuotaService } from "../quota/admission.js";
+import { Fairness, tenantOf } from "../quota/fairness.js";
 import { type Simulator, startSimulator } from "../sim/index.js";
 import type { Db } from "../store/db.js";
 import { openStore } from "../store/open.js";
@@ -88,7 +89,8 @@ export async function startSystem(opts: SystemOptions): Promise<RunningSystem> {
     });
     await gateway.start();
     stack.push(() => gateway.close());
-    const quota = new QuotaService(db, gateway);
+    const fairness = config.fairness ? new Fairness(config.fairness) : undefined;
+    const quota = new QuotaService(db, gateway, undefined, fairness);
     const queues = knownQueues(config);
     const service = new RunService(db, config.agents, queues);
     service.quota = quota;
@@ -113,7 +115,8 @@ export async function startSystem(opts: SystemOptions): Promise<RunningSystem> {
         leaseTtlMs: config.worker.leaseTtlMs,
         reapIntervalMs: config.worker.reapIntervalMs,
         llm: gateway,
-        admission: (agent) => quota.check(agent),
+        admission: (agent, run) => quota.check(agent, { tenant: tenantOf(run.tags) }),
+        fairness: config.fairness,
         log,
       });
       await w.start();

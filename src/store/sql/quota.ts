@@ -49,3 +49,14 @@ export const RUNNING_OF_AGENT = `
 SELECT count(*) FILTER (WHERE status = 'running')::int AS n,
   count(*) FILTER (WHERE status = 'throttled')::int AS waiting
 FROM outlast.runs WHERE agent = $1 AND status IN ('running', 'throttled')`;
+
+/**
+ * RUNNING_OF_AGENT by tenant (`tags.tenant`, '' when untagged), for the fair split of a
+ * full rate share. $1 agent
+ */
+export const RUNNING_OF_AGENT_BY_TENANT = `
+SELECT coalesce(tags ->> 'tenant', '') AS tenant,
+  count(*) FILTER (WHERE status = 'running')::int AS running,
+  count(*) FILTER (WHERE status = 'throttled')::int AS waiting
+FROM outlast.runs WHERE agent = $1 AND status IN ('running', 'throttled')
+GROUP BY 1`;

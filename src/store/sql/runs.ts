@@ -88,6 +88,91 @@ function readyRuns(queues: string, limit: string): string {
   LIMIT ${limit}`;
 }
 
+/** A run's tenant, exactly as migration 007 indexes it (the planner matches it textually). */
+const TENANT = "coalesce(tags ->> 'tenant', '')";
+/** The predicate of runs_tenant_ready_idx (migration 007). */
+const TENANT_READY = `status IN ('queued', 'waiting', 'throttled')
+      AND available_at < 'infinity'::timestamptz`;
+
+/**
+ * The best ready runs of some queues by weighted fairness between tenants, locked
+ * (config `fairness`; see src/quota/fairness.ts for the rules).
+ *
+ * 1. `tenants`: the distinct tenants with ready-state runs of each queue, by a skip scan of
+ *    runs_tenant_ready_idx — one index probe per tenant however many runs each has.
+ * 2. Per tenant, its best `limit` ready runs in claim order, from the same index: a burst
+ *    of 1,000 runs of one tenant costs the others `limit` rows, not 1,000.
+ * 3. Priority first; within a priority, weighted fair queueing: the k-th run (from 1) of a
+ *    tenant that already runs `running` runs finishes its turn at (running + k) / weight,
+ *    and the earliest turns win. Without `running`, claims of one slot at a time (a busy
+ *    worker) would always go to the tenant with the oldest run.
+ *
+ * Tenants unlisted in the arrays run nothing and have the default weight.
+ * @param tenants text[], weights float8[] and running int[]: parallel arrays
+ */
+function fairReadyRuns(
+  queues: string,
+  limit: string,
+  tenants: string,
+  weights: string,
+  running: string,
+  defaultWeight: string,
+): string {
+  return `
+  WITH RECURSIVE tenants AS (
+    SELECT q.name AS queue, (
+      SELECT ${TENANT} FROM outlast.runs
+      WHERE queue = q.name AND ${TENANT_READY}
+      ORDER BY ${TENANT} LIMIT 1) AS tenant
+    FROM unnest(${queues}::text[]) AS q(name)
+    UNION ALL
+    SELECT t.queue, (
+      SELECT ${TENANT} FROM outlast.runs
+      WHERE queue = t.queue AND ${TENANT_READY} AND ${TENANT} > t.tenant
+      ORDER BY ${TENANT} LIMIT 1)
+    FROM tenants t WHERE t.tenant IS NOT NULL
+  ), service AS (
+    SELECT * FROM unnest(${tenants}::text[], ${weights}::float8[], ${running}::int[])
+      AS s(tenant, weight, running)
+  ), cand AS (
+    SELECT t.queue, t.tenant, r.id, r.priority, r.available_at,
+      (coalesce(s.running, 0) + row_number() OVER (
+        PARTITION BY t.queue, t.tenant ORDER BY r.priority DESC, r.available_at, r.id))
+        / coalesce(s.weight, ${defaultWeight}::float8) AS turn
+    FROM (SELECT * FROM tenants WHERE tenant IS NOT NULL) AS t
+    CROSS JOIN LATERAL (
+      SELECT id, priority, available_at FROM outlast.runs
+      WHERE queue = t.queue AND ${TENANT} = t.tenant AND ${TENANT_READY}
+        AND available_at <= now()
+      ORDER BY priority DESC, available_at, id
+      LIMIT ${limit}
+    ) AS r
+    LEFT JOIN service s ON s.tenant = t.tenant
+  ), quota AS (
+    SELECT queue, tenant, count(*) AS n FROM (
+      SELECT queue, tenant FROM cand ORDER BY priority DESC, turn, available_at, id
+      LIMIT ${limit}) AS best
+    GROUP BY queue, tenant
+  )
+  SELECT r.id, r.waiting_for FROM quota q
+  CROSS JOIN LATERAL (
+    SELECT id, waiting_for FROM outlast.runs
+    WHERE queue = q.queue AND ${TENANT} = q.tenant AND ${TENANT_READY}
+      AND available_at <= now()
+    ORDER BY priority DESC, available_at, id
+    LIMIT q.n
+    FOR UPDATE SKIP LOCKED
+  ) AS r`;
+}
+
+/** Leases the runs `c` selected. */
+const LEASE = (workerId: string) => `UPDATE outlast.runs r
+SET status = 'running', lease_owner = ${workerId}, lease_token = gen_random_uuid(),
+    claims = r.claims + 1, started_at = coalesce(r.started_at, now()), updated_at = now(),
+    waiting_for = NULL
+FROM c WHERE r.id = c.id
+RETURNING ${CLAIMED_COLUMNS}`;
+
 /**
  * Claim: lease the best ready runs of some queues for one worker, in one statement
  * (graphile-worker's getJobs shape). Each claim gets a new fencing token.
@@ -95,12 +180,16 @@ function readyRuns(queues: string, limit: string): string {
  */
 export const CLAIM_RUNS = `
 WITH c AS (${readyRuns("$1", "$2")})
-UPDATE outlast.runs r
-SET status = 'running', lease_owner = $3, lease_token = gen_random_uuid(),
-    claims = r.claims + 1, started_at = coalesce(r.started_at, now()), updated_at = now(),
-    waiting_for = NULL
-FROM c WHERE r.id = c.id
-RETURNING ${CLAIMED_COLUMNS}`;
+${LEASE("$3")}`;
+
+/**
+ * CLAIM_RUNS with weighted fairness between tenants (see fairReadyRuns).
+ * $1 text[] queues, $2 int limit, $3 worker id, $4 tenants text[], $5 weights float8[],
+ * $6 runs each tenant runs now int[], $7 weight of unlisted tenants float8
+ */
+export const CLAIM_RUNS_FAIR = `
+WITH c AS (${fairReadyRuns("$1", "$2", "$4", "$5", "$6", "$7")})
+${LEASE("$3")}`;
 
 /**
  * Serialises claims on a queue with a global concurrency cap. $1 lock namespace, $2 queue
@@ -110,6 +199,12 @@ export const LOCK_QUEUE = `SELECT pg_advisory_xact_lock($1::int, hashtext($2))`;
 /** $1 queue */
 export const COUNT_RUNNING_IN_QUEUE = `
 SELECT count(*)::int AS n FROM outlast.runs WHERE queue = $1 AND status = 'running'`;
+
+/** COUNT_RUNNING_IN_QUEUE by tenant, for a fair claim on a capped queue. $1 queue */
+export const COUNT_RUNNING_IN_QUEUE_BY_TENANT = `
+SELECT ${TENANT} AS tenant, count(*)::int AS n FROM outlast.runs
+WHERE queue = $1 AND status = 'running'
+GROUP BY 1`;
 
 /**
  * A finished child run wakes its parent: bump the parent's wake counter and, when it is
@@ -225,22 +320,30 @@ RETURNING cancel_requested`;
  * Returns one row: `finished` (ids) and `claimed` (runs, as JSON).
  * $1..$5 the finish batch as FINISH_RUNS, $6 text[] queues, $7 int claim limit, $8 worker id
  */
-export const FINISH_AND_CLAIM = `
+export const FINISH_AND_CLAIM = finishAndClaim(readyRuns("$6", "$7"));
+
+/**
+ * FINISH_AND_CLAIM with weighted fairness between tenants (see fairReadyRuns).
+ * $1..$8 as FINISH_AND_CLAIM, $9 tenants text[], $10 weights float8[],
+ * $11 runs each tenant runs now int[], $12 weight of unlisted tenants float8
+ */
+export const FINISH_AND_CLAIM_FAIR = finishAndClaim(
+  fairReadyRuns("$6", "$7", "$9", "$10", "$11", "$12"),
+);
+
+function finishAndClaim(ready: string): string {
+  return `
 ${FINISH_CTES}, note AS (
   SELECT pg_notify('outlast_done', string_agg(id::text, ',')) FROM upd HAVING count(*) > 0
-), c AS (${readyRuns("$6", "$7")}), claimed AS (
-  UPDATE outlast.runs r
-  SET status = 'running', lease_owner = $8, lease_token = gen_random_uuid(),
-      claims = r.claims + 1, started_at = coalesce(r.started_at, now()), updated_at = now(),
-    waiting_for = NULL
-  FROM c WHERE r.id = c.id
-  RETURNING ${CLAIMED_COLUMNS}
+), c AS (${ready}), claimed AS (
+  ${LEASE("$8")}
 )
 SELECT
   (SELECT coalesce(json_agg(upd.id), '[]'::json) FROM upd) AS finished,
   (SELECT coalesce(json_agg(claimed), '[]'::json) FROM claimed) AS claimed,
   (SELECT count(*)::int FROM note) AS notified,
   (SELECT count(*)::int FROM parents) AS parents_woken`;
+}
 
 /**
  * Park runs that wait (sleep, signal, child runs), in one statement for a batch: each gives
