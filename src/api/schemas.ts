@@ -128,7 +128,9 @@ export const StepSchema = z
     seq: z.number().int(),
     name: z.string(),
     kind: z.string(),
-    status: z.string(),
+    status: z.string().openapi({
+      description: "running (started, not ended: in progress or interrupted) | succeeded | failed",
+    }),
     output: z.unknown(),
     error: SerializedErrorSchema.nullable(),
     attempt: z.number().int(),
@@ -147,7 +149,7 @@ export const EventPattern = z
   .string()
   .max(64)
   .regex(
-    /^(\*|run\.\*|step\.\*|run\.(queued|running|waiting|throttled|succeeded|failed|cancelled|cancel_requested|progress)|step\.finished)$/,
+    /^(\*|run\.\*|step\.\*|run\.(queued|running|waiting|throttled|succeeded|failed|cancelled|cancel_requested|progress)|step\.(started|finished))$/,
     'expected an event type such as "run.failed", or "run.*", "step.*", "*"',
   )
   .openapi({ example: "run.failed" });

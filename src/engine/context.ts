@@ -12,7 +12,7 @@ import type { ChatRequest, ChatResult, LlmClient } from "../llm/types.js";
 import type { Wait, WaitingFor } from "../store/repo.js";
 import type { Logger } from "../util/log.js";
 import { parseDuration } from "./duration.js";
-import type { JournalEntry, StepRecord } from "./journal.js";
+import type { JournalEntry, StartedStep, StepRecord } from "./journal.js";
 import { ChildRunFailedError, SignalTimeoutError } from "./wait-errors.js";
 
 export interface StepContext {
@@ -121,6 +121,11 @@ export interface ContextDeps {
   llm: LlmClient | undefined;
   /** Tags of the run the gateway attributes cost to (`feature`, `tenant`). */
   attribution?: { feature?: string; tenant?: string };
+  /**
+   * A step's body starts (`ctx.step`, `ctx.llm`): journal it as running, without making
+   * the step wait for that write. `record` of the same seq then finishes it.
+   */
+  started(step: StartedStep): void;
   record(step: StepRecord): Promise<void>;
   setProgress(data: unknown): Promise<void>;
   /** Consumes and journals a pending signal; undefined when none is pending. */
@@ -317,6 +322,7 @@ export class RunContextImpl implements RunContext {
     opts: StepOptions = {},
   ): Promise<unknown> {
     const startedAt = new Date();
+    this.deps.started({ seq, name, kind, startedAt });
     let signal = this.deps.abort.signal;
     let timer: NodeJS.Timeout | undefined;
     let stepAbort: AbortController | undefined;

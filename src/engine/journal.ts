@@ -22,3 +22,11 @@ export interface StepRecord {
   startedAt: Date;
   finishedAt: Date;
 }
+
+/** A step whose body just started. */
+export interface StartedStep {
+  seq: number;
+  name: string;
+  kind: string;
+  startedAt: Date;
+}

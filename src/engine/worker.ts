@@ -14,7 +14,7 @@ import {
 } from "../store/repo.js";
 import { withDbRetry } from "../store/retry.js";
 import { WorkerRegistry } from "../store/worker-registry.js";
-import { Batcher } from "../util/batcher.js";
+import { Batcher, type LazyItem } from "../util/batcher.js";
 import { type Logger, silentLogger } from "../util/log.js";
 import { Wakeup } from "../util/signal.js";
 import type { AnyAgent } from "./agent.js";
@@ -59,6 +59,13 @@ export interface WorkerOptions {
 }
 
 type Park = Parameters<Repo["parkRuns"]>[0][number];
+
+/**
+ * How long a step's "started" row may wait to ride along with another journal write
+ * before it is written alone. A step that ends sooner is written once, final (the common
+ * short step costs no extra write); an SSE client sees a long step start within this.
+ */
+const STARTED_WRITE_DELAY_MS = 20;
 
 interface Active {
   run: ClaimedRun;
@@ -303,6 +310,7 @@ export class Worker {
       if (refused) return refused;
     }
     const attemptNo = run.attempt + 1;
+    const starts = new Map<number, LazyItem<StepWriteResult>>();
     const ctx = new RunContextImpl({
       runId: run.id,
       agent: run.agent,
@@ -316,7 +324,27 @@ export class Worker {
         ...(run.tags?.feature ? { feature: run.tags.feature } : {}),
         ...(run.tags?.tenant ? { tenant: run.tags.tenant } : {}),
       },
+      started: (step) => {
+        const start = this.journal.submitLazy(
+          {
+            ...step,
+            status: "running",
+            runId: run.id,
+            leaseToken: run.lease_token,
+            attempt: attemptNo,
+          },
+          STARTED_WRITE_DELAY_MS,
+        );
+        // Awaited (if at all) by the step's record; a failed write shows there.
+        start.promise.catch(() => {});
+        starts.set(step.seq, start);
+      },
       record: async (step) => {
+        // The step's start not written yet: the final row carries both (one write).
+        // Written or in flight: the final write must follow it (events in order).
+        const start = starts.get(step.seq);
+        starts.delete(step.seq);
+        if (start && !start.withdraw()) await start.promise.catch(() => {});
         const res = await this.journal.submit({
           ...step,
           runId: run.id,
@@ -353,7 +381,13 @@ export class Worker {
         startChildRun(this.repo, this.agents, run, childAgent, input, key),
       suspend: (waits) => abort.abort(new SuspendSignal(waits)),
     });
-    return runAgent(agent, run, ctx, abort);
+    try {
+      return await runAgent(agent, run, ctx, abort);
+    } finally {
+      // Steps that started and never ended (their attempt failed or was cancelled): their
+      // start is written before the attempt's outcome, so the run's events stay in order.
+      await Promise.all([...starts.values()].map((s) => s.flush().catch(() => {})));
+    }
   }
 
   /** Writes what an attempt's outcome means for the run. */

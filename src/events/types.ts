@@ -1,6 +1,6 @@
 /**
  * Run events: what happened to a run, in order. Written by database triggers in the same
- * transaction as the change they describe (migrations/004_events.sql); numbered per run
+ * transaction as the change they describe (migrations/004_events.sql, 006_step_started.sql); numbered per run
  * from 1 without gaps.
  */
 export const RUN_EVENT_TYPES = [
@@ -13,6 +13,7 @@ export const RUN_EVENT_TYPES = [
   "run.cancelled",
   "run.cancel_requested",
   "run.progress",
+  "step.started",
   "step.finished",
 ] as const;
 

@@ -1,4 +1,4 @@
-import type { JournalEntry, StepRecord } from "../engine/journal.js";
+import type { JournalEntry, StartedStep, StepRecord } from "../engine/journal.js";
 import type { SerializedError } from "../errors.js";
 import type { FairClaim, Fairness } from "../quota/fairness.js";
 import { type Db, LOCK_NAMESPACE } from "./db.js";
@@ -102,11 +102,12 @@ export interface Finish {
   error: SerializedError | undefined;
 }
 
-export interface StepWrite extends StepRecord {
+/** A journal write: a step that started (status `running`) or one that ended. */
+export type StepWrite = (StepRecord | (StartedStep & { status: "running" })) & {
   runId: string;
   leaseToken: string;
   attempt: number;
-}
+};
 
 export interface StepWriteResult {
   written: boolean;
@@ -402,12 +403,12 @@ export class Repo {
         steps.map((s) => s.name),
         steps.map((s) => s.kind),
         steps.map((s) => s.status),
-        steps.map((s) => s.outputJson ?? null),
-        steps.map((s) => (s.error ? JSON.stringify(s.error) : null)),
+        steps.map((s) => (s.status !== "running" && s.outputJson) || null),
+        steps.map((s) => (s.status !== "running" && s.error ? JSON.stringify(s.error) : null)),
         steps.map((s) => s.attempt),
         steps.map((s) => s.leaseToken),
         steps.map((s) => s.startedAt.toISOString()),
-        steps.map((s) => s.finishedAt.toISOString()),
+        steps.map((s) => (s.status === "running" ? null : s.finishedAt.toISOString())),
       ],
     );
     const byKey = new Map(rows.map((r) => [`${r.run_id}:${r.seq}`, r.cancel_requested]));

@@ -11,7 +11,9 @@
  * one turn of the event loop (microseconds), not a timer.
  */
 export class Batcher<T, R> {
-  private pending: { item: T; resolve: (r: R) => void; reject: (e: unknown) => void }[] = [];
+  private pending: Pending<T, R>[] = [];
+  /** Pending items that want a flush: all but lazy ones whose delay has not passed. */
+  private wanting = 0;
   private inFlight = 0;
   private scheduled = false;
 
@@ -22,20 +24,69 @@ export class Batcher<T, R> {
 
   submit(item: T): Promise<R> {
     return new Promise<R>((resolve, reject) => {
-      this.pending.push({ item, resolve, reject });
-      if (!this.scheduled && this.inFlight < (this.opts.concurrency ?? 1)) {
-        this.scheduled = true;
-        setImmediate(() => {
-          this.scheduled = false;
-          this.kick();
-        });
-      }
+      this.pending.push({ item, resolve, reject, wants: true });
+      this.wanting++;
+      this.schedule();
     });
   }
 
+  /**
+   * An item that need not go at once: it rides along with the next flush, or is flushed
+   * on its own after `delayMs`. Until then its submitter may withdraw it — a write that a
+   * later one makes unnecessary then costs nothing (a step's "started" row when the step
+   * ends within the delay).
+   */
+  submitLazy(item: T, delayMs: number): LazyItem<R> {
+    let entry: Pending<T, R> | undefined;
+    const promise = new Promise<R>((resolve, reject) => {
+      entry = { item, resolve, reject, wants: false };
+    });
+    const e = entry as Pending<T, R>;
+    const hurry = () => {
+      clearTimeout(e.timer);
+      e.timer = undefined;
+      if (e.wants || !this.pending.includes(e)) return;
+      e.wants = true;
+      this.wanting++;
+      this.schedule();
+    };
+    e.timer = setTimeout(hurry, delayMs);
+    this.pending.push(e);
+    return {
+      promise,
+      withdraw: () => {
+        const i = this.pending.indexOf(e);
+        if (i < 0) return false;
+        this.pending.splice(i, 1);
+        if (e.wants) this.wanting--;
+        clearTimeout(e.timer);
+        return true;
+      },
+      flush: () => {
+        hurry();
+        return promise;
+      },
+    };
+  }
+
+  private schedule(): void {
+    if (!this.scheduled && this.inFlight < (this.opts.concurrency ?? 1)) {
+      this.scheduled = true;
+      setImmediate(() => {
+        this.scheduled = false;
+        this.kick();
+      });
+    }
+  }
+
   private kick(): void {
-    while (this.pending.length > 0 && this.inFlight < (this.opts.concurrency ?? 1)) {
+    // Lazy items alone do not start a flush; they go with the next one that starts.
+    while (this.wanting > 0 && this.inFlight < (this.opts.concurrency ?? 1)) {
       const batch = this.pending.splice(0, this.opts.maxBatch ?? 500);
+      for (const b of batch) {
+        clearTimeout(b.timer);
+        if (b.wants) this.wanting--;
+      }
       this.inFlight++;
       this.flush(batch.map((b) => b.item))
         .then(
@@ -59,4 +110,24 @@ export class Batcher<T, R> {
       await new Promise((r) => setTimeout(r, 5));
     }
   }
+}
+
+interface Pending<T, R> {
+  item: T;
+  resolve: (r: R) => void;
+  reject: (e: unknown) => void;
+  /** False for a lazy item until its delay has passed. */
+  wants: boolean;
+  /** The flush a lazy item schedules for itself if nothing else carries it first. */
+  timer?: NodeJS.Timeout | undefined;
+}
+
+/** A lazily submitted item. */
+export interface LazyItem<R> {
+  /** Settles with the flush that carries the item. */
+  promise: Promise<R>;
+  /** Takes the item back if it is still pending; false when it is written or in flight. */
+  withdraw(): boolean;
+  /** Flushes the item now if it is still pending; settles like `promise`. */
+  flush(): Promise<R>;
 }

@@ -13,6 +13,15 @@ import { Repo } from "../../src/store/repo.js";
 import { JOURNAL_STEPS } from "../../src/store/sql/steps.js";
 import { BACKENDS, openTestDb } from "../helpers/db.js";
 
+/** A promise and the function that resolves it. */
+function gate(): { promise: Promise<void>; resolve: () => void } {
+  let resolve = () => {};
+  const promise = new Promise<void>((r) => {
+    resolve = r;
+  });
+  return { promise, resolve };
+}
+
 async function eventsOf(
   db: Db,
   runId: string,
@@ -24,11 +33,12 @@ async function eventsOf(
 
 describe.each(BACKENDS)("run events on %s", (backend) => {
   let db: Db;
-  let url: string | undefined;
   let close: () => Promise<void>;
   let service: RunService;
   const workers: Worker[] = [];
   let attempts = 0;
+  let slowStarted = false;
+  let release = gate();
 
   const agents = [
     defineAgent({
@@ -53,16 +63,27 @@ describe.each(BACKENDS)("run events on %s", (backend) => {
       },
     }),
     defineAgent({
+      name: "slow-step",
+      run: async (ctx) =>
+        ctx.step("slow", async () => {
+          slowStarted = true;
+          await release.promise;
+          return "done";
+        }),
+    }),
+    defineAgent({
       name: "waits",
       run: async (ctx) => ctx.waitForSignal("go"),
     }),
   ];
 
   beforeEach(async () => {
-    ({ db, url, close } = await openTestDb(backend));
+    ({ db, close } = await openTestDb(backend));
     service = new RunService(db, agents);
     await service.start();
     attempts = 0;
+    slowStarted = false;
+    release = gate();
   });
 
   afterEach(async () => {
@@ -86,19 +107,23 @@ describe.each(BACKENDS)("run events on %s", (backend) => {
     expect(events.map((e) => e.type)).toEqual([
       "run.queued",
       "run.running",
+      "step.started",
       "step.finished",
       "run.progress",
+      "step.started",
       "step.finished",
       "run.succeeded",
     ]);
-    expect(events[2]!.data).toMatchObject({
+    expect(events[2]!.data).toMatchObject({ seq: 1, name: "one", kind: "step", attempt: 1 });
+    expect(events[2]!.data).not.toHaveProperty("status");
+    expect(events[3]!.data).toMatchObject({
       seq: 1,
       name: "one",
       kind: "step",
       status: "succeeded",
     });
-    expect(events[3]!.data).toEqual({ progress: { half: true } });
-    expect(events[5]!.data).toMatchObject({
+    expect(events[4]!.data).toEqual({ progress: { half: true } });
+    expect(events[7]!.data).toMatchObject({
       status: "succeeded",
       previous_status: "running",
       agent: "two-steps",
@@ -106,21 +131,58 @@ describe.each(BACKENDS)("run events on %s", (backend) => {
     });
   });
 
-  it("records a retry as run.queued with the error (no stack), then the next attempt", async () => {
+  it("writes a long step's start while its body still runs, and its row says running", async () => {
     await startWorker();
-    const { run } = await service.submit({ agent: "flaky" });
+    const { run } = await service.submit({ agent: "slow-step" });
+    for (let i = 0; i < 400 && !slowStarted; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(slowStarted).toBe(true);
+    // Written within the lazy delay (20 ms) plus a flush, long before the step ends.
+    let types: string[] = [];
+    for (let i = 0; i < 200 && !types.includes("step.started"); i++) {
+      await new Promise((r) => setTimeout(r, 10));
+      types = (await eventsOf(db, run.id)).map((e) => e.type);
+    }
+    expect(types).toEqual(["run.queued", "run.running", "step.started"]);
+    expect((await service.steps(run.id)).map((s) => [s.name, s.status])).toEqual([
+      ["slow", "running"],
+    ]);
+    release.resolve();
     await service.waitFor(run.id, 10_000);
     const events = await eventsOf(db, run.id);
     expect(events.map((e) => e.type)).toEqual([
       "run.queued",
       "run.running",
-      "step.finished",
-      "run.queued",
-      "run.running",
+      "step.started",
       "step.finished",
       "run.succeeded",
     ]);
-    const retry = events[3]!.data as { error: Record<string, unknown>; attempt: number };
+    expect(events[3]!.data).toMatchObject({ name: "slow", status: "succeeded" });
+    expect((await service.steps(run.id)).map((s) => [s.name, s.status])).toEqual([
+      ["slow", "succeeded"],
+    ]);
+  });
+
+  it("records a retry as run.queued with the error (no stack), then the next attempt", async () => {
+    await startWorker();
+    const { run } = await service.submit({ agent: "flaky" });
+    await service.waitFor(run.id, 10_000);
+    const events = await eventsOf(db, run.id);
+    // The failed attempt's step started and never finished; the retry executes it again.
+    expect(events.map((e) => e.type)).toEqual([
+      "run.queued",
+      "run.running",
+      "step.started",
+      "step.finished",
+      "step.started",
+      "run.queued",
+      "run.running",
+      "step.started",
+      "step.finished",
+      "run.succeeded",
+    ]);
+    expect(events[4]!.data).toMatchObject({ seq: 2, name: "flaky", attempt: 1 });
+    expect(events[7]!.data).toMatchObject({ seq: 2, name: "flaky", attempt: 2 });
+    const retry = events[5]!.data as { error: Record<string, unknown>; attempt: number };
     expect(retry.error.message).toBe("transient trouble");
     expect(retry.error).not.toHaveProperty("stack");
     expect(retry.attempt).toBe(1);
@@ -161,62 +223,69 @@ describe.each(BACKENDS)("run events on %s", (backend) => {
       expect(res.status).toBe(200);
       const got: RunEvent[] = [];
       for await (const m of parseSse(res.body!)) got.push(JSON.parse(m.data));
-      expect(got.map((e) => e.seq)).toEqual([1, 2, 3, 4, 5, 6]);
+      expect(got.map((e) => e.seq)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
       const missing = await app.request(`/v1/runs/${randomUUID()}/events`);
       expect(missing.status).toBe(404);
     } finally {
       await routes.close();
     }
   });
+});
 
-  it.runIf(backend === "postgres")(
-    "numbers events without gaps or duplicates under concurrent writers",
-    async () => {
-      const pool = new PostgresDb({ connectionString: url!, max: 12 });
-      try {
-        const repo = new Repo(db);
-        const id = randomUUID();
-        await repo.insertRuns([
-          { id, agent: "two-steps", queue: "default", input: null, maxAttempts: 1 },
-        ]);
-        const token = randomUUID();
-        await db.query(
-          "UPDATE outlast.runs SET status = 'running', lease_token = $2 WHERE id = $1",
-          [id, token],
+// PostgreSQL only: PGlite has one connection, so its writers never run concurrently.
+describe("run events on postgres under concurrent writers", () => {
+  it("numbers events without gaps or duplicates, each step's start before its end", async () => {
+    const { db, url, close } = await openTestDb("postgres");
+    const pool = new PostgresDb({ connectionString: url!, max: 12 });
+    try {
+      const repo = new Repo(db);
+      const id = randomUUID();
+      await repo.insertRuns([
+        { id, agent: "two-steps", queue: "default", input: null, maxAttempts: 1 },
+      ]);
+      const token = randomUUID();
+      await db.query("UPDATE outlast.runs SET status = 'running', lease_token = $2 WHERE id = $1", [
+        id,
+        token,
+      ]);
+      const now = new Date();
+      const writes: Promise<unknown>[] = [];
+      for (let i = 1; i <= 150; i++) {
+        writes.push(
+          pool.query(JOURNAL_STEPS, [
+            [id],
+            [i],
+            [`s${i}`],
+            ["step"],
+            ["succeeded"],
+            [String(i)],
+            [null],
+            [1],
+            [token],
+            [now],
+            [now],
+          ]),
         );
-        const now = new Date();
-        const writes: Promise<unknown>[] = [];
-        for (let i = 1; i <= 150; i++) {
-          writes.push(
-            pool.query(JOURNAL_STEPS, [
-              [id],
-              [i],
-              [`s${i}`],
-              ["step"],
-              ["succeeded"],
-              [String(i)],
-              [null],
-              [1],
-              [token],
-              [now],
-              [now],
-            ]),
-          );
-          writes.push(
-            pool.query("UPDATE outlast.runs SET progress = $2::jsonb WHERE id = $1", [
-              id,
-              JSON.stringify({ i }),
-            ]),
-          );
-        }
-        await Promise.all(writes);
-        const events = await eventsOf(db, id);
-        expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => i + 1));
-        expect(events.filter((e) => e.type === "step.finished")).toHaveLength(150);
-        expect(events.filter((e) => e.type === "run.progress").length).toBeGreaterThan(100);
-      } finally {
-        await pool.close();
+        writes.push(
+          pool.query("UPDATE outlast.runs SET progress = $2::jsonb WHERE id = $1", [
+            id,
+            JSON.stringify({ i }),
+          ]),
+        );
       }
-    },
-  );
+      await Promise.all(writes);
+      const events = await eventsOf(db, id);
+      expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => i + 1));
+      expect(events.filter((e) => e.type === "step.finished")).toHaveLength(150);
+      expect(events.filter((e) => e.type === "step.started")).toHaveLength(150);
+      const at = new Map(events.map((e) => [`${e.type} ${e.data.seq}`, e.seq]));
+      for (let i = 1; i <= 150; i++) {
+        expect(at.get(`step.started ${i}`)).toBeLessThan(at.get(`step.finished ${i}`)!);
+      }
+      expect(events.filter((e) => e.type === "run.progress").length).toBeGreaterThan(100);
+    } finally {
+      await pool.close();
+      await close();
+    }
+  });
 });

@@ -103,6 +103,14 @@ describe("SSE on PostgreSQL, run executed by a separate worker process", () => {
     expect(seen.map((e) => e.type)).toEqual(stored.map((e) => e.type));
     expect(seen[0]?.type).toBe("run.queued");
     expect(seen.filter((e) => e.type === "step.finished")).toHaveLength(30);
+    // Each step's start comes right before its end (the steps run one after another).
+    const steps = seen.filter((e) => e.type.startsWith("step."));
+    expect(steps.map((e) => `${e.type} ${e.data.seq}`)).toEqual(
+      Array.from({ length: 30 }, (_, i) => [
+        `step.started ${i + 1}`,
+        `step.finished ${i + 1}`,
+      ]).flat(),
+    );
     expect(seen.filter((e) => e.type === "run.progress").map((e) => e.data.progress)).toEqual([
       { done: 10, of: 30 },
       { done: 20, of: 30 },
@@ -135,15 +143,18 @@ describe("SSE on PostgreSQL, run executed by a separate worker process", () => {
     expect(await submit.exited).toBe(0);
     const out = submit.output();
     expect(out).toMatch(/#1 queued/);
-    expect(out).toMatch(/#3 step 1 "one" succeeded/);
-    expect(out).toMatch(/#4 progress \{"half":true\}/);
-    expect(out).toMatch(/#6 succeeded/);
+    expect(out).toMatch(/#3 step 1 "one" started/);
+    expect(out).toMatch(/#4 step 1 "one" succeeded/);
+    expect(out).toMatch(/#5 progress \{"half":true\}/);
+    expect(out).toMatch(/#8 succeeded/);
     const printed = JSON.parse(out.slice(out.indexOf("{\n"))) as { id: string; output: unknown };
     expect(printed.output).toEqual({ total: 3 });
 
-    const watch = spawnCli(["runs", "watch", printed.id, "--after", "4", "--url", server.url]);
+    const watch = spawnCli(["runs", "watch", printed.id, "--after", "5", "--url", server.url]);
     expect(await watch.exited).toBe(0);
-    expect(watch.output()).not.toMatch(/#4 /);
-    expect(watch.output()).toMatch(/#5 step 2 "two" succeeded[\s\S]*#6 succeeded/);
+    expect(watch.output()).not.toMatch(/#5 /);
+    expect(watch.output()).toMatch(
+      /#6 step 2 "two" started[\s\S]*#7 step 2 "two" succeeded[\s\S]*#8 succeeded/,
+    );
   });
 });

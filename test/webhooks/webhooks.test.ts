@@ -165,12 +165,13 @@ describe.each(BACKENDS)("webhooks on %s", (backend) => {
     const { run: b } = await service.submit({ agent: "beta" });
     await service.waitFor(a.id, 10_000);
     await service.waitFor(b.id, 10_000);
-    await until(() => receiver.received.length >= 2, 10_000, "two deliveries");
+    await until(() => receiver.received.length >= 3, 10_000, "three deliveries");
     await new Promise((r) => setTimeout(r, 300));
     const types = receiver.received.map(
       (r) => JSON.parse(r.body) as { type: string; data: { run_id: string } },
     );
     expect(types.map((t) => [t.data.run_id, t.type])).toEqual([
+      [a.id, "step.started"],
       [a.id, "step.finished"],
       [a.id, "run.succeeded"],
     ]);
@@ -192,7 +193,7 @@ describe.each(BACKENDS)("webhooks on %s", (backend) => {
     const { run: c } = await service.submit({ agent: "alpha" });
     await service.waitFor(c.id, 10_000);
     await new Promise((r) => setTimeout(r, 400));
-    expect(receiver.received).toHaveLength(2);
+    expect(receiver.received).toHaveLength(3);
   });
 
   it("answers unknown ids, bad ids, bad filters and bad bodies with their codes", async () => {

@@ -17,7 +17,7 @@ export const RunEventSchema = z
     at: z.string().openapi({ format: "date-time" }),
     data: z.record(z.string(), z.unknown()).openapi({
       description:
-        "run.*: status, previous_status, agent, attempt, output (succeeded), error, waiting_for, available_at; run.progress: progress; step.finished: seq, name, kind, status, attempt, started_at, finished_at, error.",
+        "run.*: status, previous_status, agent, attempt, output (succeeded), error, waiting_for, available_at; run.progress: progress; step.started: seq, name, kind, attempt, started_at; step.finished: the same and status, finished_at, error.",
     }),
   })
   .openapi("RunEvent");

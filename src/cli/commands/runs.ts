@@ -24,6 +24,8 @@ export function describeEvent(ev: RunEvent): string {
   const d = ev.data as Record<string, unknown>;
   const time = ev.at.slice(11, 23);
   switch (ev.type) {
+    case "step.started":
+      return `${time} #${ev.seq} step ${d.seq} "${d.name}" started`;
     case "step.finished": {
       const ms =
         typeof d.started_at === "string" && typeof d.finished_at === "string"
