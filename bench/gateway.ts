@@ -29,6 +29,7 @@ const { values } = parseArgs({
     "serve-outlast": { type: "string" },
     "database-url": { type: "string" },
     json: { type: "boolean", default: false },
+    "cpu-prof": { type: "string" },
   },
 });
 
@@ -148,6 +149,7 @@ async function main(): Promise<void> {
   }
   const outlast = await start(
     [
+      ...(values["cpu-prof"] ? ["--cpu-prof", `--cpu-prof-dir=${values["cpu-prof"]}`] : []),
       "--import",
       "tsx",
       fileURLToPath(import.meta.url),

@@ -62,6 +62,7 @@ export class Gateway implements LlmClient {
   private readonly recorder: CallRecorder;
   private readonly resources: Resources;
   private started: Promise<void> | undefined;
+  private ready = false;
 
   constructor(
     private readonly db: Db,
@@ -95,14 +96,16 @@ export class Gateway implements LlmClient {
 
   /** Subscribes to other processes' pauses and freed slots. Called by the first call too. */
   start(): Promise<void> {
-    this.started ??= this.limiter.start();
+    this.started ??= this.limiter.start().then(() => {
+      this.ready = true;
+    });
     return this.started;
   }
 
   /** One call in a wire format; what the HTTP routes use. Throws GatewayError. */
-  async call(call: GatewayCall): Promise<GatewayAnswer> {
-    await this.start();
-    return runCall(this.resources, call);
+  call(call: GatewayCall): Promise<GatewayAnswer> {
+    if (this.ready) return runCall(this.resources, call);
+    return this.start().then(() => runCall(this.resources, call));
   }
 
   /**

@@ -51,6 +51,12 @@ export interface GatewayCall {
   format: WireFormat;
   /** The caller's body; `model` is what it asked for (an alias or provider/model). */
   body: Obj;
+  /**
+   * `body` as the caller sent it, when at hand: sent upstream as is when nothing in it
+   * changes (same wire format, the model named as the provider names it), instead of
+   * serialising it again.
+   */
+  rawBody?: string | undefined;
   attribution: Attribution;
   /** How long the caller waits for quota; 0 answers 429 at once when there is none. */
   waitMs: number;
@@ -102,35 +108,6 @@ export async function runCall(r: Resources, call: GatewayCall): Promise<GatewayA
   const requested = call.body.model as string;
   const route = r.router.resolve(requested);
   const stream = call.body.stream === true;
-  const base = {
-    attribution: call.attribution,
-    requested,
-    stream,
-  };
-  const record = (
-    outcome: CallOutcome,
-    status: number,
-    target: Target | undefined,
-    usage: Usage | undefined,
-    attempts: number,
-    errorCode?: string,
-  ) => {
-    r.recorder.record({
-      ...base,
-      at: new Date(),
-      provider: target?.provider.name,
-      model: target?.model,
-      outcome,
-      status,
-      inputTokens: usage?.input ?? 0,
-      outputTokens: usage?.output ?? 0,
-      cachedTokens: usage?.cached ?? 0,
-      costUsd: usage && outcome === "ok" && target ? r.prices.cost(target.model, usage) : 0,
-      latencyMs: performance.now() - started,
-      attempts,
-      errorCode,
-    });
-  };
   if (!route) {
     throw new GatewayError(
       404,
@@ -145,7 +122,7 @@ export async function runCall(r: Resources, call: GatewayCall): Promise<GatewayA
   if (cacheKey) {
     const hit = await r.cache.get(cacheKey);
     if (hit) {
-      record("cache_hit", 200, undefined, hit.usage, 0);
+      record(r, call, started, "cache_hit", 200, undefined, hit.usage, 0);
       const headers = {
         "x-outlast-cache": "hit",
         "x-outlast-target": `${hit.provider}/${hit.model}`,
@@ -175,7 +152,7 @@ export async function runCall(r: Resources, call: GatewayCall): Promise<GatewayA
     }
   }
 
-  const ctx: AttemptContext = { r, call, route, stream, cacheKey, ttl, record, attempts: 0 };
+  const ctx: AttemptContext = { r, call, route, stream, cacheKey, ttl, started, attempts: 0 };
   const deadline = Date.now() + call.waitMs;
   // Upstream failures are retried even for callers that will not wait for quota.
   const retryDeadline = Math.max(deadline, Date.now() + UPSTREAM_RETRY_BUDGET_MS);
@@ -216,6 +193,9 @@ export async function runCall(r: Resources, call: GatewayCall): Promise<GatewayA
   }
   const err = finalError(failures, route);
   record(
+    r,
+    call,
+    started,
     err.status === 429 ? "rate_limited" : "upstream_error",
     err.status,
     undefined,
@@ -233,15 +213,52 @@ interface AttemptContext {
   stream: boolean;
   cacheKey: string | undefined;
   ttl: number | undefined;
-  record: (
-    outcome: CallOutcome,
-    status: number,
-    target: Target | undefined,
-    usage: Usage | undefined,
-    attempts: number,
-    errorCode?: string,
-  ) => void;
+  /** performance.now() when the call arrived. */
+  started: number;
   attempts: number;
+}
+
+/** The call's accounting row (written behind the answer, see accounting/recorder.ts). */
+function record(
+  r: Resources,
+  call: GatewayCall,
+  started: number,
+  outcome: CallOutcome,
+  status: number,
+  target: Target | undefined,
+  usage: Usage | undefined,
+  attempts: number,
+  errorCode?: string,
+): void {
+  r.recorder.record({
+    attribution: call.attribution,
+    requested: call.body.model as string,
+    stream: call.body.stream === true,
+    at: new Date(),
+    provider: target?.provider.name,
+    model: target?.model,
+    outcome,
+    status,
+    inputTokens: usage?.input ?? 0,
+    outputTokens: usage?.output ?? 0,
+    cachedTokens: usage?.cached ?? 0,
+    costUsd: usage && outcome === "ok" && target ? r.prices.cost(target.model, usage) : 0,
+    latencyMs: performance.now() - started,
+    attempts,
+    errorCode,
+  });
+}
+
+/** `record` for an attempt's outcome. */
+function recordAttempt(
+  ctx: AttemptContext,
+  outcome: CallOutcome,
+  status: number,
+  target: Target,
+  usage: Usage | undefined,
+  errorCode?: string,
+): void {
+  record(ctx.r, ctx.call, ctx.started, outcome, status, target, usage, ctx.attempts, errorCode);
 }
 
 async function attempt(ctx: AttemptContext, target: Target, waitUntil: number): Promise<Attempt> {
@@ -294,7 +311,7 @@ async function attempt(ctx: AttemptContext, target: Target, waitUntil: number): 
   ctx.attempts++;
   let reply: UpstreamReply;
   try {
-    reply = await sendToTarget(target, body, call.signal, call.passHeaders);
+    reply = await sendToTarget(target, body, stream, call.signal, call.passHeaders);
   } catch (err) {
     if (call.signal.aborted) {
       permit.release(null);
@@ -348,23 +365,30 @@ async function attempt(ctx: AttemptContext, target: Target, waitUntil: number): 
     permit.release(zero());
   }
   // The caller's own mistake (or a final refusal): answered as the provider said.
-  ctx.record("rejected", status, target, undefined, ctx.attempts, `provider_${status}`);
+  recordAttempt(ctx, "rejected", status, target, undefined, `provider_${status}`);
   return { answer: passThroughError(call.format, upstreamFormat, status, text, target) };
 }
 
-function upstreamBody(call: GatewayCall, target: Target): Obj {
+/** The body sent to the target, serialised. */
+function upstreamBody(call: GatewayCall, target: Target): string {
   const up = target.provider.type;
   if (up !== call.format) {
-    return up === "anthropic"
-      ? openaiToAnthropicRequest(call.body, target.model)
-      : anthropicToOpenaiRequest(call.body, target.model);
+    return JSON.stringify(
+      up === "anthropic"
+        ? openaiToAnthropicRequest(call.body, target.model)
+        : anthropicToOpenaiRequest(call.body, target.model),
+    );
+  }
+  const addUsage =
+    up === "openai" &&
+    call.body.stream === true &&
+    (call.body.stream_options as Obj | undefined)?.include_usage !== true;
+  if (call.rawBody !== undefined && call.body.model === target.model && !addUsage) {
+    return call.rawBody;
   }
   const body: Obj = { ...call.body, model: target.model };
-  if (up === "openai" && body.stream === true) {
-    const so = (body.stream_options ?? {}) as Obj;
-    if (so.include_usage !== true) body.stream_options = { ...so, include_usage: true };
-  }
-  return body;
+  if (addUsage) body.stream_options = { ...(body.stream_options as Obj), include_usage: true };
+  return JSON.stringify(body);
 }
 
 function limiterUsage(target: Target, u: Usage): Vec {
@@ -406,7 +430,7 @@ async function complete(
         : openaiToAnthropicResponse(json, requested),
     );
   }
-  ctx.record("ok", reply.status, target, usage, ctx.attempts);
+  recordAttempt(ctx, "ok", reply.status, target, usage);
   if (ctx.cacheKey && ctx.ttl && usage) {
     r.cache.put(
       ctx.cacheKey,
@@ -443,12 +467,12 @@ function relay(
         end.usage ? limiterUsage(target, end.usage) : end.complete ? null : amountsFor(input, 0),
       );
       if (end.usage) r.estimator.observe(target.id, end.usage.output);
-      ctx.record(
+      recordAttempt(
+        ctx,
         end.complete ? "ok" : "upstream_error",
         200,
         target,
         end.usage,
-        ctx.attempts,
         end.complete
           ? undefined
           : end.cancelled

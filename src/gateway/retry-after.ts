@@ -5,7 +5,9 @@
  * (RFC 3339 instants). Reset headers only count when `remaining` says that limit is spent:
  * a full bucket's reset time is not a reason to wait.
  */
-export function retryAfterMs(headers: Headers, now = Date.now()): number | undefined {
+import type { ReplyHeaders } from "./providers/transport.js";
+
+export function retryAfterMs(headers: ReplyHeaders, now = Date.now()): number | undefined {
   const ms = headers.get("retry-after-ms");
   if (ms !== null && Number.isFinite(Number(ms))) return Math.max(0, Number(ms));
   const ra = headers.get("retry-after");

@@ -9,7 +9,6 @@
 import type { Db } from "../../store/db.js";
 import { withDbRetry } from "../../store/retry.js";
 import { GATEWAY_INSERT_CALLS } from "../../store/sql/gateway.js";
-import { Batcher } from "../../util/batcher.js";
 import type { Logger } from "../../util/log.js";
 
 /** Who a call is charged to. Everything but project is optional. */
@@ -43,45 +42,69 @@ export interface CallRecord {
 }
 
 const LINGER_MS = 25;
+/** Rows per INSERT at most. */
+const MAX_BATCH = 500;
 
 export class CallRecorder {
-  private readonly batcher: Batcher<CallRecord, undefined>;
+  /** Rows lingering for the next write. */
   private buffer: CallRecord[] = [];
   private timer: NodeJS.Timeout | undefined;
+  /** Rows released, waiting for the write in flight to finish. */
+  private queued: CallRecord[] = [];
+  /** The write loop, while one runs: one INSERT in flight at a time. */
+  private writing: Promise<void> | undefined;
 
   constructor(
     private readonly db: Db,
     private readonly log: Logger,
-  ) {
-    this.batcher = new Batcher((items) => this.write(items), { maxBatch: 500 });
-  }
+  ) {}
 
   record(r: CallRecord): void {
     this.buffer.push(r);
     this.timer ??= setTimeout(() => this.release(), LINGER_MS);
   }
 
+  /** Writes every row recorded so far and waits until they are stored (or given up). */
   async flush(): Promise<void> {
     this.release();
-    await this.batcher.drain();
+    while (this.writing) await this.writing;
   }
 
   private release(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
-    const rows = this.buffer;
-    this.buffer = [];
-    for (const r of rows) {
-      this.batcher.submit(r).catch((err: unknown) => {
+    if (this.buffer.length > 0) {
+      for (const r of this.buffer) this.queued.push(r);
+      this.buffer = [];
+    }
+    this.kick();
+  }
+
+  private kick(): void {
+    if (this.writing || this.queued.length === 0) return;
+    this.writing = this.writeQueued().finally(() => {
+      this.writing = undefined;
+      this.kick();
+    });
+  }
+
+  /** Rows are written in the order they were recorded, MAX_BATCH per statement. */
+  private async writeQueued(): Promise<void> {
+    while (this.queued.length > 0) {
+      const rows = this.queued.splice(0, MAX_BATCH);
+      try {
+        await this.write(rows);
+      } catch (err) {
         this.log.error("gateway: accounting rows lost", {
           error: String(err),
-          requested: r.requested,
+          rows: rows.length,
+          requested: rows[0]?.requested,
         });
-      });
+      }
     }
   }
 
-  private async write(items: CallRecord[]): Promise<undefined[]> {
+  private async write(items: CallRecord[]): Promise<void> {
     const rows = items.map((r) => ({
       at: r.at.toISOString(),
       project: r.attribution.project,
@@ -108,6 +131,5 @@ export class CallRecorder {
     await withDbRetry(() => this.db.query(GATEWAY_INSERT_CALLS, [JSON.stringify(rows)]), {
       maxElapsedMs: 60_000,
     });
-    return items.map(() => undefined);
   }
 }

@@ -15,7 +15,15 @@ import { USAGE_GROUPS, type UsageGroup } from "../../store/sql/gateway.js";
 import type { WireFormat } from "../config.js";
 import { errorBody, errorHeaders, GatewayError } from "../errors.js";
 import type { Gateway } from "../gateway.js";
-import { attribution, cacheTtl, KeyBook, readBody, waitMs } from "./request.js";
+import {
+  attribution,
+  cacheTtl,
+  headerGetter,
+  KeyBook,
+  parseBody,
+  readText,
+  waitMs,
+} from "./request.js";
 
 /** The paths `mountGateway` serves; an app-wide auth middleware should let them through. */
 export const GATEWAY_PATHS: readonly string[] = [
@@ -45,19 +53,22 @@ export function mountGateway(app: HonoLike, gateway: Gateway): void {
 
   const model = (format: WireFormat) => async (c: Context) => {
     try {
-      const base = keys.authenticate(c, format);
-      const body = await readBody(c, format);
+      const header = headerGetter(c);
+      const base = keys.authenticate(header, format);
+      const rawBody = await readText(c);
+      const body = parseBody(rawBody, format);
       const passHeaders: Record<string, string> = {};
-      for (const h of ["anthropic-version", "anthropic-beta"]) {
-        const v = c.req.header(h);
-        if (v) passHeaders[h] = v;
-      }
+      const version = header("anthropic-version");
+      if (version) passHeaders["anthropic-version"] = version;
+      const beta = header("anthropic-beta");
+      if (beta) passHeaders["anthropic-beta"] = beta;
       const answer = await gateway.call({
         format,
         body,
-        attribution: attribution(c, base),
-        waitMs: waitMs(c, settings.maxWaitMs),
-        cacheTtlSeconds: cacheTtl(c, settings.cache.defaultTtlSeconds),
+        rawBody,
+        attribution: attribution(header, base),
+        waitMs: waitMs(header, settings.maxWaitMs),
+        cacheTtlSeconds: cacheTtl(header, settings.cache.defaultTtlSeconds),
         signal: c.req.raw.signal,
         passHeaders,
       });
@@ -84,9 +95,10 @@ export function mountGateway(app: HonoLike, gateway: Gateway): void {
   app.post("/v1/messages", model("anthropic"));
 
   app.get("/v1/models", (c: Context) => {
-    const format: WireFormat = c.req.header("anthropic-version") ? "anthropic" : "openai";
+    const header = headerGetter(c);
+    const format: WireFormat = header("anthropic-version") ? "anthropic" : "openai";
     try {
-      keys.authenticate(c, format);
+      keys.authenticate(header, format);
     } catch (err) {
       return fail(gateway, c, format, err);
     }
@@ -113,7 +125,7 @@ export function mountGateway(app: HonoLike, gateway: Gateway): void {
 
   app.get("/v1/usage", async (c: Context) => {
     try {
-      keys.authenticate(c, "openai");
+      keys.authenticate(headerGetter(c), "openai");
       const groupBy = parseGroups(c.req.query("group_by"));
       const from = parseInstant(c.req.query("from"), "from");
       const to = parseInstant(c.req.query("to"), "to");

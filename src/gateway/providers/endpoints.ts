@@ -12,16 +12,18 @@ const PATHS: Record<WireFormat, string> = {
   anthropic: "/messages",
 };
 
+/** Sends `body` (serialised JSON; `stream` says whether it asks for a stream). */
 export function sendToTarget(
   target: Target,
-  body: Record<string, unknown>,
+  body: string,
+  stream: boolean,
   signal: AbortSignal,
   passHeaders: Record<string, string> = {},
 ): Promise<UpstreamReply> {
   const p = target.provider;
   const headers: Record<string, string> = {
     "content-type": "application/json",
-    accept: body.stream === true ? "text/event-stream" : "application/json",
+    accept: stream ? "text/event-stream" : "application/json",
   };
   if (p.type === "anthropic") {
     headers["anthropic-version"] = passHeaders["anthropic-version"] ?? ANTHROPIC_VERSION;
@@ -31,5 +33,5 @@ export function sendToTarget(
     headers.authorization = `Bearer ${p.apiKey}`;
   }
   Object.assign(headers, p.headers);
-  return post(`${p.baseUrl}${PATHS[p.type]}`, headers, JSON.stringify(body), signal, p.timeoutMs);
+  return post(`${p.baseUrl}${PATHS[p.type]}`, headers, body, signal, p.timeoutMs);
 }
