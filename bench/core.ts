@@ -3,7 +3,9 @@
  *   - trivial runs per second (one worker, concurrency 10, runs enqueued beforehand);
  *   - per-step journal overhead (no-op steps; one run alone, and 10 runs at once);
  *   - enqueue-to-start latency p50/p99 on an idle worker.
- * Usage: npx tsx bench/core.ts [--runs 20000] [--only postgres|pglite]
+ *   - with --fairness N: trivial runs/s again with tenant fairness on, the runs spread over
+ *     N tenants, between two runs with it off (claim cost on vs off, same session).
+ * Usage: npx tsx bench/core.ts [--runs 20000] [--only postgres|pglite] [--fairness 10]
  */
 import { parseArgs } from "node:util";
 import { defineAgent } from "../src/engine/agent.js";
@@ -20,10 +22,12 @@ const { values } = parseArgs({
     runs: { type: "string", default: "20000" },
     only: { type: "string" },
     steps: { type: "string", default: "200" },
+    fairness: { type: "string" },
   },
 });
 const RUNS = Number(values.runs);
 const STEPS = Number(values.steps);
+const TENANTS = values.fairness === undefined ? 0 : Number(values.fairness);
 
 const started = new Map<string, number>();
 const agents = [
@@ -57,22 +61,30 @@ async function countDone(db: Db): Promise<number> {
   )[0]!.n;
 }
 
-async function trivialThroughput(db: Db): Promise<number> {
+/** `tenants` > 0: runs round-robin over that many tenants, and fairness on. */
+async function trivialThroughput(db: Db, tenants = 0): Promise<number> {
   const repo = new Repo(db);
+  const before = await countDone(db);
   for (let i = 0; i < RUNS; i += 1000) {
-    const batch: NewRun[] = Array.from({ length: Math.min(1000, RUNS - i) }, () => ({
+    const batch: NewRun[] = Array.from({ length: Math.min(1000, RUNS - i) }, (_, j) => ({
       id: uuidv7(),
       agent: "trivial",
       queue: "default",
       input: null,
       maxAttempts: 1,
+      ...(tenants > 0 ? { tags: { tenant: `t${(i + j) % tenants}` } } : {}),
     }));
     await repo.insertRuns(batch);
   }
-  const worker = new Worker({ db, agents, concurrency: 10 });
+  const worker = new Worker({
+    db,
+    agents,
+    concurrency: 10,
+    ...(tenants > 0 ? { fairness: {} } : {}),
+  });
   const t0 = performance.now();
   await worker.start();
-  while ((await countDone(db)) < RUNS) await new Promise((r) => setTimeout(r, 20));
+  while ((await countDone(db)) - before < RUNS) await new Promise((r) => setTimeout(r, 20));
   const secs = (performance.now() - t0) / 1000;
   await worker.stop();
   return RUNS / secs;
@@ -130,11 +142,15 @@ async function benchBackend(kind: "postgres" | "pglite") {
   await service.start();
   try {
     const rps = await trivialThroughput(db);
+    const fair =
+      TENANTS > 0
+        ? { on: await trivialThroughput(db, TENANTS), offAgain: await trivialThroughput(db) }
+        : undefined;
     const seq = await stepOverhead(db, service, 1);
     const par = await stepOverhead(db, service, 10);
     const lat = await startLatency(db, service);
     const raw = await rawCommitMs(db);
-    return { kind, rps, seq, par, lat, raw };
+    return { kind, rps, fair, seq, par, lat, raw };
   } finally {
     await service.stop();
     await db.close();
@@ -157,4 +173,18 @@ for (const r of rows) {
   console.log(
     `| ${r.kind} | ${Math.round(r.rps)} | ${r.seq.perStepMs.toFixed(3)} | ${r.par.perStepMs.toFixed(3)} | ${r.par.amortizedMs.toFixed(3)} | ${r.raw.toFixed(3)} | ${(r.seq.perStepMs / r.raw).toFixed(2)}× | ${r.lat.p50.toFixed(2)} | ${r.lat.p99.toFixed(2)} |`,
   );
+}
+if (TENANTS > 0) {
+  console.log(
+    `\ntrivial runs/s with tenant fairness (${TENANTS} tenants) and without, one session`,
+  );
+  console.log("| store | off | on | off again | on ÷ mean(off) |");
+  console.log("|---|---|---|---|---|");
+  for (const r of rows) {
+    if (!r.fair) continue;
+    const off = (r.rps + r.fair.offAgain) / 2;
+    console.log(
+      `| ${r.kind} | ${Math.round(r.rps)} | ${Math.round(r.fair.on)} | ${Math.round(r.fair.offAgain)} | ${(r.fair.on / off).toFixed(2)} |`,
+    );
+  }
 }

@@ -18,6 +18,7 @@ export type ConfigInput = Omit<OutlastConfigInput, "agents"> & { agents?: AnyAge
  *   queues: { heavy: { concurrency: 2 } },
  *   providers: { openai: { baseUrl: "https://api.openai.com/v1", apiKey: process.env.OPENAI_API_KEY } },
  *   models: { fast: "openai/gpt-4o-mini", smart: "openai/gpt-4o" },
+ *   fairness: { tenants: { acme: 3 } }, // runs tagged { tenant: "acme" } weigh 3, others 1
  * });
  * ```
  */

@@ -88,26 +88,11 @@ function readyRuns(queues: string, limit: string): string {
   LIMIT ${limit}`;
 }
 
-/** A run's tenant, exactly as migration 007 indexes it (the planner matches it textually). */
-const TENANT = "coalesce(tags ->> 'tenant', '')";
-/** The predicate of runs_tenant_ready_idx (migration 007). */
-const TENANT_READY = `status IN ('queued', 'waiting', 'throttled')
-      AND available_at < 'infinity'::timestamptz`;
-
 /**
  * The best ready runs of some queues by weighted fairness between tenants, locked
- * (config `fairness`; see src/quota/fairness.ts for the rules).
- *
- * 1. `tenants`: the distinct tenants with ready-state runs of each queue, by a skip scan of
- *    runs_tenant_ready_idx — one index probe per tenant however many runs each has.
- * 2. Per tenant, its best `limit` ready runs in claim order, from the same index: a burst
- *    of 1,000 runs of one tenant costs the others `limit` rows, not 1,000.
- * 3. Priority first; within a priority, weighted fair queueing: the k-th run (from 1) of a
- *    tenant that already runs `running` runs finishes its turn at (running + k) / weight,
- *    and the earliest turns win. Without `running`, claims of one slot at a time (a busy
- *    worker) would always go to the tenant with the oldest run.
- *
- * Tenants unlisted in the arrays run nothing and have the default weight.
+ * (config `fairness`; src/quota/fairness.ts has the rules). The query is the function
+ * outlast.fair_ready_runs of migration 007, so that its plan is cached per connection
+ * (planning it took 8× its execution on PGlite, which plans every statement it is sent).
  * @param tenants text[], weights float8[] and running int[]: parallel arrays
  */
 function fairReadyRuns(
@@ -118,52 +103,12 @@ function fairReadyRuns(
   running: string,
   defaultWeight: string,
 ): string {
-  return `
-  WITH RECURSIVE tenants AS (
-    SELECT q.name AS queue, (
-      SELECT ${TENANT} FROM outlast.runs
-      WHERE queue = q.name AND ${TENANT_READY}
-      ORDER BY ${TENANT} LIMIT 1) AS tenant
-    FROM unnest(${queues}::text[]) AS q(name)
-    UNION ALL
-    SELECT t.queue, (
-      SELECT ${TENANT} FROM outlast.runs
-      WHERE queue = t.queue AND ${TENANT_READY} AND ${TENANT} > t.tenant
-      ORDER BY ${TENANT} LIMIT 1)
-    FROM tenants t WHERE t.tenant IS NOT NULL
-  ), service AS (
-    SELECT * FROM unnest(${tenants}::text[], ${weights}::float8[], ${running}::int[])
-      AS s(tenant, weight, running)
-  ), cand AS (
-    SELECT t.queue, t.tenant, r.id, r.priority, r.available_at,
-      (coalesce(s.running, 0) + row_number() OVER (
-        PARTITION BY t.queue, t.tenant ORDER BY r.priority DESC, r.available_at, r.id))
-        / coalesce(s.weight, ${defaultWeight}::float8) AS turn
-    FROM (SELECT * FROM tenants WHERE tenant IS NOT NULL) AS t
-    CROSS JOIN LATERAL (
-      SELECT id, priority, available_at FROM outlast.runs
-      WHERE queue = t.queue AND ${TENANT} = t.tenant AND ${TENANT_READY}
-        AND available_at <= now()
-      ORDER BY priority DESC, available_at, id
-      LIMIT ${limit}
-    ) AS r
-    LEFT JOIN service s ON s.tenant = t.tenant
-  ), quota AS (
-    SELECT queue, tenant, count(*) AS n FROM (
-      SELECT queue, tenant FROM cand ORDER BY priority DESC, turn, available_at, id
-      LIMIT ${limit}) AS best
-    GROUP BY queue, tenant
-  )
-  SELECT r.id, r.waiting_for FROM quota q
-  CROSS JOIN LATERAL (
-    SELECT id, waiting_for FROM outlast.runs
-    WHERE queue = q.queue AND ${TENANT} = q.tenant AND ${TENANT_READY}
-      AND available_at <= now()
-    ORDER BY priority DESC, available_at, id
-    LIMIT q.n
-    FOR UPDATE SKIP LOCKED
-  ) AS r`;
+  return `SELECT id, waiting_for FROM outlast.fair_ready_runs(${queues}::text[], ${limit}::int,
+    ${tenants}::text[], ${weights}::float8[], ${running}::int[], ${defaultWeight}::float8)`;
 }
+
+/** A run's tenant, as migration 007 indexes it. */
+const TENANT = "coalesce(tags ->> 'tenant', '')";
 
 /** Leases the runs `c` selected. */
 const LEASE = (workerId: string) => `UPDATE outlast.runs r
