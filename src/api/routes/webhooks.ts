@@ -4,121 +4,24 @@ import { webhooksSchema } from "../../config/schema.js";
 import type { Db } from "../../store/db.js";
 import { isUuid } from "../../util/ids.js";
 import { refusalReason } from "../../webhooks/ssrf.js";
-import {
-  type AttemptRow,
-  type DeliveryRow,
-  type EndpointRow,
-  WebhookStore,
-} from "../../webhooks/store.js";
+import { type DeliveryRow, type EndpointRow, WebhookStore } from "../../webhooks/store.js";
 import { ApiError } from "../errors.js";
 import { jsonBody } from "../middleware/json-body.js";
-import { EventPattern, errors, json, NoQuery, WebhookUrl } from "../schemas.js";
-
-// ---------------------------------------------------------------- schemas
-
-const WebhookSchema = z
-  .object({
-    id: z.string().openapi({ format: "uuid" }),
-    url: z.string(),
-    events: z.array(z.string()),
-    agents: z.array(z.string()).nullable(),
-    description: z.string().nullable(),
-    created_at: z.string().openapi({ format: "date-time" }),
-  })
-  .openapi("Webhook");
-
-const CreatedWebhookSchema = WebhookSchema.extend({
-  secret: z.string().openapi({
-    description:
-      "The `whsec_…` signing secret; shown only here. Verify deliveries with any Standard Webhooks library.",
-  }),
-}).openapi("CreatedWebhook");
-
-const CreateWebhookBody = z
-  .strictObject({
-    url: WebhookUrl,
-    events: z
-      .array(EventPattern)
-      .min(1)
-      .max(20)
-      .openapi({ example: ["run.succeeded", "run.failed"] }),
-    agents: z.array(z.string().min(1).max(128)).min(1).max(50).optional().openapi({
-      description: "Only runs of these agents. Default: all.",
-    }),
-    description: z.string().max(500).optional(),
-  })
-  .openapi("CreateWebhook");
-
-const AttemptSchema = z
-  .object({
-    attempt: z.number().int(),
-    at: z.string().openapi({ format: "date-time" }),
-    duration_ms: z.number().int(),
-    status_code: z.number().int().nullable(),
-    error: z.string().nullable(),
-    response_excerpt: z.string().nullable(),
-  })
-  .openapi("DeliveryAttempt");
-
-const DeliverySchema = z
-  .object({
-    id: z.string().openapi({ format: "uuid", description: "Also the `webhook-id` header." }),
-    webhook_id: z.string().openapi({ format: "uuid" }),
-    kind: z.enum(["webhook", "slack", "email"]),
-    url: z.string().nullable(),
-    run_id: z.string().openapi({ format: "uuid" }),
-    event_seq: z.number().int(),
-    event_type: z.string(),
-    status: z.enum(["pending", "delivered", "failed"]),
-    attempts: z.number().int(),
-    next_attempt_at: z.string().nullable().openapi({ format: "date-time" }),
-    last_status_code: z.number().int().nullable(),
-    last_error: z.string().nullable(),
-    created_at: z.string().openapi({ format: "date-time" }),
-    updated_at: z.string().openapi({ format: "date-time" }),
-    delivered_at: z.string().nullable().openapi({ format: "date-time" }),
-    attempt_log: z.array(AttemptSchema).optional(),
-  })
-  .openapi("WebhookDelivery");
-
-const WebhookIdParam = z.object({
-  id: z
-    .string()
-    .max(64)
-    .openapi({ param: { name: "id", in: "path" }, format: "uuid" }),
-});
-
-const ListQuery = z.strictObject({
-  cursor: z
-    .string()
-    .max(200)
-    .optional()
-    .openapi({ param: { name: "cursor", in: "query" } }),
-  limit: z.coerce
-    .number()
-    .int()
-    .min(1)
-    .max(200)
-    .optional()
-    .openapi({ param: { name: "limit", in: "query" }, description: "1–200, default 50." }),
-});
-
-const DeliveriesQuery = ListQuery.extend({
-  webhook_id: z
-    .string()
-    .max(64)
-    .optional()
-    .openapi({ param: { name: "webhook_id", in: "query" } }),
-  run_id: z
-    .string()
-    .max(64)
-    .optional()
-    .openapi({ param: { name: "run_id", in: "query" } }),
-  status: z
-    .enum(["pending", "delivered", "failed"])
-    .optional()
-    .openapi({ param: { name: "status", in: "query" } }),
-});
+import { errors, json, NoQuery } from "../schemas.js";
+import {
+  CreatedWebhookSchema,
+  CreateWebhookBody,
+  DeliveriesQuery,
+  DeliverySchema,
+  decodeCursor,
+  encodeCursor,
+  ListQuery,
+  toDelivery,
+  toWebhook,
+  uuidOrThrow,
+  WebhookIdParam,
+  WebhookSchema,
+} from "../webhook-schemas.js";
 
 // ---------------------------------------------------------------- routes
 
@@ -241,79 +144,6 @@ const deleteWebhook = createRoute({
     ...errors(400, 401, 404, 503),
   },
 });
-
-// ---------------------------------------------------------------- resources
-
-function iso(d: Date | string | null | undefined): string | null {
-  if (d === null || d === undefined) return null;
-  const t = d instanceof Date ? d : new Date(d);
-  return Number.isFinite(t.getTime()) ? t.toISOString() : null;
-}
-
-function toWebhook(r: EndpointRow) {
-  return {
-    id: r.id,
-    url: r.url ?? "",
-    events: r.event_types,
-    agents: r.agents,
-    description: r.description,
-    created_at: iso(r.created_at)!,
-  };
-}
-
-function toAttempt(a: AttemptRow) {
-  return {
-    attempt: a.attempt,
-    at: iso(a.at)!,
-    duration_ms: a.duration_ms,
-    status_code: a.status_code,
-    error: a.error,
-    response_excerpt: a.response_excerpt,
-  };
-}
-
-function toDelivery(d: DeliveryRow, attempts?: AttemptRow[]) {
-  return {
-    id: d.id,
-    webhook_id: d.endpoint_id,
-    kind: d.kind as "webhook" | "slack" | "email",
-    url: d.url,
-    run_id: d.run_id,
-    event_seq: d.event_seq,
-    event_type: d.event_type,
-    status: d.status,
-    attempts: d.attempts,
-    next_attempt_at: d.status === "pending" ? iso(d.next_attempt_at) : null,
-    last_status_code: d.last_status_code,
-    last_error: d.last_error,
-    created_at: iso(d.created_at)!,
-    updated_at: iso(d.updated_at)!,
-    delivered_at: iso(d.delivered_at),
-    ...(attempts ? { attempt_log: attempts.map(toAttempt) } : {}),
-  };
-}
-
-function uuidOrThrow(id: string, what: string): string {
-  if (!isUuid(id))
-    throw new ApiError(400, "OUTLAST_INVALID_ID", `"${id}" is not a ${what} id (a UUID)`);
-  return id;
-}
-
-function encodeCursor(d: DeliveryRow): string {
-  return Buffer.from(`${iso(d.created_at)}|${d.id}`).toString("base64url");
-}
-
-function decodeCursor(c: string): { createdAt: string; id: string } {
-  const [createdAt, id] = Buffer.from(c, "base64url").toString("utf8").split("|");
-  if (!createdAt || !id || !isUuid(id) || !Number.isFinite(Date.parse(createdAt))) {
-    throw new ApiError(
-      400,
-      "OUTLAST_INVALID_CURSOR",
-      "cursor must be the next_cursor of a previous page",
-    );
-  }
-  return { createdAt, id };
-}
 
 export interface WebhookRouteDeps {
   db: Db;
