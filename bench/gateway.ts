@@ -21,6 +21,7 @@
  * bench/run.ts; --cpu-prof: profile Outlast's process into dir)
  */
 import { type ChildProcess, spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
 import http from "node:http";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
@@ -124,11 +125,30 @@ function once(url: string, headers: Record<string, string>): Promise<number> {
   });
 }
 
-type Target = { name: string; url: string; headers: Record<string, string> };
-type Pq = { p50: number; p99: number };
+type Target = {
+  name: string;
+  url: string;
+  headers: Record<string, string>;
+  /** The process serving it (the simulator for direct), whose CPU time is reported. */
+  pid: number | undefined;
+};
+/** Latency percentiles (ms) and the serving process's CPU time per request (µs). */
+type Pq = { p50: number; p99: number; cpuUs: number | undefined };
+
+/** CPU time (user + system) of a process so far, in ms; undefined off Linux. */
+function cpuMs(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
+    return ((Number(f[11]) + Number(f[12])) * 1000) / 100; // clock ticks of 10 ms
+  } catch {
+    return undefined;
+  }
+}
 
 /** `n` requests at `concurrency`: p50 and p99 of their latencies. */
 async function measure(t: Target, concurrency: number, n: number): Promise<Pq> {
+  const cpu0 = cpuMs(t.pid);
   const samples: number[] = [];
   let left = n;
   await Promise.all(
@@ -137,9 +157,11 @@ async function measure(t: Target, concurrency: number, n: number): Promise<Pq> {
     }),
   );
   samples.sort((a, b) => a - b);
+  const cpu1 = cpuMs(t.pid);
   const q = (p: number) =>
     samples[Math.min(samples.length - 1, Math.floor(p * samples.length))] as number;
-  return { p50: q(0.5), p99: q(0.99) };
+  const cpuUs = cpu0 === undefined || cpu1 === undefined ? undefined : ((cpu1 - cpu0) * 1000) / n;
+  return { p50: q(0.5), p99: q(0.99), cpuUs };
 }
 
 function median(xs: number[]): number {
@@ -167,7 +189,12 @@ async function cell(
   }
   const out: Record<string, Pq> = {};
   for (const [name, xs] of Object.entries(per)) {
-    out[name] = { p50: median(xs.map((x) => x.p50)), p99: median(xs.map((x) => x.p99)) };
+    const cpu = xs.map((x) => x.cpuUs).filter((x): x is number => x !== undefined);
+    out[name] = {
+      p50: median(xs.map((x) => x.p50)),
+      p99: median(xs.map((x) => x.p99)),
+      cpuUs: cpu.length > 0 ? median(cpu) : undefined,
+    };
   }
   return out;
 }
@@ -211,10 +238,16 @@ async function main(): Promise<void> {
   ).catch(() => ({ child: undefined, url: `http://127.0.0.1:${port}` }));
   const portkeyUrl = `http://127.0.0.1:${port}`;
   const targets: Target[] = [
-    { name: "direct", url: sim.url, headers: { authorization: "Bearer bench" } },
-    { name: "outlast", url: outlast.url, headers: {} },
+    {
+      name: "direct",
+      url: sim.url,
+      headers: { authorization: "Bearer bench" },
+      pid: sim.child.pid,
+    },
+    { name: "outlast", url: outlast.url, headers: {}, pid: outlast.child.pid },
     {
       name: "portkey",
+      pid: portkey.child?.pid,
       url: portkeyUrl,
       headers: {
         authorization: "Bearer bench",
@@ -231,6 +264,7 @@ async function main(): Promise<void> {
       "conc | direct p50/p99 | outlast p50/p99 (+added) | portkey p50/p99 (+added) | portkey÷outlast added p50/p99",
     );
     const json: Record<string, unknown>[] = [];
+    const cpuLines: string[] = [];
     for (const conc of [1, 10]) {
       const r = await cell(targets, conc, n, rounds);
       const d = r.direct!;
@@ -245,7 +279,13 @@ async function main(): Promise<void> {
         `${String(conc).padStart(4)} | ${f(d.p50)}/${f(d.p99)} ms | ${f(o.p50)}/${f(o.p99)} (+${f(ao.p50)}/+${f(ao.p99)}) | ${f(p.p50)}/${f(p.p99)} (+${f(ap.p50)}/+${f(ap.p99)}) | ${ratio(ap.p50, ao.p50)} / ${ratio(ap.p99, ao.p99)}`,
       );
       json.push({ concurrency: conc, direct: d, outlast: o, portkey: p });
+      const us = (x: Pq) => (x.cpuUs === undefined ? "?" : x.cpuUs.toFixed(0));
+      cpuLines.push(
+        `${String(conc).padStart(4)} | simulator ${us(d)} (direct) | outlast ${us(o)} | portkey ${us(p)}`,
+      );
     }
+    console.log("\nCPU time per request of the serving process (µs; user + system):");
+    for (const l of cpuLines) console.log(l);
     if (values.json) console.log(`JSON ${JSON.stringify(json)}`);
   } finally {
     for (const c of [sim.child, outlast.child, portkey.child]) c?.kill("SIGTERM");
