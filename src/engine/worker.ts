@@ -250,9 +250,7 @@ export class Worker {
     for (const q of this.queues) {
       const cap = limits[q];
       if (cap === undefined || out.length >= free) continue;
-      out.push(
-        ...(await this.repo.claimCapped(q, cap, free - out.length, this.id, this.fairness)),
-      );
+      out.push(...(await this.repo.claimCapped(q, cap, free - out.length, this.id, this.fairness)));
     }
     return out;
   }
