@@ -71,12 +71,21 @@ const endpoints = new Map<string, Endpoint>();
 function endpoint(url: string): Endpoint {
   let e = endpoints.get(url);
   if (!e) {
-    const u = new URL(url);
+    const u = urlToHttpOptions(new URL(url));
     const secure = u.protocol === "https:";
-    e = {
-      mod: secure ? https : http,
-      options: { ...urlToHttpOptions(u), method: "POST", agent: secure ? httpsAgent : httpAgent },
+    // Only what the request needs: the agent copies every option into a dictionary-mode
+    // object per request, and urlToHttpOptions' extra fields (href, hash, search…) made
+    // that most of the agent's cost.
+    const options: http.RequestOptions = {
+      protocol: u.protocol,
+      hostname: u.hostname,
+      path: u.path,
+      method: "POST",
+      agent: secure ? httpsAgent : httpAgent,
     };
+    if (u.port !== undefined && u.port !== "") options.port = u.port;
+    if (u.auth) options.auth = u.auth;
+    e = { mod: secure ? https : http, options };
     if (endpoints.size > 1_000) endpoints.clear();
     endpoints.set(url, e);
   }
