@@ -6,6 +6,7 @@
  */
 import { z } from "@hono/zod-openapi";
 import { RUN_STATUSES } from "../engine/run-states.js";
+import { EVENT_FILTER_RE } from "../events/types.js";
 import { API_ERROR_CODES, type ApiErrorCode } from "./error-codes.js";
 
 const RUN_ID_EXAMPLE = "0197a4e2-5b1c-7f00-8a3e-2d4c6b8e9f01";
@@ -148,10 +149,7 @@ export type StepResource = z.infer<typeof StepSchema>;
 export const EventPattern = z
   .string()
   .max(64)
-  .regex(
-    /^(\*|run\.\*|step\.\*|run\.(queued|running|waiting|throttled|succeeded|failed|cancelled|cancel_requested|progress)|step\.(started|finished))$/,
-    'expected an event type such as "run.failed", or "run.*", "step.*", "*"',
-  )
+  .regex(EVENT_FILTER_RE, 'expected an event type such as "run.failed", or "run.*", "step.*", "*"')
   .openapi({ example: "run.failed" });
 
 /** An http(s) URL a webhook is sent to. */

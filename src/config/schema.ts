@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { EVENT_FILTER_RE } from "../events/types.js";
 
 const positiveInt = z.number().int().positive();
 
@@ -99,10 +100,7 @@ export const gatewaySchema = z
 const terminalEvents = ["run.succeeded", "run.failed", "run.cancelled"];
 const eventPattern = z
   .string()
-  .regex(
-    /^(\*|run\.\*|step\.\*|run\.(queued|running|waiting|throttled|succeeded|failed|cancelled|cancel_requested|progress)|step\.finished)$/,
-    'expected an event type such as "run.failed", or "run.*", "step.*", "*"',
-  );
+  .regex(EVENT_FILTER_RE, 'expected an event type such as "run.failed", or "run.*", "step.*", "*"');
 
 /** Webhook delivery (src/webhooks): signing, SSRF guard, retries. */
 export const webhooksSchema = z

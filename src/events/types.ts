@@ -19,6 +19,14 @@ export const RUN_EVENT_TYPES = [
 
 export type RunEventType = (typeof RUN_EVENT_TYPES)[number];
 
+/**
+ * An event filter of a subscription or notifier: an exact type, a family (`run.*`,
+ * `step.*`) or `*`.
+ */
+export const EVENT_FILTER_RE = new RegExp(
+  `^(\\*|run\\.\\*|step\\.\\*|${RUN_EVENT_TYPES.map((t) => t.replace(".", "\\.")).join("|")})$`,
+);
+
 /** The events after which a run changes no more (unless a failed run is resumed). */
 export const TERMINAL_EVENT_TYPES: ReadonlySet<string> = new Set([
   "run.succeeded",
