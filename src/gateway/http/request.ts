@@ -29,7 +29,7 @@ export function headerGetter(c: Context): HeaderGet {
   if (h && typeof h === "object") {
     return (name) => {
       const v = h[name];
-      return v === undefined ? undefined : typeof v === "string" ? v : v.join(", ");
+      return typeof v === "string" ? v : Array.isArray(v) ? v.join(", ") : undefined;
     };
   }
   return (name) => c.req.header(name);

@@ -48,8 +48,7 @@ class IncomingHeaders implements ReplyHeaders {
   constructor(private readonly h: IncomingHttpHeaders) {}
   get(name: string): string | null {
     const v = this.h[name] ?? this.h[name.toLowerCase()];
-    if (v === undefined) return null;
-    return typeof v === "string" ? v : v.join(", ");
+    return typeof v === "string" ? v : Array.isArray(v) ? v.join(", ") : null;
   }
 }
 
