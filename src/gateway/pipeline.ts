@@ -152,7 +152,17 @@ export async function runCall(r: Resources, call: GatewayCall): Promise<GatewayA
     }
   }
 
-  const ctx: AttemptContext = { r, call, route, stream, cacheKey, ttl, started, attempts: 0 };
+  const ctx: AttemptContext = {
+    r,
+    call,
+    route,
+    stream,
+    cacheKey,
+    ttl,
+    started,
+    attempts: 0,
+    sentAt: undefined,
+  };
   const deadline = Date.now() + call.waitMs;
   // Upstream failures are retried even for callers that will not wait for quota.
   const retryDeadline = Math.max(deadline, Date.now() + UPSTREAM_RETRY_BUDGET_MS);
@@ -216,6 +226,8 @@ interface AttemptContext {
   /** performance.now() when the call arrived. */
   started: number;
   attempts: number;
+  /** performance.now() when the latest attempt went upstream (after its wait for quota). */
+  sentAt: number | undefined;
 }
 
 /** The call's accounting row (written behind the answer, see accounting/recorder.ts). */
@@ -229,7 +241,9 @@ function record(
   usage: Usage | undefined,
   attempts: number,
   errorCode?: string,
+  sentAt?: number,
 ): void {
+  const now = performance.now();
   r.recorder.record({
     attribution: call.attribution,
     requested: call.body.model as string,
@@ -243,7 +257,8 @@ function record(
     outputTokens: usage?.output ?? 0,
     cachedTokens: usage?.cached ?? 0,
     costUsd: usage && outcome === "ok" && target ? r.prices.cost(target.model, usage) : 0,
-    latencyMs: performance.now() - started,
+    latencyMs: now - started,
+    upstreamMs: sentAt === undefined ? undefined : now - sentAt,
     attempts,
     errorCode,
   });
@@ -258,7 +273,18 @@ function recordAttempt(
   usage: Usage | undefined,
   errorCode?: string,
 ): void {
-  record(ctx.r, ctx.call, ctx.started, outcome, status, target, usage, ctx.attempts, errorCode);
+  record(
+    ctx.r,
+    ctx.call,
+    ctx.started,
+    outcome,
+    status,
+    target,
+    usage,
+    ctx.attempts,
+    errorCode,
+    ctx.sentAt,
+  );
 }
 
 async function attempt(ctx: AttemptContext, target: Target, waitUntil: number): Promise<Attempt> {
@@ -308,6 +334,7 @@ async function attempt(ctx: AttemptContext, target: Target, waitUntil: number): 
 
   const body = upstreamBody(call, target);
   const sentAt = performance.now();
+  ctx.sentAt = sentAt;
   ctx.attempts++;
   let reply: UpstreamReply;
   try {

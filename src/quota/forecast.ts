@@ -47,8 +47,13 @@ export async function forecastRun(db: Db, agent: AnyAgent): Promise<Forecast> {
   );
   const learned = rows.filter((r) => r.calls > 0);
   const hasHistory = learned.length >= MIN_HISTORY;
-  // Pace: from finished runs once there are a few; before that from the agent's recent
-  // calls (a run calls one after another, so it makes 60 s ÷ latency calls a minute).
+  // Pace at full speed: from the agent's recent calls — a run calls one after another, so
+  // it makes 60 s ÷ (time at the provider) calls a minute. Finished runs' durations only
+  // until calls are known: they include waits for quota, so under contention they make
+  // runs look slow and admit more of them, which then wait more (measured: 72 runs of a
+  // 4-run share admitted at once, every run crawling). Time an agent spends outside LLM
+  // calls makes the call pace an overestimate: fewer runs admitted, each at full speed,
+  // and quota they leave unused is banked and admits more (the burst in admission.ts).
   const pace = (
     await db.query<{
       calls: number;
@@ -59,13 +64,13 @@ export async function forecastRun(db: Db, agent: AnyAgent): Promise<Forecast> {
   )[0];
   const paceKnown = pace !== undefined && pace.calls >= MIN_HISTORY && pace.latency_ms > 0;
   const perMinute = (f: (r: (typeof learned)[number]) => number, fromPace: () => number) =>
-    hasHistory
-      ? percentile(
-          learned.map((r) => (f(r) / r.seconds) * 60),
-          90,
-        )
-      : paceKnown
-        ? fromPace()
+    paceKnown
+      ? fromPace()
+      : hasHistory
+        ? percentile(
+            learned.map((r) => (f(r) / r.seconds) * 60),
+            90,
+          )
         : undefined;
   const pacing = {
     models: declared?.models ?? [

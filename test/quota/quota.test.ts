@@ -233,6 +233,49 @@ describe("quota-aware scheduling", () => {
     expect(held.admit ? 0 : held.etaMs).toBe(15_000);
     await db.query("DELETE FROM outlast.runs WHERE agent = 'paced-runs'");
   });
+
+  it("learns a run's full-speed pace from its calls' time at the provider, not their waits for quota", async () => {
+    const crawling = defineAgent({
+      name: "crawling-runs",
+      estimate: { llmCalls: 30, models: ["metered"] },
+      run: async () => null,
+    });
+    // Calls that waited 5 s for quota and then took 1 s at the provider, in finished runs
+    // that crawled (30 calls in 10 minutes). At full speed a run makes 60 calls a minute;
+    // learned from the waits or the crawl it would look 6× or 20× slower, and 6× or 20×
+    // more runs would be let in to crawl together.
+    await db.query(
+      `INSERT INTO outlast.runs (id, agent, queue, status, max_attempts, started_at, finished_at)
+       SELECT gen_random_uuid(), 'crawling-runs', 'default', 'succeeded', 1,
+         now() - interval '10 minutes', now() FROM generate_series(1, 5)`,
+    );
+    await db.query(
+      `INSERT INTO outlast.gateway_calls (project, agent, run_id, requested, provider, model,
+         outcome, status, input_tokens, output_tokens, latency_ms, upstream_ms)
+       SELECT 'default', 'crawling-runs', r.id::text, 'metered', 'sim', 'metered-model', 'ok',
+         200, 50, 50, 6000, 1000
+       FROM outlast.runs r, generate_series(1, 30) WHERE r.agent = 'crawling-runs'`,
+    );
+    const q = new QuotaService(db, gateway, 0);
+    const f = await q.forecast(crawling);
+    expect(f.callsPerMinute).toBe(60);
+    expect(f.tokensPerMinute).toBe(6_000);
+  });
+
+  it("records each call's time at the provider apart from the caller's whole wait", async () => {
+    const res = await gateway.chat(
+      { model: "sim/gpt-4o-mini", messages: [{ role: "user", content: "hi" }], max_tokens: 5 },
+      { signal: new AbortController().signal, agent: "upstream-timing" },
+    );
+    expect(res.content).toBeTruthy();
+    await gateway.flush();
+    const rows = await db.query<{ latency_ms: number; upstream_ms: number | null }>(
+      "SELECT latency_ms, upstream_ms FROM outlast.gateway_calls WHERE agent = 'upstream-timing'",
+    );
+    expect(rows).toHaveLength(1);
+    expect(rows[0]!.upstream_ms).not.toBeNull();
+    expect(rows[0]!.upstream_ms!).toBeLessThanOrEqual(rows[0]!.latency_ms);
+  });
 });
 
 function json(body: unknown): RequestInit {

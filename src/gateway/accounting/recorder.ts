@@ -36,6 +36,11 @@ export interface CallRecord {
   cachedTokens: number;
   costUsd: number;
   latencyMs: number;
+  /**
+   * The answering attempt's time at the provider: latency without the wait for quota or
+   * earlier attempts. What a run's full-speed pace is learned from (src/quota/forecast.ts).
+   */
+  upstreamMs: number | undefined;
   attempts: number;
   stream: boolean;
   errorCode: string | undefined;
@@ -123,6 +128,7 @@ export class CallRecorder {
       cached_tokens: r.cachedTokens,
       cost_usd: r.costUsd,
       latency_ms: Math.round(r.latencyMs),
+      upstream_ms: r.upstreamMs === undefined ? null : Math.round(r.upstreamMs),
       attempts: r.attempts,
       stream: r.stream,
       error_code: r.errorCode ?? null,

@@ -82,19 +82,20 @@ DELETE FROM outlast.gateway_cache WHERE key IN (
  * Record a batch of calls in one statement (group commit).
  * $1 jsonb: [{at, project, agent, run_id, step, feature, tenant, requested, provider, model,
  *   outcome, status, input_tokens, output_tokens, cached_tokens, cost_usd, latency_ms,
- *   attempts, stream, error_code}]
+ *   upstream_ms, attempts, stream, error_code}]
  */
 export const GATEWAY_INSERT_CALLS = `
 INSERT INTO outlast.gateway_calls (at, project, agent, run_id, step, feature, tenant,
   requested, provider, model, outcome, status, input_tokens, output_tokens, cached_tokens,
-  cost_usd, latency_ms, attempts, stream, error_code)
+  cost_usd, latency_ms, upstream_ms, attempts, stream, error_code)
 SELECT at, project, agent, run_id, step, feature, tenant, requested, provider, model,
   outcome, status, input_tokens, output_tokens, cached_tokens, cost_usd, latency_ms,
-  attempts, stream, error_code
+  upstream_ms, attempts, stream, error_code
 FROM jsonb_to_recordset($1::jsonb) AS x(at timestamptz, project text, agent text,
   run_id text, step text, feature text, tenant text, requested text, provider text,
   model text, outcome text, status int, input_tokens int, output_tokens int,
-  cached_tokens int, cost_usd numeric, latency_ms int, attempts int, stream boolean,
+  cached_tokens int, cost_usd numeric, latency_ms int, upstream_ms int, attempts int,
+  stream boolean,
   error_code text)`;
 
 /** Columns `GET /v1/usage` may group by, and the SQL expression of each. */

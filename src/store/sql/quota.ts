@@ -27,14 +27,16 @@ GROUP BY r.id, r.started_at, r.finished_at`;
 
 /**
  * The pace of an agent's recent LLM calls (any run, finished or not): tokens per call and
- * latency, so the rate share works from the first calls on. $1 agent
+ * the time a call takes at the provider — without its wait for quota, which would make
+ * throttled runs look slow (migration 008). $1 agent
  */
 export const RECENT_CALL_PACE = `
 SELECT count(*)::int AS calls,
   coalesce(avg(input_tokens + output_tokens), 0)::float8 AS tokens_per_call,
-  coalesce(avg(latency_ms), 0)::float8 AS latency_ms,
+  coalesce(avg(coalesce(upstream_ms, latency_ms)), 0)::float8 AS latency_ms,
   coalesce(array_agg(DISTINCT requested), '{}') AS models
-FROM (SELECT input_tokens, output_tokens, latency_ms, requested FROM outlast.gateway_calls
+FROM (SELECT input_tokens, output_tokens, latency_ms, upstream_ms, requested
+      FROM outlast.gateway_calls
       WHERE agent = $1 AND outcome = 'ok' ORDER BY id DESC LIMIT 200) c`;
 
 /** Runs throttled right now, by the limit that holds them. */
