@@ -14,6 +14,7 @@
 import { parseArgs } from "node:util";
 import { openStore } from "../src/store/open.js";
 import { Repo } from "../src/store/repo.js";
+import { withDbRetry } from "../src/store/retry.js";
 import { uuidv7 } from "../src/util/ids.js";
 import { startSimProcess } from "../test/gateway/helpers.js";
 import { freshDatabaseUrl } from "../test/helpers/db.js";
@@ -79,8 +80,12 @@ async function scenario(mode: "outlast" | "naive") {
     const t0 = Date.now();
     let last = "";
     for (;;) {
-      const by = await db.query<{ status: string; n: number }>(
-        "SELECT status, count(*)::int AS n FROM outlast.runs GROUP BY status ORDER BY status",
+      // Retried like the engine's own statements: a PostgreSQL restart (another session's
+      // chaos test) must not end a 25-minute benchmark.
+      const by = await withDbRetry(() =>
+        db.query<{ status: string; n: number }>(
+          "SELECT status, count(*)::int AS n FROM outlast.runs GROUP BY status ORDER BY status",
+        ),
       );
       const line = by.map((r) => `${r.status} ${r.n}`).join(", ");
       if (line !== last)
