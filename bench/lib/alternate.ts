@@ -16,6 +16,7 @@ export interface Cell<R> {
   spec: SystemSpec;
   /** One entry per finished round. */
   rounds: R[];
+  /** Why the adapter could not start, or the latest failed round's error. */
   error?: string;
 }
 
@@ -65,7 +66,9 @@ export async function alternate<O extends Op>(opts: {
         for (const spec of order) {
           const host = hosts.get(spec.id);
           const cell = cells.get(v.name)!.get(spec.id)!;
-          if (!host || cell.error) continue;
+          // A failed round does not end the system's part: the next rounds still run (one
+          // adapter crash of graphile-worker once left a whole workload without its row).
+          if (!host) continue;
           const label = `${spec.label}${opts.variants.length > 1 ? ` (${v.name})` : ""}`;
           progress.status(`${opts.title} · round ${round + 1}/${opts.rounds} · ${label}`);
           const args = typeof v.args === "function" ? v.args(spec) : v.args;
@@ -74,7 +77,7 @@ export async function alternate<O extends Op>(opts: {
             cell.rounds.push(r);
             progress.log(`${label}, round ${round + 1}: ${opts.show(r)}`);
           } catch (err) {
-            cell.error = (err as Error).message;
+            cell.error = `round ${round + 1}: ${(err as Error).message}`;
             progress.log(`${label}: failed — ${cell.error}`);
             if (host.child.exitCode !== null || host.child.signalCode !== null) {
               hosts.delete(spec.id);

@@ -125,12 +125,16 @@ export class Host {
   }
 }
 
+/**
+ * The line of a dead adapter's stderr that says why: the last error line (an uncaught
+ * error ends with a stack and "Node.js v20…", which say nothing), else the last line.
+ */
 function lastLine(s: string): string {
-  return (
-    s
-      .trim()
-      .split("\n")
-      .filter((l) => l.trim())
-      .pop() ?? ""
-  ).slice(0, 300);
+  const lines = s
+    .trim()
+    .split("\n")
+    .map((l) => l.trim())
+    .filter(Boolean);
+  const why = lines.filter((l) => /^\w*(Error|error)\b|^error:/.test(l)).pop();
+  return (why ?? lines.pop() ?? "").slice(0, 300);
 }
