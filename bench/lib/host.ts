@@ -25,6 +25,21 @@ export function describeError(err: unknown): string {
   return String(err);
 }
 
+/**
+ * After each round the runner drops the round's database WITH (FORCE), which terminates
+ * every connection still open to it. graphile-worker's and PostgresSaver's own pools keep
+ * idle connections nobody listens to for errors, so node-postgres turned that termination
+ * (57P01, "terminating connection due to administrator command") into an uncaught
+ * 'error' event and killed the adapter between rounds — the cause of the failed rounds of
+ * both in the fresh-clone runs. The round it belongs to is over; anything else still
+ * ends the process.
+ */
+process.on("uncaughtException", (err) => {
+  if ((err as { code?: string }).code === "57P01") return;
+  process.stderr.write(`${err.stack ?? String(err)}\n`);
+  process.exit(1);
+});
+
 const [modulePath, optionsJson] = process.argv.slice(2);
 let adapter: SystemAdapter;
 try {
