@@ -14,10 +14,11 @@ import {
 } from "../store/repo.js";
 import { withDbRetry } from "../store/retry.js";
 import { WorkerRegistry } from "../store/worker-registry.js";
-import { Batcher, type LazyItem } from "../util/batcher.js";
+import { Batcher } from "../util/batcher.js";
 import { type Logger, silentLogger } from "../util/log.js";
 import { Wakeup } from "../util/signal.js";
 import type { AnyAgent } from "./agent.js";
+import { AttemptJournal } from "./attempt-journal.js";
 import { startChildRun } from "./child-runs.js";
 import { RunContextImpl } from "./context.js";
 import {
@@ -59,13 +60,6 @@ export interface WorkerOptions {
 }
 
 type Park = Parameters<Repo["parkRuns"]>[0][number];
-
-/**
- * How long a step's "started" row may wait to ride along with another journal write
- * before it is written alone. A step that ends sooner is written once, final (the common
- * short step costs no extra write); an SSE client sees a long step start within this.
- */
-const STARTED_WRITE_DELAY_MS = 20;
 
 interface Active {
   run: ClaimedRun;
@@ -308,7 +302,7 @@ export class Worker {
       if (refused) return refused;
     }
     const attemptNo = run.attempt + 1;
-    const starts = new Map<number, LazyItem<StepWriteResult>>();
+    const steps = new AttemptJournal(this.journal, run, attemptNo, abort);
     const ctx = new RunContextImpl({
       runId: run.id,
       agent: run.agent,
@@ -322,42 +316,8 @@ export class Worker {
         ...(run.tags?.feature ? { feature: run.tags.feature } : {}),
         ...(run.tags?.tenant ? { tenant: run.tags.tenant } : {}),
       },
-      started: (step) => {
-        const start = this.journal.submitLazy(
-          {
-            ...step,
-            status: "running",
-            runId: run.id,
-            leaseToken: run.lease_token,
-            attempt: attemptNo,
-          },
-          STARTED_WRITE_DELAY_MS,
-        );
-        // Awaited (if at all) by the step's record; a failed write shows there.
-        start.promise.catch(() => {});
-        starts.set(step.seq, start);
-      },
-      record: async (step) => {
-        // The step's start not written yet: the final row carries both (one write).
-        // Written or in flight: the final write must follow it (events in order).
-        const start = starts.get(step.seq);
-        starts.delete(step.seq);
-        if (start && !start.withdraw()) await start.promise.catch(() => {});
-        const res = await this.journal.submit({
-          ...step,
-          runId: run.id,
-          leaseToken: run.lease_token,
-          attempt: attemptNo,
-        });
-        if (!res.written) {
-          const err = new LeaseLostError(
-            `step ${step.seq} of run ${run.id} was not journaled: the claim is no longer current`,
-          );
-          abort.abort(err);
-          throw err;
-        }
-        if (res.cancelRequested) abort.abort(new CancelledError());
-      },
+      started: (step) => steps.started(step),
+      record: (step) => steps.record(step),
       setProgress: async (data) => {
         const cancel = await withDbRetry(() =>
           this.repo.setProgress(run.id, run.lease_token, data),
@@ -382,9 +342,7 @@ export class Worker {
     try {
       return await runAgent(agent, run, ctx, abort);
     } finally {
-      // Steps that started and never ended (their attempt failed or was cancelled): their
-      // start is written before the attempt's outcome, so the run's events stay in order.
-      await Promise.all([...starts.values()].map((s) => s.flush().catch(() => {})));
+      await steps.flushUnfinished();
     }
   }
 
