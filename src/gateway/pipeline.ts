@@ -122,7 +122,13 @@ export async function runCall(r: Resources, call: GatewayCall): Promise<GatewayA
   if (cacheKey) {
     const hit = await r.cache.get(cacheKey);
     if (hit) {
-      record(r, call, started, "cache_hit", 200, undefined, hit.usage, 0);
+      record(
+        { r, call, started, attempts: 0, sentAt: undefined },
+        "cache_hit",
+        200,
+        undefined,
+        hit.usage,
+      );
       const headers = {
         "x-outlast-cache": "hit",
         "x-outlast-target": `${hit.provider}/${hit.model}`,
@@ -203,14 +209,11 @@ export async function runCall(r: Resources, call: GatewayCall): Promise<GatewayA
   }
   const err = finalError(failures, route);
   record(
-    r,
-    call,
-    started,
+    ctx,
     err.status === 429 ? "rate_limited" : "upstream_error",
     err.status,
     undefined,
     undefined,
-    ctx.attempts,
     err.code,
   );
   throw err;
@@ -232,17 +235,14 @@ interface AttemptContext {
 
 /** The call's accounting row (written behind the answer, see accounting/recorder.ts). */
 function record(
-  r: Resources,
-  call: GatewayCall,
-  started: number,
+  ctx: Pick<AttemptContext, "r" | "call" | "started" | "attempts" | "sentAt">,
   outcome: CallOutcome,
   status: number,
   target: Target | undefined,
   usage: Usage | undefined,
-  attempts: number,
   errorCode?: string,
-  sentAt?: number,
 ): void {
+  const { r, call } = ctx;
   const now = performance.now();
   r.recorder.record({
     attribution: call.attribution,
@@ -257,34 +257,11 @@ function record(
     outputTokens: usage?.output ?? 0,
     cachedTokens: usage?.cached ?? 0,
     costUsd: usage && outcome === "ok" && target ? r.prices.cost(target.model, usage) : 0,
-    latencyMs: now - started,
-    upstreamMs: sentAt === undefined ? undefined : now - sentAt,
-    attempts,
+    latencyMs: now - ctx.started,
+    upstreamMs: ctx.sentAt === undefined ? undefined : now - ctx.sentAt,
+    attempts: ctx.attempts,
     errorCode,
   });
-}
-
-/** `record` for an attempt's outcome. */
-function recordAttempt(
-  ctx: AttemptContext,
-  outcome: CallOutcome,
-  status: number,
-  target: Target,
-  usage: Usage | undefined,
-  errorCode?: string,
-): void {
-  record(
-    ctx.r,
-    ctx.call,
-    ctx.started,
-    outcome,
-    status,
-    target,
-    usage,
-    ctx.attempts,
-    errorCode,
-    ctx.sentAt,
-  );
 }
 
 async function attempt(ctx: AttemptContext, target: Target, waitUntil: number): Promise<Attempt> {
@@ -392,7 +369,7 @@ async function attempt(ctx: AttemptContext, target: Target, waitUntil: number): 
     permit.release(zero());
   }
   // The caller's own mistake (or a final refusal): answered as the provider said.
-  recordAttempt(ctx, "rejected", status, target, undefined, `provider_${status}`);
+  record(ctx, "rejected", status, target, undefined, `provider_${status}`);
   return { answer: passThroughError(call.format, upstreamFormat, status, text, target) };
 }
 
@@ -457,7 +434,7 @@ async function complete(
         : openaiToAnthropicResponse(json, requested),
     );
   }
-  recordAttempt(ctx, "ok", reply.status, target, usage);
+  record(ctx, "ok", reply.status, target, usage);
   if (ctx.cacheKey && ctx.ttl && usage) {
     r.cache.put(
       ctx.cacheKey,
@@ -494,7 +471,7 @@ function relay(
         end.usage ? limiterUsage(target, end.usage) : end.complete ? null : amountsFor(input, 0),
       );
       if (end.usage) r.estimator.observe(target.id, end.usage.output);
-      recordAttempt(
+      record(
         ctx,
         end.complete ? "ok" : "upstream_error",
         200,
