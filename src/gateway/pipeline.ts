@@ -24,6 +24,7 @@ import { ResponseCache } from "./cache.js";
 import type { GatewaySettings, Route, Router, Target, WireFormat } from "./config.js";
 import { GatewayError } from "./errors.js";
 import type { OutputEstimator } from "./estimator.js";
+import { type Failure, finalError, passThroughError } from "./failures.js";
 import { amountsFor, type Vec, zero } from "./limiter/dimensions.js";
 import { remainingFromHeaders } from "./limiter/headers.js";
 import { type Permit, QuotaUnavailable } from "./limiter/key-limiter.js";
@@ -94,12 +95,6 @@ export interface Resources {
   estimator: OutputEstimator;
   settings: GatewaySettings;
 }
-
-type Failure =
-  | { kind: "quota"; target: Target; error: QuotaUnavailable }
-  | { kind: "circuit"; target: Target; retryInMs: number }
-  | { kind: "upstream"; target: Target; status: number; retryAfterMs: number | undefined }
-  | { kind: "timeout" | "network"; target: Target };
 
 type Attempt = { answer: GatewayAnswer } | { failure: Failure };
 
@@ -512,115 +507,5 @@ function answerHeaders(
   if (ctx.cacheKey) h["x-outlast-cache"] = "miss";
   const id = reply.headers.get("x-request-id") ?? reply.headers.get("request-id");
   if (id) h[ctx.call.format === "anthropic" ? "request-id" : "x-request-id"] = id;
-  return h;
-}
-
-/** A provider's 4xx, in the caller's format (as is when the formats match). */
-function passThroughError(
-  callerFormat: WireFormat,
-  upstreamFormat: WireFormat,
-  status: number,
-  text: string,
-  target: Target,
-): GatewayAnswer {
-  let out = text;
-  if (callerFormat !== upstreamFormat || text.trim() === "") {
-    let message = text.slice(0, 500);
-    try {
-      const j = JSON.parse(text) as { error?: { message?: string } };
-      message = j.error?.message ?? message;
-    } catch {
-      // not JSON: keep the raw text
-    }
-    message = `${target.id}: ${message || `HTTP ${status}`}`;
-    out = JSON.stringify(
-      callerFormat === "anthropic"
-        ? { type: "error", error: { type: "invalid_request_error", message } }
-        : { error: { message, type: "invalid_request_error", param: null, code: null } },
-    );
-  }
-  return {
-    kind: "json",
-    status,
-    text: out,
-    headers: { "x-outlast-target": target.id },
-    target,
-    usage: undefined,
-  };
-}
-
-function finalError(failures: Failure[], route: Route): GatewayError {
-  const tried = failures.map((f) => {
-    switch (f.kind) {
-      case "quota":
-        return `${f.target.id}: no quota (${f.error.blocked}, ~${Math.ceil(f.error.retryAfterMs)} ms)`;
-      case "circuit":
-        return `${f.target.id}: circuit open`;
-      case "upstream":
-        return `${f.target.id}: HTTP ${f.status}`;
-      default:
-        return `${f.target.id}: ${f.kind}`;
-    }
-  });
-  const list = [...new Set(tried)].join("; ");
-  // Out of quota — ours or the provider's 429 — is a 429 the caller can wait out.
-  const waits = failures.map((f) =>
-    f.kind === "quota"
-      ? f.error.retryAfterMs
-      : f.kind === "upstream" && f.status === 429 && f.retryAfterMs !== undefined
-        ? f.retryAfterMs
-        : undefined,
-  );
-  if (failures.length > 0 && waits.every((w) => w !== undefined)) {
-    const quota = failures.find((f) => f.kind === "quota");
-    return new GatewayError(
-      429,
-      "OUTLAST_GATEWAY_RATE_LIMITED",
-      `no quota for "${route.requested}" within the wait allowed: ${list}`,
-      {
-        retryAfterMs: Math.min(...(waits as number[])),
-        tried,
-        ...(quota?.kind === "quota" ? { limit: `${quota.target.id} ${quota.error.blocked}` } : {}),
-        headers: quota ? rateLimitHeaders(quota.target, quota.error) : {},
-      },
-    );
-  }
-  const answered = failures.some((f) => f.kind === "upstream");
-  const retry = Math.max(
-    0,
-    ...failures.map((f) =>
-      f.kind === "upstream" ? (f.retryAfterMs ?? 0) : f.kind === "circuit" ? f.retryInMs : 0,
-    ),
-  );
-  return answered
-    ? new GatewayError(
-        502,
-        "OUTLAST_GATEWAY_UPSTREAM_FAILED",
-        `every target of "${route.requested}" failed: ${list}`,
-        { tried, retryAfterMs: retry || 1000 },
-      )
-    : new GatewayError(
-        503,
-        "OUTLAST_GATEWAY_UPSTREAM_UNAVAILABLE",
-        `no target of "${route.requested}" could be reached: ${list}`,
-        { tried, retryAfterMs: retry || 1000 },
-      );
-}
-
-/** OpenAI-style `x-ratelimit-*` headers describing the gateway's own view of the key. */
-function rateLimitHeaders(target: Target, e: QuotaUnavailable): Record<string, string> {
-  const [rpm, tpm] = target.limits.caps;
-  const reset = `${Math.max(1, Math.ceil(e.retryAfterMs))}ms`;
-  const h: Record<string, string> = {};
-  if (rpm !== null) {
-    h["x-ratelimit-limit-requests"] = String(rpm);
-    h["x-ratelimit-remaining-requests"] = e.blocked === "rpm" ? "0" : String(rpm);
-    h["x-ratelimit-reset-requests"] = e.blocked === "rpm" ? reset : "0s";
-  }
-  if (tpm !== null) {
-    h["x-ratelimit-limit-tokens"] = String(tpm);
-    h["x-ratelimit-remaining-tokens"] = e.blocked === "tpm" ? "0" : String(tpm);
-    h["x-ratelimit-reset-tokens"] = e.blocked === "tpm" ? reset : "0s";
-  }
   return h;
 }
