@@ -3,13 +3,12 @@ import { resolveConfig } from "../../src/config/load.js";
 import { defineAgent } from "../../src/engine/agent.js";
 import { RunService } from "../../src/engine/run-service.js";
 import { Worker } from "../../src/engine/worker.js";
-import { createGateway } from "../../src/gateway/index.js";
 import { QuotaService } from "../../src/quota/admission.js";
 import { Fairness } from "../../src/quota/fairness.js";
 import type { Db, Queryable } from "../../src/store/db.js";
 import { CLAIM_RUNS, CLAIM_RUNS_FAIR, FINISH_AND_CLAIM_FAIR } from "../../src/store/sql/runs.js";
-import { silentLogger } from "../../src/util/log.js";
 import { BACKENDS, openTestDb } from "../helpers/db.js";
+import { meteredAgent } from "./metered.js";
 
 /**
  * Weighted fairness between tenants (src/quota/fairness.ts): claim order and the split of
@@ -154,34 +153,8 @@ describe.each(BACKENDS)("tenant fairness on %s", (backend) => {
   });
 
   it("splits a full rate share among tenants by weight", async () => {
-    const paced = defineAgent({
-      name: "paced-runs",
-      estimate: { llmCalls: 60, models: ["metered"] },
-      run: async () => null,
-    });
-    // One call a second: a run makes 60 calls a minute; the key allows 120 a minute: two
-    // runs at full speed plus two whose whole forecast fits in the untouched bucket = 4.
-    await db.query(
-      `INSERT INTO outlast.gateway_calls (project, agent, requested, provider, model, outcome, status,
-         input_tokens, output_tokens, latency_ms)
-       SELECT 'default', 'paced-runs', 'metered', 'sim', 'metered-model', 'ok', 200, 50, 50, 1000
-       FROM generate_series(1, 10)`,
-    );
-    const gateway = createGateway({
-      db,
-      config: {
-        providers: {
-          sim: {
-            type: "openai",
-            baseUrl: "http://127.0.0.1:9/v1",
-            apiKey: "k",
-            limits: { "metered-model": { rpm: 120 } },
-          },
-        },
-        models: { metered: "sim/metered-model" },
-      },
-      log: silentLogger,
-    });
+    // Two runs at full speed plus two whose whole forecast fits in the bucket = a share of 4.
+    const { paced, metered: gateway } = await meteredAgent(db, "http://127.0.0.1:9");
     const quota = (fairness?: Fairness) => {
       const q = new QuotaService(db, gateway, 0, fairness);
       q.jitter = () => 1;

@@ -10,6 +10,7 @@ import { silentLogger } from "../../src/util/log.js";
 import { type SimProcess, startSimProcess } from "../gateway/helpers.js";
 import { openTestDb } from "../helpers/db.js";
 import { until } from "../helpers/processes.js";
+import { meteredAgent } from "./metered.js";
 
 /**
  * Quota-aware scheduling against the simulated provider (its own process) on PostgreSQL:
@@ -184,35 +185,7 @@ describe("quota-aware scheduling", () => {
   });
 
   it("shares the per-minute limits among admitted runs by their learned pace, plus banked quota", async () => {
-    const paced = defineAgent({
-      name: "paced-runs",
-      estimate: { llmCalls: 60, models: ["metered"] },
-      run: async () => null,
-    });
-    // The agent's calls so far: one a second (1,000 ms each), so a run makes 60 calls a
-    // minute; the key allows 120 a minute: two runs at full speed, plus two more whose
-    // whole forecast (60 calls) fits in the 120 banked in the untouched bucket.
-    await db.query(
-      `INSERT INTO outlast.gateway_calls (project, agent, requested, provider, model, outcome, status,
-         input_tokens, output_tokens, latency_ms)
-       SELECT 'default', 'paced-runs', 'metered', 'sim', 'metered-model', 'ok', 200, 50, 50, 1000
-       FROM generate_series(1, 10)`,
-    );
-    const metered = createGateway({
-      db,
-      config: {
-        providers: {
-          sim: {
-            type: "openai",
-            baseUrl: `${sim.url}/v1`,
-            apiKey: "k2",
-            limits: { "metered-model": { rpm: 120 } },
-          },
-        },
-        models: { metered: "sim/metered-model" },
-      },
-      log: silentLogger,
-    });
+    const { paced, metered } = await meteredAgent(db, sim.url);
     const q = new QuotaService(db, metered, 0);
     q.jitter = () => 1;
     const running = async (n: number) => {
