@@ -248,6 +248,15 @@ export const RunIdParam = z.object({
 
 export const NoQuery = z.strictObject({});
 
+/** `?limit=` of every paged list. */
+export const PageLimit = z.coerce
+  .number()
+  .int()
+  .min(1)
+  .max(200)
+  .optional()
+  .openapi({ param: { name: "limit", in: "query" }, description: "1–200, default 50." });
+
 export const ListRunsQuery = z.strictObject({
   status: z
     .enum(RUN_STATUSES)
@@ -267,13 +276,7 @@ export const ListRunsQuery = z.strictObject({
       param: { name: "cursor", in: "query" },
       description: "next_cursor of the previous page.",
     }),
-  limit: z.coerce
-    .number()
-    .int()
-    .min(1)
-    .max(200)
-    .optional()
-    .openapi({ param: { name: "limit", in: "query" }, description: "1–200, default 50." }),
+  limit: PageLimit,
 });
 
 export const RunListSchema = z

@@ -2,7 +2,7 @@ import { z } from "@hono/zod-openapi";
 import { isUuid } from "../util/ids.js";
 import type { AttemptRow, DeliveryRow, EndpointRow } from "../webhooks/store.js";
 import { ApiError } from "./errors.js";
-import { EventPattern, WebhookUrl } from "./schemas.js";
+import { EventPattern, PageLimit, WebhookUrl } from "./schemas.js";
 
 /**
  * The webhook API's shapes: request and response schemas of /v1/webhooks… and the
@@ -89,13 +89,7 @@ export const ListQuery = z.strictObject({
     .max(200)
     .optional()
     .openapi({ param: { name: "cursor", in: "query" } }),
-  limit: z.coerce
-    .number()
-    .int()
-    .min(1)
-    .max(200)
-    .optional()
-    .openapi({ param: { name: "limit", in: "query" }, description: "1–200, default 50." }),
+  limit: PageLimit,
 });
 
 export const DeliveriesQuery = ListQuery.extend({
