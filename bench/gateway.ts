@@ -4,7 +4,8 @@
  * (`@portkey-ai/gateway`, run locally), at concurrency 1 and 10. Each gateway and the
  * simulator run as their own processes; the client uses keep-alive node:http.
  *
- * Outlast runs as it would in production: limits configured on the target (generous, so
+ * Outlast runs as it would in production: served by `startHttpApi` (the whole API, the
+ * model endpoints on the gateway's node:http fast path), limits configured on the target (generous, so
  * nobody waits, but every call reserves and reconciles), accounting rows written, on
  * PostgreSQL (DATABASE_URL or the local test server) unless --store pglite.
  *
@@ -25,10 +26,11 @@ import { readFileSync } from "node:fs";
 import http from "node:http";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { Hono } from "hono";
-import { startApiServer } from "../src/api/server.js";
-import { createGateway, mountGateway } from "../src/gateway/index.js";
+import { resolveConfig } from "../src/config/load.js";
+import { RunService } from "../src/engine/run-service.js";
+import { createGateway } from "../src/gateway/index.js";
 import { openStore } from "../src/store/open.js";
+import { startHttpApi } from "../src/system/start.js";
 import { silentLogger } from "../src/util/log.js";
 import { freshDatabaseUrl } from "../test/helpers/db.js";
 
@@ -70,9 +72,16 @@ if (values["serve-outlast"]) {
     },
   });
   await gateway.start();
-  const app = new Hono();
-  mountGateway(app, gateway);
-  const server = await startApiServer(app, { port: 0, hostname: "127.0.0.1" });
+  // As `outlast serve` starts it: the whole API, the model endpoints on the fast path.
+  const server = await startHttpApi({
+    service: new RunService(db, []),
+    gateway,
+    config: resolveConfig({}, "bench"),
+    log: silentLogger,
+    apiKey: undefined,
+    port: 0,
+    host: "127.0.0.1",
+  });
   process.stdout.write(`listening on ${server.url}\n`);
   process.once("SIGTERM", () => {
     void server

@@ -1,6 +1,7 @@
 import type { Server } from "node:http";
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { createAdaptorServer } from "@hono/node-server";
+import { getRequestListener } from "@hono/node-server";
 
 export interface ApiServer {
   /** Where the server listens, e.g. `http://127.0.0.1:41234`. */
@@ -11,7 +12,9 @@ export interface ApiServer {
 
 /**
  * Serves an app (from `createApi`) on Node's HTTP server. Port 0 picks a free port; the
- * returned url holds the real one.
+ * returned url holds the real one. `fastPath`, when given, sees every request first and
+ * answers the ones it returns true for straight on node:http (the gateway's model
+ * endpoints, `gatewayFastPath`); everything else reaches the app unchanged.
  *
  * @example
  * ```ts
@@ -22,12 +25,23 @@ export interface ApiServer {
  */
 export function startApiServer(
   app: { fetch: (request: Request) => Response | Promise<Response> },
-  opts: { port: number; hostname?: string | undefined; graceMs?: number },
+  opts: {
+    port: number;
+    hostname?: string | undefined;
+    graceMs?: number;
+    fastPath?: ((req: IncomingMessage, res: ServerResponse) => boolean) | undefined;
+  },
 ): Promise<ApiServer> {
-  const server = createAdaptorServer({
-    fetch: (req) => app.fetch(req),
-    hostname: opts.hostname,
-  }) as Server;
+  // What @hono/node-server's createAdaptorServer builds, with the fast path in front.
+  const listener = getRequestListener((req) => app.fetch(req), { hostname: opts.hostname });
+  const fast = opts.fastPath;
+  const server = createServer(
+    fast
+      ? (req, res) => {
+          if (!fast(req, res)) void listener(req, res);
+        }
+      : listener,
+  );
   return new Promise((resolve, reject) => {
     server.once("error", reject);
     server.listen(opts.port, opts.hostname, () => {

@@ -13,5 +13,12 @@ export {
   type UsageQuery,
   type UsageRow,
 } from "./gateway.js";
+export { type CallRequest, GatewayHttp, type Reply } from "./http/call.js";
 export { GATEWAY_PATHS, mountGateway } from "./http/mount.js";
+export {
+  type FastListener,
+  type FastPathOptions,
+  GATEWAY_BODY_LIMIT_BYTES,
+  gatewayFastPath,
+} from "./http/node.js";
 export type { GatewayAnswer, GatewayCall } from "./pipeline.js";

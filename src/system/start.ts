@@ -1,11 +1,18 @@
 import type { z } from "zod";
 import { createApi } from "../api/app.js";
-import { startApiServer } from "../api/server.js";
+import { type ApiServer, startApiServer } from "../api/server.js";
 import { ConfigError, type ResolvedConfig } from "../config/load.js";
 import type { providerSchema } from "../config/schema.js";
 import { RunService } from "../engine/run-service.js";
 import { Worker } from "../engine/worker.js";
-import { createGateway, type Gateway, mountGateway } from "../gateway/index.js";
+import {
+  createGateway,
+  GATEWAY_BODY_LIMIT_BYTES,
+  type Gateway,
+  GatewayHttp,
+  gatewayFastPath,
+  mountGateway,
+} from "../gateway/index.js";
 import { QuotaService } from "../quota/admission.js";
 import { Fairness, tenantOf } from "../quota/fairness.js";
 import { type Simulator, startSimulator } from "../sim/index.js";
@@ -40,6 +47,54 @@ export function knownQueues(config: ResolvedConfig): string[] {
   return [
     ...new Set([...Object.keys(config.queues), ...config.agents.map((a) => a.queue ?? "default")]),
   ];
+}
+
+export interface HttpApiOptions {
+  service: RunService;
+  gateway: Gateway;
+  quota?: QuotaService | undefined;
+  config: Pick<ResolvedConfig, "api" | "webhooks">;
+  log: Logger;
+  apiKey: string | undefined;
+  port: number;
+  host: string;
+  /** Aborted on shutdown: ends open event streams. */
+  shutdown?: AbortSignal | undefined;
+}
+
+/**
+ * The HTTP API with the gateway's routes on one port. The model endpoints are answered
+ * by the gateway's node:http fast path, in front of Hono, with the same handlers, key and
+ * body limit as the Hono routes it stands in for (see src/gateway/ARCHITECTURE.md).
+ *
+ * @example
+ * const server = await startHttpApi({ service, gateway, config, log, apiKey, port: 0, host: "127.0.0.1" });
+ */
+export async function startHttpApi(o: HttpApiOptions): Promise<ApiServer> {
+  const http = new GatewayHttp(o.gateway);
+  const app = createApi({
+    service: o.service,
+    apiKey: o.apiKey,
+    bodyLimitBytes: o.config.api.bodyLimitBytes,
+    extraBodyLimitBytes: GATEWAY_BODY_LIMIT_BYTES,
+    log: o.log,
+    extraRoutes: (a) => mountGateway(a, o.gateway, http),
+    quota: o.quota,
+    webhooks: o.config.webhooks,
+    shutdown: o.shutdown,
+  });
+  const fastPath = gatewayFastPath(http, {
+    apiKey: o.apiKey,
+    bodyLimitBytes: GATEWAY_BODY_LIMIT_BYTES,
+  });
+  return startApiServer(app, { port: o.port, hostname: o.host, fastPath }).catch((err) => {
+    if ((err as NodeJS.ErrnoException).code === "EADDRINUSE") {
+      throw new ConfigError(
+        `port ${o.port} on ${o.host} is in use; pass --port or set OUTLAST_PORT`,
+      );
+    }
+    throw err;
+  });
 }
 
 /**
@@ -130,26 +185,16 @@ export async function startSystem(opts: SystemOptions): Promise<RunningSystem> {
     let apiUrl: string | undefined;
     if (opts.api) {
       const shutdown = new AbortController();
-      const app = createApi({
+      const server = await startHttpApi({
         service,
-        apiKey: opts.api.apiKey,
-        bodyLimitBytes: config.api.bodyLimitBytes,
-        log,
-        extraRoutes: (a) => mountGateway(a, gateway),
+        gateway,
         quota,
-        webhooks: config.webhooks,
-        shutdown: shutdown.signal,
-      });
-      const server = await startApiServer(app, {
+        config,
+        log,
+        apiKey: opts.api.apiKey,
         port: opts.api.port,
-        hostname: opts.api.host,
-      }).catch((err) => {
-        if ((err as NodeJS.ErrnoException).code === "EADDRINUSE") {
-          throw new ConfigError(
-            `port ${opts.api?.port} on ${opts.api?.host} is in use; pass --port or set OUTLAST_PORT`,
-          );
-        }
-        throw err;
+        host: opts.api.host,
+        shutdown: shutdown.signal,
       });
       stack.push(() => server.close());
       // Unwinds first: open event streams end, then the server closes.

@@ -13,17 +13,10 @@
 import type { Context, Hono } from "hono";
 import { USAGE_GROUPS, type UsageGroup } from "../../store/sql/gateway.js";
 import type { WireFormat } from "../config.js";
-import { errorBody, errorHeaders, GatewayError } from "../errors.js";
+import { GatewayError } from "../errors.js";
 import type { Gateway } from "../gateway.js";
-import {
-  attribution,
-  cacheTtl,
-  headerGetter,
-  KeyBook,
-  parseBody,
-  readText,
-  waitMs,
-} from "./request.js";
+import { type CallRequest, GatewayHttp, type Reply } from "./call.js";
+import { headerGetter } from "./request.js";
 
 /** The paths `mountGateway` serves; an app-wide auth middleware should let them through. */
 export const GATEWAY_PATHS: readonly string[] = [
@@ -38,7 +31,8 @@ export const GATEWAY_PATHS: readonly string[] = [
 type HonoLike = Pick<Hono<any, any, any>, "get" | "post">;
 
 /**
- * Adds the gateway's routes to an app.
+ * Adds the gateway's routes to an app. Pass the `GatewayHttp` that a node:http fast path
+ * (`gatewayFastPath`) also serves from, so both use the same handlers and keys.
  *
  * @example
  * const app = createApi({ service });
@@ -47,49 +41,17 @@ type HonoLike = Pick<Hono<any, any, any>, "get" | "post">;
  * // OpenAI SDK: new OpenAI({ baseURL: `${url}/v1`, apiKey })
  * // Anthropic SDK: new Anthropic({ baseURL: url, authToken: apiKey })
  */
-export function mountGateway(app: HonoLike, gateway: Gateway): void {
-  const keys = new KeyBook(gateway.config.gateway.keys);
-  const settings = gateway.config.gateway;
+export function mountGateway(
+  app: HonoLike,
+  gateway: Gateway,
+  http: GatewayHttp = new GatewayHttp(gateway),
+): void {
+  const keys = http.keys;
+  const fail = (c: Context, format: WireFormat, err: unknown) =>
+    toResponse(http.fail(format, callRequest(c), err));
 
-  const model = (format: WireFormat) => async (c: Context) => {
-    try {
-      const header = headerGetter(c);
-      const base = keys.authenticate(header, format);
-      const rawBody = await readText(c);
-      const body = parseBody(rawBody, format);
-      const passHeaders: Record<string, string> = {};
-      const version = header("anthropic-version");
-      if (version) passHeaders["anthropic-version"] = version;
-      const beta = header("anthropic-beta");
-      if (beta) passHeaders["anthropic-beta"] = beta;
-      const answer = await gateway.call({
-        format,
-        body,
-        rawBody,
-        attribution: attribution(header, base),
-        waitMs: waitMs(header, settings.maxWaitMs),
-        cacheTtlSeconds: cacheTtl(header, settings.cache.defaultTtlSeconds),
-        signal: c.req.raw.signal,
-        passHeaders,
-      });
-      if (answer.kind === "stream") {
-        return new Response(answer.stream, {
-          status: 200,
-          headers: {
-            "content-type": "text/event-stream; charset=utf-8",
-            "cache-control": "no-cache",
-            ...answer.headers,
-          },
-        });
-      }
-      return new Response(answer.text, {
-        status: answer.status,
-        headers: { "content-type": "application/json", ...answer.headers },
-      });
-    } catch (err) {
-      return fail(gateway, c, format, err);
-    }
-  };
+  const model = (format: WireFormat) => async (c: Context) =>
+    toResponse(await http.model(format, callRequest(c)));
 
   app.post("/v1/chat/completions", model("openai"));
   app.post("/v1/messages", model("anthropic"));
@@ -100,7 +62,7 @@ export function mountGateway(app: HonoLike, gateway: Gateway): void {
     try {
       keys.authenticate(header, format);
     } catch (err) {
-      return fail(gateway, c, format, err);
+      return fail(c, format, err);
     }
     const names = gateway.models();
     if (format === "anthropic") {
@@ -139,9 +101,24 @@ export function mountGateway(app: HonoLike, gateway: Gateway): void {
         data,
       });
     } catch (err) {
-      return fail(gateway, c, "openai", err);
+      return fail(c, "openai", err);
     }
   });
+}
+
+function callRequest(c: Context): CallRequest {
+  return {
+    path: c.req.path,
+    header: headerGetter(c),
+    body: () => c.req.text(),
+    signal: () => c.req.raw.signal,
+  };
+}
+
+function toResponse(reply: Reply): Response {
+  return reply.headers === undefined
+    ? new Response(reply.body, { status: reply.status })
+    : new Response(reply.body, { status: reply.status, headers: reply.headers });
 }
 
 function parseGroups(v: string | undefined): UsageGroup[] {
@@ -175,28 +152,4 @@ function parseInstant(v: string | undefined, name: string): Date | undefined {
     );
   }
   return d;
-}
-
-function fail(gateway: Gateway, c: Context, format: WireFormat, err: unknown): Response {
-  if (err instanceof GatewayError) {
-    return new Response(JSON.stringify(errorBody(format, err)), {
-      status: err.status,
-      headers: { "content-type": "application/json", ...errorHeaders(err) },
-    });
-  }
-  if (c.req.raw.signal.aborted) return new Response(null, { status: 499 });
-  gateway.log.error("gateway request failed", {
-    path: c.req.path,
-    error: String(err),
-    stack: (err as Error)?.stack,
-  });
-  const e = new GatewayError(
-    502,
-    "OUTLAST_GATEWAY_UPSTREAM_FAILED",
-    `internal gateway error: ${(err as Error)?.message ?? String(err)}`,
-  );
-  return new Response(JSON.stringify(errorBody(format, e)), {
-    status: 500,
-    headers: { "content-type": "application/json" },
-  });
 }

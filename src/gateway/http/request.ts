@@ -4,7 +4,7 @@
  * rest and its 400 is passed back in the caller's format).
  */
 import { createHash } from "node:crypto";
-import type { IncomingMessage } from "node:http";
+import type { IncomingHttpHeaders, IncomingMessage } from "node:http";
 import type { Context } from "hono";
 import type { Attribution } from "../accounting/recorder.js";
 import type { GatewayConfig, WireFormat } from "../config.js";
@@ -26,13 +26,16 @@ export type HeaderGet = (name: string) => string | undefined;
 export function headerGetter(c: Context): HeaderGet {
   const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
   const h = incoming?.headers;
-  if (h && typeof h === "object") {
-    return (name) => {
-      const v = h[name];
-      return typeof v === "string" ? v : Array.isArray(v) ? v.join(", ") : undefined;
-    };
-  }
+  if (h && typeof h === "object") return nodeHeaderGetter(h);
   return (name) => c.req.header(name);
+}
+
+/** Headers as node:http parsed them (lower-case names; repeated ones as arrays). */
+export function nodeHeaderGetter(h: IncomingHttpHeaders): HeaderGet {
+  return (name) => {
+    const v = h[name];
+    return typeof v === "string" ? v : Array.isArray(v) ? v.join(", ") : undefined;
+  };
 }
 
 const digest = (s: string) => createHash("sha256").update(s, "utf8").digest("hex");
@@ -130,9 +133,9 @@ const invalid = (message: string, param?: string) =>
   new GatewayError(400, "OUTLAST_GATEWAY_INVALID_REQUEST", message, param ? { param } : {});
 
 /** The body's text; a body that cannot be read is answered like one that is not JSON. */
-export async function readText(c: Context): Promise<string> {
+export async function readText(read: () => Promise<string>): Promise<string> {
   try {
-    return await c.req.text();
+    return await read();
   } catch {
     throw invalid("the body is not valid JSON");
   }

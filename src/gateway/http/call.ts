@@ -1,0 +1,127 @@
+/**
+ * One model call over HTTP, whoever serves the socket: the Hono routes (`mount.ts`) and
+ * the node:http fast path (`node.ts`) both describe the request as a `CallRequest`, get a
+ * `Reply` back, and only write it out their own way. Every rule of the gateway's HTTP
+ * surface (key, attribution headers, body checks, error shapes) lives here or in
+ * `request.ts`, once.
+ */
+import type { WireFormat } from "../config.js";
+import { errorBody, errorHeaders, GatewayError } from "../errors.js";
+import type { Gateway } from "../gateway.js";
+import {
+  attribution,
+  cacheTtl,
+  type HeaderGet,
+  KeyBook,
+  parseBody,
+  readText,
+  waitMs,
+} from "./request.js";
+
+/** What to answer: a JSON text, an SSE stream, or no body (499 for a caller who left). */
+export interface Reply {
+  status: number;
+  headers: Record<string, string> | undefined;
+  body: string | ReadableStream<Uint8Array> | null;
+}
+
+/** The parts of a request the gateway reads. */
+export interface CallRequest {
+  /** The path, for the log. */
+  path: string;
+  header: HeaderGet;
+  /** The whole body as text (UTF-8, a BOM dropped); rejects when it cannot be read. */
+  body(): Promise<string>;
+  /** Aborted when the caller goes away; made on first use (an AbortController is ~7 µs). */
+  signal(): AbortSignal;
+}
+
+/**
+ * The gateway's HTTP handlers over one `Gateway` and its keys.
+ *
+ * @example
+ * const http = new GatewayHttp(gateway);
+ * const reply = await http.model("openai", request);
+ */
+export class GatewayHttp {
+  readonly keys: KeyBook;
+  private readonly settings: Gateway["config"]["gateway"];
+
+  constructor(readonly gateway: Gateway) {
+    this.keys = new KeyBook(gateway.config.gateway.keys);
+    this.settings = gateway.config.gateway;
+  }
+
+  /** `POST /v1/chat/completions` (openai) and `POST /v1/messages` (anthropic). */
+  async model(format: WireFormat, req: CallRequest): Promise<Reply> {
+    try {
+      const header = req.header;
+      const base = this.keys.authenticate(header, format);
+      const rawBody = await readText(() => req.body());
+      const body = parseBody(rawBody, format);
+      const passHeaders: Record<string, string> = {};
+      const version = header("anthropic-version");
+      if (version) passHeaders["anthropic-version"] = version;
+      const beta = header("anthropic-beta");
+      if (beta) passHeaders["anthropic-beta"] = beta;
+      const answer = await this.gateway.call({
+        format,
+        body,
+        rawBody,
+        attribution: attribution(header, base),
+        waitMs: waitMs(header, this.settings.maxWaitMs),
+        cacheTtlSeconds: cacheTtl(header, this.settings.cache.defaultTtlSeconds),
+        signal: req.signal(),
+        passHeaders,
+      });
+      if (answer.kind === "stream") {
+        return {
+          status: 200,
+          headers: {
+            "content-type": "text/event-stream; charset=utf-8",
+            "cache-control": "no-cache",
+            ...answer.headers,
+          },
+          body: answer.stream,
+        };
+      }
+      return {
+        status: answer.status,
+        headers: { "content-type": "application/json", ...answer.headers },
+        body: answer.text,
+      };
+    } catch (err) {
+      return this.fail(format, req, err);
+    }
+  }
+
+  /**
+   * Any failure, in the caller's shape. A thrown error never reaches the app's own error
+   * handler (whose shape the SDKs would not parse).
+   */
+  fail(format: WireFormat, req: Pick<CallRequest, "path" | "signal">, err: unknown): Reply {
+    if (err instanceof GatewayError) {
+      return {
+        status: err.status,
+        headers: { "content-type": "application/json", ...errorHeaders(err) },
+        body: JSON.stringify(errorBody(format, err)),
+      };
+    }
+    if (req.signal().aborted) return { status: 499, headers: undefined, body: null };
+    this.gateway.log.error("gateway request failed", {
+      path: req.path,
+      error: String(err),
+      stack: (err as Error)?.stack,
+    });
+    const e = new GatewayError(
+      502,
+      "OUTLAST_GATEWAY_UPSTREAM_FAILED",
+      `internal gateway error: ${(err as Error)?.message ?? String(err)}`,
+    );
+    return {
+      status: 500,
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(errorBody(format, e)),
+    };
+  }
+}

@@ -1,0 +1,191 @@
+/**
+ * The model endpoints straight on node:http, in front of the Hono app. Behind Hono and
+ * @hono/node-server, a call builds a WHATWG Request, a Response, Hono's context and
+ * router match, and streams the body through web streams: in bench/gateway.ts a bare
+ * node:http proxy added 0.2–0.4 ms at concurrency 1, the same proxy behind Hono 0.5–0.8.
+ *
+ * The fast path only answers what it would answer exactly as the Hono route does:
+ * `POST /v1/chat/completions` and `POST /v1/messages` with a Content-Length within the
+ * limit and, when the API has a key, that key. Everything else — another method or path,
+ * a chunked or oversized body, a missing or wrong API key — goes to the Hono listener
+ * untouched, so its 401/413/404/405 answers stay the app's own. The call itself runs
+ * through `GatewayHttp`, the same code the Hono route calls.
+ */
+import { createHash, timingSafeEqual } from "node:crypto";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { WireFormat } from "../config.js";
+import type { CallRequest, GatewayHttp, Reply } from "./call.js";
+import { nodeHeaderGetter } from "./request.js";
+
+/** Serves the request and returns true, or returns false without touching it. */
+export type FastListener = (req: IncomingMessage, res: ServerResponse) => boolean;
+
+/** The largest gateway request body by default (LLM prompts outgrow the API's 1 MiB). */
+export const GATEWAY_BODY_LIMIT_BYTES = 32 * 1024 * 1024;
+
+export interface FastPathOptions {
+  /** The API's bearer key, when it has one (`createApi`'s `apiKey`). */
+  apiKey?: string | undefined;
+  /** `createApi`'s `extraBodyLimitBytes`. */
+  bodyLimitBytes: number;
+}
+
+const FORMATS: ReadonlyMap<string, WireFormat> = new Map([
+  ["/v1/chat/completions", "openai"],
+  ["/v1/messages", "anthropic"],
+]);
+
+/** Hono's Request.text() decodes so (its TextDecoder drops a UTF-8 BOM). */
+const decoder = new TextDecoder();
+
+const digest = (s: string) => createHash("sha256").update(s, "utf8").digest();
+
+/**
+ * A node:http request listener for the model endpoints; give it to `startApiServer` as
+ * `fastPath` with the `GatewayHttp` the Hono routes were mounted with.
+ *
+ * @example
+ * const http = new GatewayHttp(gateway);
+ * const app = createApi({ service, apiKey, extraRoutes: (a) => mountGateway(a, gateway, http) });
+ * await startApiServer(app, {
+ *   port: 0,
+ *   fastPath: gatewayFastPath(http, { apiKey, bodyLimitBytes: GATEWAY_BODY_LIMIT_BYTES }),
+ * });
+ */
+export function gatewayFastPath(http: GatewayHttp, opts: FastPathOptions): FastListener {
+  const expected = opts.apiKey === undefined ? undefined : digest(opts.apiKey);
+  const limit = opts.bodyLimitBytes;
+  return (req, res) => {
+    if (req.method !== "POST") return false;
+    const url = req.url ?? "";
+    const q = url.indexOf("?");
+    const format = FORMATS.get(q < 0 ? url : url.slice(0, q));
+    if (format === undefined) return false;
+    const h = req.headers;
+    // Hono's bodyLimit decides on Content-Length alone when there is one (and no
+    // Transfer-Encoding); otherwise it counts the bytes as they come. Only the first is
+    // served here.
+    const length = h["content-length"];
+    if (length === undefined || h["transfer-encoding"] !== undefined) return false;
+    if (Number.parseInt(length, 10) > limit) return false;
+    // bearerAuth's check; a refusal is left to it, with its body and WWW-Authenticate.
+    if (expected !== undefined) {
+      const auth = h.authorization;
+      const key = auth ? /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(auth)?.[1] : undefined;
+      if (!key || !timingSafeEqual(digest(key), expected)) return false;
+    }
+    serve(http, format, req, res);
+    return true;
+  };
+}
+
+function serve(
+  http: GatewayHttp,
+  format: WireFormat,
+  req: IncomingMessage,
+  res: ServerResponse,
+): void {
+  // As @hono/node-server does: the signal aborts when the connection closes before the
+  // answer is written, with the same reasons.
+  let controller: AbortController | undefined;
+  let reason: string | undefined;
+  res.once("close", () => {
+    if (req.errored) reason = req.errored.toString();
+    else if (!res.writableFinished) reason = "Client connection prematurely closed.";
+    else return;
+    controller?.abort(reason);
+  });
+  const call: CallRequest = {
+    path: (req.url as string).split("?", 1)[0] as string,
+    header: nodeHeaderGetter(req.headers),
+    body: () => readBody(req),
+    signal: () => {
+      if (controller === undefined) {
+        controller = new AbortController();
+        if (reason !== undefined) controller.abort(reason);
+      }
+      return controller.signal;
+    },
+  };
+  http.model(format, call).then(
+    (reply) => write(res, reply),
+    (err) => writeError(res, err),
+  );
+}
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (chunk: Buffer) => chunks.push(chunk));
+    req.once("end", () => {
+      resolve(decoder.decode(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)));
+    });
+    req.once("error", reject);
+    req.once("close", () => {
+      if (!req.complete) reject(new Error("the connection closed before the body was read"));
+    });
+  });
+}
+
+function write(res: ServerResponse, reply: Reply): void {
+  const body = reply.body;
+  if (body === null) {
+    res.writeHead(reply.status, reply.headers);
+    res.end();
+  } else if (typeof body === "string") {
+    res.writeHead(reply.status, {
+      ...reply.headers,
+      "content-length": Buffer.byteLength(body),
+    });
+    res.end(body);
+  } else {
+    res.writeHead(reply.status, reply.headers);
+    res.flushHeaders();
+    pipe(body, res);
+  }
+}
+
+/** A web stream into the response; the stream is cancelled when the connection goes. */
+function pipe(stream: ReadableStream<Uint8Array>, res: ServerResponse): void {
+  const reader = stream.getReader();
+  const cancel = (error?: unknown) => {
+    reader.cancel(error).catch(() => {});
+  };
+  if (res.destroyed) {
+    cancel();
+    return;
+  }
+  res.on("close", cancel);
+  res.on("error", cancel);
+  const failed = (error: unknown) => {
+    if (error) res.destroy(error as Error);
+  };
+  const next = () => {
+    reader.read().then(flow, failed);
+  };
+  const flow = ({ done, value }: { done: boolean; value?: Uint8Array | undefined }) => {
+    try {
+      if (done) res.end();
+      else if (!res.write(value as Uint8Array)) res.once("drain", next);
+      else next();
+    } catch (error) {
+      failed(error);
+    }
+  };
+  next();
+  reader.closed
+    .finally(() => {
+      res.off("close", cancel);
+      res.off("error", cancel);
+    })
+    .catch((error: unknown) => writeError(res, error));
+}
+
+/** What @hono/node-server answers when a handler throws past its own catch. */
+function writeError(res: ServerResponse, e: unknown): void {
+  const err = e instanceof Error ? e : new Error("unknown error", { cause: e });
+  console.error(e);
+  if (!res.headersSent) res.writeHead(500, { "Content-Type": "text/plain" });
+  res.end(`Error: ${err.message}`);
+  res.destroy(err);
+}
