@@ -148,7 +148,7 @@ export async function gateway(ctx: Ctx): Promise<Section> {
     ctx.progress.log(`quota scenario: ${code === 0 ? "done" : `exit ${code}`}`);
   }
   const body = [
-    `\`bench/gateway.ts --requests ${requests}\`, ${ctx.rounds} runs: the same OpenAI-style chat completion sent straight to the simulated provider, through Outlast's gateway and through Portkey's open-source gateway (\`@portkey-ai/gateway\`, run locally), ${num(requests)} requests per cell after 300 warm-up requests, at concurrency 1 and 10; each gateway and the simulator are separate processes. "Added" = the gateway's percentile minus the direct percentile of the same run; the table shows the median over runs.`,
+    `\`bench/gateway.ts --requests ${requests}\`, ${ctx.rounds} runs: the same OpenAI-style chat completion sent straight to the simulated provider, through Outlast's gateway and through Portkey's open-source gateway (\`@portkey-ai/gateway\`, run locally), ${num(requests)} requests per cell after 300 warm-up requests, at concurrency 1 (the three targets taking turns request by request, so each sees the same moments of the shared machine) and 10 (each target in turn, the order rotating by round); each gateway and the simulator are separate processes. "Added" = the gateway's percentile minus the direct percentile of the same run; the table shows the median over runs.`,
     "",
     "The two gateways do different amounts of work per request: Outlast's runs as in production — limits configured on the target (generous, so nobody waits, but every call reserves and reconciles quota) and accounting rows written to PostgreSQL; Portkey's forwards the request with no limits or accounting configured.",
     "",
