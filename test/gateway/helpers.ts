@@ -8,8 +8,11 @@ import { Hono } from "hono";
 import { startApiServer } from "../../src/api/server.js";
 import {
   createGateway,
+  GATEWAY_BODY_LIMIT_BYTES,
   type Gateway,
   type GatewayConfigInput,
+  GatewayHttp,
+  gatewayFastPath,
   mountGateway,
 } from "../../src/gateway/index.js";
 import type { SimStats } from "../../src/sim/index.js";
@@ -70,13 +73,22 @@ export interface GatewayServer {
   close(): Promise<void>;
 }
 
-/** A gateway over `db`, mounted on a bare Hono app and served on a free port. */
+/**
+ * A gateway over `db`, served on a free port as production serves it: the model
+ * endpoints on the node:http fast path, everything else by the Hono routes.
+ */
 export async function serveGateway(db: Db, config: GatewayConfigInput): Promise<GatewayServer> {
   const gateway = createGateway({ db, config, log: silentLogger });
   await gateway.start();
+  const http = new GatewayHttp(gateway);
   const app = new Hono();
-  mountGateway(app, gateway);
-  const server = await startApiServer(app, { port: 0, hostname: "127.0.0.1", graceMs: 100 });
+  mountGateway(app, gateway, http);
+  const server = await startApiServer(app, {
+    port: 0,
+    hostname: "127.0.0.1",
+    graceMs: 100,
+    fastPath: gatewayFastPath(http, { bodyLimitBytes: GATEWAY_BODY_LIMIT_BYTES }),
+  });
   return {
     url: server.url,
     gateway,
