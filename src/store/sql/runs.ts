@@ -110,12 +110,18 @@ function fairReadyRuns(
 /** A run's tenant, as migration 007 indexes it. */
 const TENANT = "coalesce(tags ->> 'tenant', '')";
 
-/** Leases the runs `c` selected. */
+/**
+ * Leases the runs `c` selected. The `= ANY(ARRAY(…))` is for the planner: in a generic plan
+ * `LIMIT $n` is estimated at 10% of the ready runs, and once the table has statistics
+ * (autovacuum's ANALYZE) a join on `r.id = c.id` alone became a hash join over a seq scan
+ * of every run, an O(table) claim: FINISH_AND_CLAIM of 10 runs took 4.1–5.5 ms at 10k runs
+ * analyzed, 2.1 ms with this (index scan of runs_pkey by the ids of `c`).
+ */
 const LEASE = (workerId: string) => `UPDATE outlast.runs r
 SET status = 'running', lease_owner = ${workerId}, lease_token = gen_random_uuid(),
     claims = r.claims + 1, started_at = coalesce(r.started_at, now()), updated_at = now(),
     waiting_for = NULL
-FROM c WHERE r.id = c.id
+FROM c WHERE r.id = ANY(ARRAY(SELECT id FROM c)) AND r.id = c.id
 RETURNING ${CLAIMED_COLUMNS}`;
 
 /**
