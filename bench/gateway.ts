@@ -15,9 +15,9 @@
  * concurrency 1 a round interleaves the targets request by request (direct, Outlast,
  * Portkey, then the next order…): every target sees the same moments of the machine, and
  * none runs in a warmer state than the others. A block of 1,000 back-to-back direct calls
- * kept the client and the simulator hot on one core each (direct p50 0.08–0.13 ms, vs
- * 0.33–0.40 ms interleaved), so every gateway's "added" figure also counted the cache
- * misses of a third process. At concurrency 10 a round sends its share to each target in
+ * had the client and the simulator alone on the two cores (direct p50 0.08–0.13 ms, vs
+ * 0.33–0.40 ms interleaved), so every gateway's "added" figure also counted what a third
+ * process in the chain costs a machine that had been running two. At concurrency 10 a round sends its share to each target in
  * turn, the order rotating from round to round (interleaving would load every target at
  * once). Every target is warmed up (300 requests) before the first round.
  *
