@@ -184,7 +184,7 @@ export class Gateway implements LlmClient {
 
   /** Waits until accounting rows, cache entries and limiter writes so far are stored. */
   async flush(): Promise<void> {
-    // An answered call's bookkeeping runs one turn after its answer (pipeline.ts, behind):
+    // An answered call's bookkeeping runs one turn after its answer (answers.ts, behind):
     // immediates run in order, so once this one has run, every earlier call's has.
     await new Promise<void>((resolve) => setImmediate(resolve));
     await Promise.all([this.recorder.flush(), this.cache.drain(), this.limiter.store.drain()]);

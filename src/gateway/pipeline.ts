@@ -17,30 +17,25 @@
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import type { PriceTable } from "./accounting/pricing.js";
-import type { Attribution, CallOutcome, CallRecorder } from "./accounting/recorder.js";
+import type { Attribution, CallRecorder } from "./accounting/recorder.js";
+import { type AttemptContext, behind, complete, record, relay } from "./answers.js";
 import type { Breaker } from "./breaker.js";
 import { backoffMs } from "./breaker.js";
 import { ResponseCache } from "./cache.js";
-import type { GatewaySettings, Route, Router, Target, WireFormat } from "./config.js";
+import type { GatewaySettings, Router, Target, WireFormat } from "./config.js";
 import { GatewayError } from "./errors.js";
 import type { OutputEstimator } from "./estimator.js";
 import { type Failure, finalError, passThroughError } from "./failures.js";
-import { amountsFor, type Vec, zero } from "./limiter/dimensions.js";
+import { amountsFor, zero } from "./limiter/dimensions.js";
 import { remainingFromHeaders } from "./limiter/headers.js";
 import { type Permit, QuotaUnavailable } from "./limiter/key-limiter.js";
 import type { Limiter } from "./limiter/limiter.js";
 import { sendToTarget } from "./providers/endpoints.js";
-import { relayStream } from "./providers/relay.js";
 import { type UpstreamReply, UpstreamTimeout } from "./providers/transport.js";
-import { anthropicUsage, openaiUsage, type Usage } from "./providers/usage.js";
+import type { Usage } from "./providers/usage.js";
 import { retryAfterMs } from "./retry-after.js";
 import { countInput, outputBound } from "./tokens.js";
-import {
-  anthropicToOpenaiRequest,
-  anthropicToOpenaiResponse,
-  openaiToAnthropicRequest,
-  openaiToAnthropicResponse,
-} from "./translate.js";
+import { anthropicToOpenaiRequest, openaiToAnthropicRequest } from "./translate.js";
 
 type Obj = Record<string, unknown>;
 
@@ -214,51 +209,6 @@ export async function runCall(r: Resources, call: GatewayCall): Promise<GatewayA
   throw err;
 }
 
-interface AttemptContext {
-  r: Resources;
-  call: GatewayCall;
-  route: Route;
-  stream: boolean;
-  cacheKey: string | undefined;
-  ttl: number | undefined;
-  /** performance.now() when the call arrived. */
-  started: number;
-  attempts: number;
-  /** performance.now() when the latest attempt went upstream (after its wait for quota). */
-  sentAt: number | undefined;
-}
-
-/** The call's accounting row (written behind the answer, see accounting/recorder.ts). */
-function record(
-  ctx: Pick<AttemptContext, "r" | "call" | "started" | "attempts" | "sentAt">,
-  outcome: CallOutcome,
-  status: number,
-  target: Target | undefined,
-  usage: Usage | undefined,
-  errorCode?: string,
-  now = performance.now(),
-): void {
-  const { r, call } = ctx;
-  r.recorder.record({
-    attribution: call.attribution,
-    requested: call.body.model as string,
-    stream: call.body.stream === true,
-    at: new Date(),
-    provider: target?.provider.name,
-    model: target?.model,
-    outcome,
-    status,
-    inputTokens: usage?.input ?? 0,
-    outputTokens: usage?.output ?? 0,
-    cachedTokens: usage?.cached ?? 0,
-    costUsd: usage && outcome === "ok" && target ? r.prices.cost(target.model, usage) : 0,
-    latencyMs: now - ctx.started,
-    upstreamMs: ctx.sentAt === undefined ? undefined : now - ctx.sentAt,
-    attempts: ctx.attempts,
-    errorCode,
-  });
-}
-
 async function attempt(ctx: AttemptContext, target: Target, waitUntil: number): Promise<Attempt> {
   const { r, call, stream } = ctx;
   const breaker = r.breaker(target);
@@ -391,141 +341,4 @@ function upstreamBody(call: GatewayCall, target: Target): string {
   const body: Obj = { ...call.body, model: target.model };
   if (addUsage) body.stream_options = { ...(body.stream_options as Obj), include_usage: true };
   return JSON.stringify(body);
-}
-
-/**
- * Work an answer does not wait for — reconciling its reservation, reading the provider's
- * rate-limit headers, the accounting row, the cache entry — runs after the answer is
- * written (the next turn of the event loop), off the caller's critical path. In-process
- * timings at concurrency 1 (p50) put the reconciliation and the accounting row at ~13 µs
- * of the ~200 µs between the provider's answer and the caller's, plus the header parsing;
- * end to end that is below this machine's noise, but it is work the caller need not wait
- * for. The reservation stays charged for those microseconds, which errs on the safe side.
- */
-function behind(work: () => void): void {
-  setImmediate(work);
-}
-
-function limiterUsage(target: Target, u: Usage): Vec {
-  // Anthropic: cache reads do not count toward the input-token limits (PROVIDERS.md).
-  const input = target.provider.type === "anthropic" ? u.input - u.cached : u.input;
-  return amountsFor(input, u.output);
-}
-
-async function complete(
-  ctx: AttemptContext,
-  target: Target,
-  reply: UpstreamReply,
-  permit: Permit,
-): Promise<GatewayAnswer> {
-  const { r, call } = ctx;
-  const raw = await reply.text();
-  let json: Obj;
-  try {
-    json = JSON.parse(raw) as Obj;
-  } catch {
-    permit.release(null);
-    throw new GatewayError(
-      502,
-      "OUTLAST_GATEWAY_UPSTREAM_FAILED",
-      `${target.id} answered ${reply.status} with a body that is not JSON`,
-      { tried: [target.id] },
-    );
-  }
-  const usage =
-    target.provider.type === "anthropic" ? anthropicUsage(json.usage) : openaiUsage(json.usage);
-  const answeredAt = performance.now();
-  let text = raw;
-  if (target.provider.type !== call.format) {
-    const requested = call.body.model as string;
-    text = JSON.stringify(
-      call.format === "openai"
-        ? anthropicToOpenaiResponse(json, requested)
-        : openaiToAnthropicResponse(json, requested),
-    );
-  }
-  const answer = text;
-  behind(() => {
-    permit.release(usage ? limiterUsage(target, usage) : null);
-    if (usage) r.estimator.observe(target.id, usage.output);
-    record(ctx, "ok", reply.status, target, usage, undefined, answeredAt);
-    if (ctx.cacheKey && ctx.ttl && usage) {
-      r.cache.put(
-        ctx.cacheKey,
-        { body: answer, usage, provider: target.provider.name, model: target.model },
-        ctx.ttl,
-      );
-    }
-  });
-  return {
-    kind: "json",
-    status: reply.status,
-    text,
-    headers: answerHeaders(ctx, target, reply),
-    target,
-    usage,
-  };
-}
-
-function relay(
-  ctx: AttemptContext,
-  target: Target,
-  reply: UpstreamReply,
-  permit: Permit,
-  input: number,
-): GatewayAnswer {
-  const { r, call } = ctx;
-  const so = call.body.stream_options as Obj | undefined;
-  const stream = relayStream(reply.body, {
-    format: target.provider.type,
-    stripUsage: target.provider.type === "openai" && so?.include_usage !== true,
-    keepTranscript: ctx.cacheKey !== undefined,
-    onEnd: (end) => {
-      // Without usage (a broken stream), keep the reservation charged but the input.
-      permit.release(
-        end.usage ? limiterUsage(target, end.usage) : end.complete ? null : amountsFor(input, 0),
-      );
-      if (end.usage) r.estimator.observe(target.id, end.usage.output);
-      record(
-        ctx,
-        end.complete ? "ok" : "upstream_error",
-        200,
-        target,
-        end.usage,
-        end.complete
-          ? undefined
-          : end.cancelled
-            ? "client_cancelled"
-            : "OUTLAST_GATEWAY_STREAM_INTERRUPTED",
-      );
-      if (end.complete && end.transcript && end.usage && ctx.cacheKey && ctx.ttl) {
-        r.cache.put(
-          ctx.cacheKey,
-          {
-            body: end.transcript,
-            usage: end.usage,
-            provider: target.provider.name,
-            model: target.model,
-          },
-          ctx.ttl,
-        );
-      }
-    },
-  });
-  return { kind: "stream", status: 200, stream, headers: answerHeaders(ctx, target, reply) };
-}
-
-function answerHeaders(
-  ctx: AttemptContext,
-  target: Target,
-  reply: UpstreamReply,
-): Record<string, string> {
-  const h: Record<string, string> = {
-    "x-outlast-target": target.id,
-    "x-outlast-attempts": String(ctx.attempts),
-  };
-  if (ctx.cacheKey) h["x-outlast-cache"] = "miss";
-  const id = reply.headers.get("x-request-id") ?? reply.headers.get("request-id");
-  if (id) h[ctx.call.format === "anthropic" ? "request-id" : "x-request-id"] = id;
-  return h;
 }
