@@ -5,9 +5,9 @@
  * simulator run as their own processes; the client uses keep-alive node:http.
  *
  * Outlast runs as it would in production: served by `startHttpApi` (the whole API, the
- * model endpoints on the gateway's node:http fast path), limits configured on the target (generous, so
- * nobody waits, but every call reserves and reconciles), accounting rows written, on
- * PostgreSQL (DATABASE_URL or the local test server) unless --store pglite.
+ * model endpoints on the gateway's node:http fast path), limits configured on the target
+ * (generous, so nobody waits, but every call reserves and reconciles), accounting rows
+ * written, on PostgreSQL (DATABASE_URL or the local test server) unless --store pglite.
  *
  * The machine the figures come from is shared and noisy (2 cores; a burst of other work
  * during one target's turn used to decide its p99). So the requests of a cell are split
@@ -17,9 +17,9 @@
  * none runs in a warmer state than the others. A block of 1,000 back-to-back direct calls
  * had the client and the simulator alone on the two cores (direct p50 0.08–0.13 ms, vs
  * 0.33–0.40 ms interleaved), so every gateway's "added" figure also counted what a third
- * process in the chain costs a machine that had been running two. At concurrency 10 a round sends its share to each target in
- * turn, the order rotating from round to round (interleaving would load every target at
- * once). Every target is warmed up (300 requests) before the first round.
+ * process in the chain costs a machine that had been running two. At concurrency 10 a
+ * round sends its share to each target in turn, the order rotating from round to round
+ * (interleaving would load every target at once). Every target is warmed up (300 requests) before the first round.
  *
  * Usage: npx tsx bench/gateway.ts [--requests 3000] [--rounds n] [--store postgres|pglite]
  *   [--json] [--cpu-prof dir]
@@ -39,6 +39,7 @@ import { openStore } from "../src/store/open.js";
 import { startHttpApi } from "../src/system/start.js";
 import { silentLogger } from "../src/util/log.js";
 import { freshDatabaseUrl } from "../test/helpers/db.js";
+import { median, percentile } from "./lib/stats.js";
 
 const { values } = parseArgs({
   options: {
@@ -200,15 +201,7 @@ async function interleaved(targets: Target[], n: number): Promise<Map<string, Pq
 }
 
 function percentiles(xs: number[]): { p50: number; p99: number } {
-  const s = [...xs].sort((a, b) => a - b);
-  const q = (p: number) => s[Math.min(s.length - 1, Math.floor(p * s.length))] as number;
-  return { p50: q(0.5), p99: q(0.99) };
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
+  return { p50: percentile(xs, 50), p99: percentile(xs, 99) };
 }
 
 /** Every target, `rounds` times in rotating order; medians of the per-round percentiles. */
