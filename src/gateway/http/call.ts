@@ -32,7 +32,7 @@ export interface CallRequest {
   header: HeaderGet;
   /** The whole body as text (UTF-8, a BOM dropped); rejects when it cannot be read. */
   body(): Promise<string>;
-  /** Aborted when the caller goes away; made on first use (an AbortController is ~7 µs). */
+  /** Aborted when the caller goes away (a getter: the Hono entry makes its signal lazily). */
   signal(): AbortSignal;
 }
 

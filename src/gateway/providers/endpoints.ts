@@ -1,7 +1,7 @@
 /**
  * Where and how each wire format is sent: path, authentication and version headers.
  */
-import type { Target, WireFormat } from "../config.js";
+import type { ProviderEndpoint, Target, WireFormat } from "../config.js";
 import { post, type UpstreamReply } from "./transport.js";
 
 /** Sent when the caller did not choose one (`anthropic-version` is required). */
@@ -21,17 +21,52 @@ export function sendToTarget(
   passHeaders: Record<string, string> = {},
 ): Promise<UpstreamReply> {
   const p = target.provider;
-  const headers: Record<string, string> = {
-    "content-type": "application/json",
-    accept: stream ? "text/event-stream" : "application/json",
-  };
+  const { list, configured } = fixedHeaders(p);
+  const headers = [...list];
+  const accept = configured.accept ?? (stream ? "text/event-stream" : "application/json");
+  headers.push("accept", accept);
   if (p.type === "anthropic") {
-    headers["anthropic-version"] = passHeaders["anthropic-version"] ?? ANTHROPIC_VERSION;
-    if (passHeaders["anthropic-beta"]) headers["anthropic-beta"] = passHeaders["anthropic-beta"];
-    if (p.apiKey) headers["x-api-key"] = p.apiKey;
-  } else if (p.apiKey) {
-    headers.authorization = `Bearer ${p.apiKey}`;
+    const version =
+      configured["anthropic-version"] ?? passHeaders["anthropic-version"] ?? ANTHROPIC_VERSION;
+    headers.push("anthropic-version", version);
+    const beta = configured["anthropic-beta"] ?? passHeaders["anthropic-beta"];
+    if (beta) headers.push("anthropic-beta", beta);
   }
-  Object.assign(headers, p.headers);
   return post(`${p.baseUrl}${PATHS[p.type]}`, headers, body, signal, p.timeoutMs);
+}
+
+/** Headers set per call; a provider's configured value for one of them still wins. */
+const PER_CALL = new Set(["accept", "anthropic-version", "anthropic-beta"]);
+
+interface FixedHeaders {
+  /** Name/value pairs, flat, as node:http takes them. */
+  list: string[];
+  /** The provider's configured headers, names lower-cased. */
+  configured: Record<string, string>;
+}
+
+/**
+ * A provider's headers that are the same on every call, as node:http's flat name/value
+ * list: built once per provider instead of an object per call that node:http then copies
+ * header by header (`setHeader`), ~10 µs a request here. Configured headers override the
+ * defaults, as before (names compared case-insensitively, like node:http's).
+ */
+const fixed = new WeakMap<ProviderEndpoint, FixedHeaders>();
+
+function fixedHeaders(p: ProviderEndpoint): FixedHeaders {
+  let f = fixed.get(p);
+  if (f === undefined) {
+    const configured: Record<string, string> = {};
+    for (const [k, v] of Object.entries(p.headers)) configured[k.toLowerCase()] = v;
+    const all: Record<string, string> = { "content-type": "application/json" };
+    if (p.type === "anthropic") {
+      if (p.apiKey) all["x-api-key"] = p.apiKey;
+    } else if (p.apiKey) {
+      all.authorization = `Bearer ${p.apiKey}`;
+    }
+    for (const [k, v] of Object.entries(configured)) if (!PER_CALL.has(k)) all[k] = v;
+    f = { list: Object.entries(all).flat(), configured };
+    fixed.set(p, f);
+  }
+  return f;
 }

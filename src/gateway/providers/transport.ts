@@ -62,6 +62,8 @@ export interface UpstreamReply {
 interface Endpoint {
   mod: typeof http | typeof https;
   options: http.RequestOptions;
+  /** The Host header node:http would add (it adds none to a header list). */
+  host: string;
 }
 
 /** Parsed once per URL: providers have a handful of endpoints, each hit on every call. */
@@ -84,7 +86,11 @@ function endpoint(url: string): Endpoint {
     };
     if (u.port !== undefined && u.port !== "") options.port = u.port;
     if (u.auth) options.auth = u.auth;
-    e = { mod: secure ? https : http, options };
+    // new URL() drops a default port, so u.port is set only when the Host needs it.
+    const name = u.hostname ?? "localhost";
+    const hostname = name.includes(":") ? `[${name}]` : name;
+    const host = options.port === undefined ? hostname : `${hostname}:${options.port}`;
+    e = { mod: secure ? https : http, options, host };
     if (endpoints.size > 1_000) endpoints.clear();
     endpoints.set(url, e);
   }
@@ -112,17 +118,25 @@ function readText(res: http.IncomingMessage): Promise<string> {
   });
 }
 
+/**
+ * POSTs `body` to `url`. `headers` is a flat name/value list (node:http validates each
+ * pair but skips its per-header bookkeeping); Host and Content-Length are added here.
+ */
 export function post(
   url: string,
-  headers: Record<string, string>,
+  headers: string[],
   body: string,
   signal: AbortSignal,
   timeoutMs: number,
 ): Promise<UpstreamReply> {
   return new Promise((resolve, reject) => {
-    const { mod, options } = endpoint(url);
-    const payload = Buffer.from(body, "utf8");
-    headers["content-length"] = String(payload.length);
+    const { mod, options, host } = endpoint(url);
+    if (!hasHeader(headers, "host")) headers.push("host", host);
+    headers.push("content-length", String(Buffer.byteLength(body)));
+    if (options.auth && !hasHeader(headers, "authorization")) {
+      // node:http adds Basic auth from URL credentials only to header objects.
+      headers.push("authorization", `Basic ${Buffer.from(options.auth).toString("base64")}`);
+    }
     let res: http.IncomingMessage | undefined;
     // One listener for the request's whole life: before the response it fails the
     // request; afterwards the caller owns the response, and aborting closes its socket.
@@ -155,6 +169,12 @@ export function post(
         reject(signal.aborted ? signal.reason : err);
       else reject(new UpstreamNetworkError(err.message));
     });
-    req.end(payload);
+    // A string body goes out in one chunk with the head (node:http joins them).
+    req.end(body);
   });
+}
+
+function hasHeader(list: string[], name: string): boolean {
+  for (let i = 0; i < list.length; i += 2) if (list[i]?.toLowerCase() === name) return true;
+  return false;
 }
