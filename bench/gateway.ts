@@ -4,10 +4,13 @@
  * (`@portkey-ai/gateway`, run locally), at concurrency 1 and 10. Each gateway and the
  * simulator run as their own processes; the client uses keep-alive node:http.
  *
- * Outlast runs as it would in production: served by `startHttpApi` (the whole API, the
- * model endpoints on the gateway's node:http fast path), limits configured on the target
- * (generous, so nobody waits, but every call reserves and reconciles), accounting rows
- * written, on PostgreSQL (DATABASE_URL or the local test server) unless --store pglite.
+ * Outlast runs as in production: `outlast serve` from the compiled package (dist/, built
+ * first unless --prebuilt), with an API key that every call presents, the config of
+ * bench/fixtures/gateway.config.ts (limits on the target — generous, so nobody waits, but
+ * every call reserves and reconciles — and accounting rows written), on PostgreSQL
+ * (DATABASE_URL or the local test server) unless --store pglite. Alongside runs a bare
+ * node:http proxy (bench/lib/bare-proxy.mjs): what one more process in the chain costs
+ * this machine, so Portkey's added latency ÷ the bare proxy's is the ceiling of the ratio.
  *
  * The machine the figures come from is shared and noisy (2 cores; a burst of other work
  * during one target's turn used to decide its p99). So the requests of a cell are split
@@ -22,22 +25,19 @@
  * (interleaving would load every target at once). Every target is warmed up (300 requests) before the first round.
  *
  * Usage: npx tsx bench/gateway.ts [--requests 3000] [--rounds n] [--store postgres|pglite]
- *   [--json] [--cpu-prof dir]
+ *   [--prebuilt] [--json] [--cpu-prof dir]
  * (--requests: per target and concurrency, over all rounds; --rounds: default one per
- * 1,000 requests, 1 to 5; --json: also print the figures as one JSON line, for
- * bench/run.ts; --cpu-prof: profile Outlast's process into dir)
+ * 1,000 requests, 1 to 5; --prebuilt: dist/ is already built from this tree; --json: also
+ * print the figures as one JSON line, for bench/run.ts; --cpu-prof: profile Outlast's
+ * process into dir)
  */
-import { type ChildProcess, spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import http from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { resolveConfig } from "../src/config/load.js";
-import { RunService } from "../src/engine/run-service.js";
-import { createGateway } from "../src/gateway/index.js";
-import { openStore } from "../src/store/open.js";
-import { startHttpApi } from "../src/system/start.js";
-import { silentLogger } from "../src/util/log.js";
 import { freshDatabaseUrl } from "../test/helpers/db.js";
 import { median, percentile } from "./lib/stats.js";
 
@@ -46,8 +46,7 @@ const { values } = parseArgs({
     requests: { type: "string", default: "3000" },
     rounds: { type: "string" },
     store: { type: "string", default: "postgres" },
-    "serve-outlast": { type: "string" },
-    "database-url": { type: "string" },
+    prebuilt: { type: "boolean", default: false },
     json: { type: "boolean", default: false },
     "cpu-prof": { type: "string" },
   },
@@ -60,47 +59,20 @@ const BODY = JSON.stringify({
   max_tokens: 32,
 });
 
-/** Child mode: serve Outlast's gateway in front of the simulator, print its URL. */
-if (values["serve-outlast"]) {
-  const simUrl = values["serve-outlast"];
-  const dbUrl = values["database-url"];
-  const db = await openStore(dbUrl ? { databaseUrl: dbUrl } : { dataDir: "memory" });
-  const gateway = createGateway({
-    db,
-    log: silentLogger,
-    config: {
-      providers: {
-        sim: {
-          baseUrl: `${simUrl}/v1`,
-          apiKey: "bench",
-          limits: { "*": { rpm: 10_000_000, tpm: 1_000_000_000 } },
-        },
-      },
-    },
-  });
-  await gateway.start();
-  // As `outlast serve` starts it: the whole API, the model endpoints on the fast path.
-  const server = await startHttpApi({
-    service: new RunService(db, []),
-    gateway,
-    config: resolveConfig({}, "bench"),
-    log: silentLogger,
-    apiKey: undefined,
-    port: 0,
-    host: "127.0.0.1",
-  });
-  process.stdout.write(`listening on ${server.url}\n`);
-  process.once("SIGTERM", () => {
-    void server
-      .close()
-      .then(() => gateway.close().then(() => db.close().then(() => process.exit(0))));
-  });
-} else {
-  await main();
-}
+/** The key `outlast serve` requires; every call to Outlast carries it. */
+const API_KEY = "bench-gateway-key-0123456789";
 
-function start(cmd: string[], pattern: RegExp): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, cmd, { stdio: ["ignore", "pipe", "pipe"] });
+await main();
+
+function start(
+  cmd: string[],
+  pattern: RegExp,
+  env: Record<string, string> = {},
+): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn(process.execPath, cmd, {
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, ...env },
+  });
   let out = "";
   return new Promise((resolve, reject) => {
     const on = (d: Buffer) => {
@@ -249,24 +221,47 @@ async function main(): Promise<void> {
     ["--import", "tsx", `${root}src/sim/main.ts`, "--port", "0"],
     /listening on (\S+)/,
   );
-  let dbUrl: string | undefined;
+  if (!values.prebuilt) {
+    execFileSync(
+      process.execPath,
+      [`${root}node_modules/typescript/bin/tsc`, "-p", "tsconfig.build.json"],
+      {
+        cwd: root,
+        stdio: "inherit",
+      },
+    );
+  }
+  const store: Record<string, string> = {};
   let drop: (() => Promise<void>) | undefined;
+  let dataDir: string | undefined;
   if (values.store === "postgres") {
-    if (process.env.DATABASE_URL) dbUrl = process.env.DATABASE_URL;
-    else ({ url: dbUrl, drop } = await freshDatabaseUrl());
+    if (process.env.DATABASE_URL) store.DATABASE_URL = process.env.DATABASE_URL;
+    else {
+      const fresh = await freshDatabaseUrl();
+      store.DATABASE_URL = fresh.url;
+      drop = fresh.drop;
+    }
+  } else {
+    dataDir = mkdtempSync(join(tmpdir(), "outlast-bench-gateway-"));
+    store.DATABASE_URL = "";
+    store.OUTLAST_DATA_DIR = dataDir;
   }
   const outlast = await start(
     [
       ...(values["cpu-prof"] ? ["--cpu-prof", `--cpu-prof-dir=${values["cpu-prof"]}`] : []),
-      "--import",
-      "tsx",
-      fileURLToPath(import.meta.url),
-      "--serve-outlast",
-      sim.url,
-      ...(dbUrl ? ["--database-url", dbUrl] : []),
+      `${root}dist/cli/main.js`,
+      "serve",
+      "--config",
+      `${root}bench/fixtures/gateway.config.ts`,
+      "--port",
+      "0",
+      "--host",
+      "127.0.0.1",
     ],
-    /listening on (\S+)/,
+    /listening at (http:\/\/[^"\s]+)/,
+    { ...store, OUTLAST_API_KEY: API_KEY, OUTLAST_BENCH_SIM_URL: sim.url },
   );
+  const bare = await start([`${root}bench/lib/bare-proxy.mjs`, sim.url], /listening on (\S+)/);
   const port = 20_000 + Math.floor(Math.random() * 20_000);
   const portkey = await start(
     [
@@ -284,7 +279,18 @@ async function main(): Promise<void> {
       headers: { authorization: "Bearer bench" },
       pid: sim.child.pid,
     },
-    { name: "outlast", url: outlast.url, headers: {}, pid: outlast.child.pid },
+    {
+      name: "outlast",
+      url: outlast.url,
+      headers: { authorization: `Bearer ${API_KEY}` },
+      pid: outlast.child.pid,
+    },
+    {
+      name: "bare",
+      url: bare.url,
+      headers: { authorization: "Bearer bench" },
+      pid: bare.child.pid,
+    },
     {
       name: "portkey",
       pid: portkey.child?.pid,
@@ -301,7 +307,7 @@ async function main(): Promise<void> {
       `gateway added latency — ${n} requests per cell in ${rounds} round(s), medians of the rounds' percentiles, store ${values.store}\n`,
     );
     console.log(
-      "conc | direct p50/p99 | outlast p50/p99 (+added) | portkey p50/p99 (+added) | portkey÷outlast added p50/p99",
+      "conc | direct p50/p99 | outlast p50/p99 (+added) | portkey p50/p99 (+added) | portkey÷outlast added p50/p99 | bare proxy (+added), portkey÷bare",
     );
     const json: Record<string, unknown>[] = [];
     const cpuLines: string[] = [];
@@ -310,26 +316,29 @@ async function main(): Promise<void> {
       const d = r.direct!;
       const o = r.outlast!;
       const p = r.portkey!;
+      const b = r.bare!;
       const add = (x: { p50: number; p99: number }) => ({ p50: x.p50 - d.p50, p99: x.p99 - d.p99 });
       const ao = add(o);
       const ap = add(p);
+      const ab = add(b);
       const f = (x: number) => x.toFixed(2);
       const ratio = (a: number, b: number) => (b > 0.005 ? `${(a / b).toFixed(1)}×` : "∞");
       console.log(
-        `${String(conc).padStart(4)} | ${f(d.p50)}/${f(d.p99)} ms | ${f(o.p50)}/${f(o.p99)} (+${f(ao.p50)}/+${f(ao.p99)}) | ${f(p.p50)}/${f(p.p99)} (+${f(ap.p50)}/+${f(ap.p99)}) | ${ratio(ap.p50, ao.p50)} / ${ratio(ap.p99, ao.p99)}`,
+        `${String(conc).padStart(4)} | ${f(d.p50)}/${f(d.p99)} ms | ${f(o.p50)}/${f(o.p99)} (+${f(ao.p50)}/+${f(ao.p99)}) | ${f(p.p50)}/${f(p.p99)} (+${f(ap.p50)}/+${f(ap.p99)}) | ${ratio(ap.p50, ao.p50)} / ${ratio(ap.p99, ao.p99)} | +${f(ab.p50)}/+${f(ab.p99)}, ${ratio(ap.p50, ab.p50)} / ${ratio(ap.p99, ab.p99)}`,
       );
-      json.push({ concurrency: conc, direct: d, outlast: o, portkey: p });
+      json.push({ concurrency: conc, direct: d, outlast: o, portkey: p, bare: b });
       const us = (x: Pq) => (x.cpuUs === undefined ? "?" : x.cpuUs.toFixed(0));
       cpuLines.push(
-        `${String(conc).padStart(4)} | simulator ${us(d)} (direct) | outlast ${us(o)} | portkey ${us(p)}`,
+        `${String(conc).padStart(4)} | simulator ${us(d)} (direct) | outlast ${us(o)} | portkey ${us(p)} | bare proxy ${us(b)}`,
       );
     }
     console.log("\nCPU time per request of the serving process (µs; user + system):");
     for (const l of cpuLines) console.log(l);
     if (values.json) console.log(`JSON ${JSON.stringify(json)}`);
   } finally {
-    for (const c of [sim.child, outlast.child, portkey.child]) c?.kill("SIGTERM");
+    for (const c of [sim.child, outlast.child, portkey.child, bare.child]) c?.kill("SIGTERM");
     await new Promise((r) => setTimeout(r, 500));
     await drop?.();
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
   }
 }
