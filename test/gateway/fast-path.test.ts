@@ -182,6 +182,12 @@ test("a missing or wrong API key is left to Hono's auth: 401 OUTLAST_UNAUTHORIZE
   const refusals: Record<string, string>[] = [
     { "content-type": "application/json" },
     { "content-type": "application/json", authorization: "Bearer wrong-key-0123456789" },
+    // As long as the right key, one character off: the comparison is of the bytes.
+    {
+      "content-type": "application/json",
+      authorization: `Bearer ${API_KEY.slice(0, -1)}X`,
+    },
+    { "content-type": "application/json", authorization: `Bearer ${API_KEY}0` },
   ];
   for (const headers of refusals) {
     const r = await both("POST", "/v1/chat/completions", { headers, body: chat() });
