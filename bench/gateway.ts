@@ -15,9 +15,9 @@
  * The machine the figures come from is shared and noisy (2 cores; a burst of other work
  * during one target's turn used to decide its p99). So the requests of a cell are split
  * into rounds, and a target's figure is the median of its per-round percentiles. At
- * concurrency 1 a round interleaves the targets request by request (direct, Outlast,
- * Portkey, then the next order…): every target sees the same moments of the machine, and
- * none runs in a warmer state than the others. A block of 1,000 back-to-back direct calls
+ * concurrency 1 a round interleaves the targets request by request, each turn in a
+ * shuffled order: every target sees the same moments of the machine, none runs in a
+ * warmer state than the others, and none always follows the same other. A block of 1,000 back-to-back direct calls
  * had the client and the simulator alone on the two cores (direct p50 0.08–0.13 ms, vs
  * 0.33–0.40 ms interleaved), so every gateway's "added" figure also counted what a third
  * process in the chain costs a machine that had been running two. At concurrency 10 a
@@ -153,9 +153,18 @@ async function measure(t: Target, concurrency: number, n: number): Promise<Pq> {
 async function interleaved(targets: Target[], n: number): Promise<Map<string, Pq>> {
   const cpu0 = targets.map((t) => cpuMs(t.pid));
   const samples = targets.map(() => [] as number[]);
+  // Each turn in a shuffled order: a process's leftover work after answering lands on
+  // whoever comes next (Portkey's CPU time per call at concurrency 1, 2.6–3.2 ms, is more
+  // than its whole latency), so no target may always follow the same one, as most did
+  // with a rotating order. Seeded: the same sequence every run.
+  const random = mulberry32(n);
+  const order = targets.map((_, j) => j);
   for (let i = 0; i < n; i++) {
-    for (let k = 0; k < targets.length; k++) {
-      const j = (i + k) % targets.length;
+    for (let k = order.length - 1; k > 0; k--) {
+      const m = Math.floor(random() * (k + 1));
+      [order[k], order[m]] = [order[m] as number, order[k] as number];
+    }
+    for (const j of order) {
       const t = targets[j] as Target;
       (samples[j] as number[]).push(await once(t.url, t.headers));
     }
@@ -170,6 +179,18 @@ async function interleaved(targets: Target[], n: number): Promise<Map<string, Pq
     out.set(t.name, { ...percentiles(samples[j] as number[]), cpuUs });
   }
   return out;
+}
+
+/** A small seeded PRNG (mulberry32): uniform in [0, 1). */
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
 }
 
 function percentiles(xs: number[]): { p50: number; p99: number } {
