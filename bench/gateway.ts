@@ -10,7 +10,7 @@
  * every call reserves and reconciles — and accounting rows written), on PostgreSQL
  * (DATABASE_URL or the local test server) unless --store pglite. Alongside runs a bare
  * node:http proxy (bench/lib/bare-proxy.mjs): what one more process in the chain costs
- * this machine, so Portkey's added latency ÷ the bare proxy's is the ceiling of the ratio.
+ * this machine, so Portkey's added latency ÷ the bare proxy's estimates the ceiling of the ratio.
  *
  * The machine the figures come from is shared and noisy (2 cores; a burst of other work
  * during one target's turn used to decide its p99). So the requests of a cell are split

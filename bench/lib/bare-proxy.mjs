@@ -3,7 +3,7 @@
  * and re-serialises it, forwards it over keep-alive, and does the same with the answer —
  * no limits, no accounting, no failover. What it adds is what any proxy hop costs on the
  * machine (one more process woken twice per call), so Portkey's added latency ÷ this one's
- * is the most a gateway could show there. Plain JavaScript, so it runs without a loader.
+ * estimates the most a gateway could show there. Plain JavaScript, so it runs without a loader.
  *
  * Usage: node bench/lib/bare-proxy.mjs <upstream base URL>   (prints "listening on <url>")
  */

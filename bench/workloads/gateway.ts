@@ -165,7 +165,7 @@ export async function gateway(ctx: Ctx): Promise<Section> {
     "",
     "The two gateways do different amounts of work per request: Outlast's runs as in production — `outlast serve` from the compiled package, every call authenticated with the API key, limits configured on the target (generous, so nobody waits, but every call reserves and reconciles quota) and accounting rows written to PostgreSQL; Portkey's forwards the request with no limits or accounting configured.",
     "",
-    "The last two columns are the floor: a bare node:http proxy (`bench/lib/bare-proxy.mjs`: parse, forward, parse, answer — no gateway logic) in the same runs. What it adds is what one more process in the chain costs this machine, so Portkey's added latency ÷ the bare proxy's is the largest ratio any gateway could show here; where that ceiling is itself near 3×, the cell measures the machine's noise more than either gateway.",
+    "The last two columns are the floor: a bare node:http proxy (`bench/lib/bare-proxy.mjs`: parse, forward, parse, answer — no gateway logic) in the same runs. What it adds is what one more process in the chain costs this machine, so Portkey's added latency ÷ the bare proxy's estimates the largest ratio any gateway could show here — an estimate, not a bound: at p99 it is as noisy as the cell itself. Where it is near 3×, the cell measures the machine's noise more than either gateway.",
     "",
     table(
       [
