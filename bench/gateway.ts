@@ -38,6 +38,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { seededRandom } from "../src/sim/random.js";
 import { freshDatabaseUrl } from "../test/helpers/db.js";
 import { median, percentile } from "./lib/stats.js";
 
@@ -157,7 +158,7 @@ async function interleaved(targets: Target[], n: number): Promise<Map<string, Pq
   // whoever comes next (Portkey's CPU time per call at concurrency 1, 2.6–3.2 ms, is more
   // than its whole latency), so no target may always follow the same one, as most did
   // with a rotating order. Seeded: the same sequence every run.
-  const random = mulberry32(n);
+  const random = seededRandom(n);
   const order = targets.map((_, j) => j);
   for (let i = 0; i < n; i++) {
     for (let k = order.length - 1; k > 0; k--) {
@@ -179,18 +180,6 @@ async function interleaved(targets: Target[], n: number): Promise<Map<string, Pq
     out.set(t.name, { ...percentiles(samples[j] as number[]), cpuUs });
   }
   return out;
-}
-
-/** A small seeded PRNG (mulberry32): uniform in [0, 1). */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function percentiles(xs: number[]): { p50: number; p99: number } {
