@@ -6,21 +6,11 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, expect, test } from "vitest";
-import { createApi } from "../../src/api/app.js";
-import { type ApiServer, startApiServer } from "../../src/api/server.js";
-import { RunService } from "../../src/engine/run-service.js";
 import type { ProviderEndpoint, Target } from "../../src/gateway/config.js";
-import {
-  createGateway,
-  type Gateway,
-  GatewayHttp,
-  gatewayFastPath,
-  mountGateway,
-} from "../../src/gateway/index.js";
 import { sendToTarget } from "../../src/gateway/providers/endpoints.js";
 import type { Db } from "../../src/store/db.js";
 import { openStore } from "../../src/store/open.js";
-import { silentLogger } from "../../src/util/log.js";
+import { type GatewayServer, serveGateway } from "./helpers.js";
 
 interface Seen {
   headers: http.IncomingHttpHeaders;
@@ -36,8 +26,8 @@ const seen: Seen[] = [];
 let hang = false;
 
 let db: Db;
-let gateway: Gateway;
-let api: ApiServer;
+/** The gateway served as in production: the model endpoints on the fast path. */
+let api: GatewayServer;
 
 beforeAll(async () => {
   upstream = http.createServer((req, res) => {
@@ -68,29 +58,13 @@ beforeAll(async () => {
   upstreamUrl = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
 
   db = await openStore({ dataDir: "memory" });
-  gateway = createGateway({
-    db,
-    log: silentLogger,
-    config: { providers: { up: { baseUrl: `${upstreamUrl}/v1`, apiKey: "up-key" } } },
-  });
-  await gateway.start();
-  const gw = new GatewayHttp(gateway);
-  const app = createApi({
-    service: new RunService(db, []),
-    log: silentLogger,
-    extraRoutes: (a) => mountGateway(a, gateway, gw),
-  });
-  api = await startApiServer(app, {
-    port: 0,
-    hostname: "127.0.0.1",
-    graceMs: 100,
-    fastPath: gatewayFastPath(gw, { apiKey: undefined, bodyLimitBytes: 1 << 20 }),
+  api = await serveGateway(db, {
+    providers: { up: { baseUrl: `${upstreamUrl}/v1`, apiKey: "up-key" } },
   });
 });
 
 afterAll(async () => {
   await api?.close();
-  await gateway?.close();
   await db?.close();
   upstream?.closeAllConnections();
   await new Promise((r) => upstream?.close(r));
