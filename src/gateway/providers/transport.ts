@@ -64,6 +64,8 @@ interface Endpoint {
   options: http.RequestOptions;
   /** The Host header node:http would add (it adds none to a header list). */
   host: string;
+  /** Basic auth from credentials in the URL, which node:http also adds only to objects. */
+  basicAuth: string | undefined;
 }
 
 /** Parsed once per URL: providers have a handful of endpoints, each hit on every call. */
@@ -85,12 +87,12 @@ function endpoint(url: string): Endpoint {
       agent: secure ? httpsAgent : httpAgent,
     };
     if (u.port !== undefined && u.port !== "") options.port = u.port;
-    if (u.auth) options.auth = u.auth;
     // new URL() drops a default port, so u.port is set only when the Host needs it.
     const name = u.hostname ?? "localhost";
     const hostname = name.includes(":") ? `[${name}]` : name;
     const host = options.port === undefined ? hostname : `${hostname}:${options.port}`;
-    e = { mod: secure ? https : http, options, host };
+    const basicAuth = u.auth ? `Basic ${Buffer.from(u.auth).toString("base64")}` : undefined;
+    e = { mod: secure ? https : http, options, host, basicAuth };
     if (endpoints.size > 1_000) endpoints.clear();
     endpoints.set(url, e);
   }
@@ -130,13 +132,10 @@ export function post(
   timeoutMs: number,
 ): Promise<UpstreamReply> {
   return new Promise((resolve, reject) => {
-    const { mod, options, host } = endpoint(url);
+    const { mod, options, host, basicAuth } = endpoint(url);
     if (!hasHeader(headers, "host")) headers.push("host", host);
     headers.push("content-length", String(Buffer.byteLength(body)));
-    if (options.auth && !hasHeader(headers, "authorization")) {
-      // node:http adds Basic auth from URL credentials only to header objects.
-      headers.push("authorization", `Basic ${Buffer.from(options.auth).toString("base64")}`);
-    }
+    if (basicAuth && !hasHeader(headers, "authorization")) headers.push("authorization", basicAuth);
     let res: http.IncomingMessage | undefined;
     // One listener for the request's whole life: before the response it fails the
     // request; afterwards the caller owns the response, and aborting closes its socket.
