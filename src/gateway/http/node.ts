@@ -66,7 +66,8 @@ export function gatewayFastPath(http: GatewayHttp, opts: FastPathOptions): FastL
     if (req.method !== "POST") return false;
     const url = req.url ?? "";
     const q = url.indexOf("?");
-    const format = FORMATS.get(q < 0 ? url : url.slice(0, q));
+    const path = q < 0 ? url : url.slice(0, q);
+    const format = FORMATS.get(path);
     if (format === undefined) return false;
     const h = req.headers;
     // Hono's bodyLimit decides on Content-Length alone when there is one (and no
@@ -81,7 +82,7 @@ export function gatewayFastPath(http: GatewayHttp, opts: FastPathOptions): FastL
       const key = auth ? /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(auth)?.[1] : undefined;
       if (!key || !sameKey(key, expected)) return false;
     }
-    serve(http, format, req, res);
+    serve(http, format, path, req, res);
     return true;
   };
 }
@@ -89,12 +90,13 @@ export function gatewayFastPath(http: GatewayHttp, opts: FastPathOptions): FastL
 function serve(
   http: GatewayHttp,
   format: WireFormat,
+  path: string,
   req: IncomingMessage,
   res: ServerResponse,
 ): void {
   const signal = connectionSignal(req.socket);
   const call: CallRequest = {
-    path: (req.url as string).split("?", 1)[0] as string,
+    path,
     header: nodeHeaderGetter(req.headers),
     body: () => readBody(req),
     signal: () => signal,
