@@ -31,7 +31,7 @@
  * print the figures as one JSON line, for bench/run.ts; --cpu-prof: profile Outlast's
  * process into dir)
  */
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import http from "node:http";
 import { tmpdir } from "node:os";
@@ -40,6 +40,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { seededRandom } from "../src/sim/random.js";
 import { freshDatabaseUrl } from "../test/helpers/db.js";
+import { buildPackage } from "./lib/build.js";
 import { median, percentile } from "./lib/stats.js";
 
 const { values } = parseArgs({
@@ -231,16 +232,7 @@ async function main(): Promise<void> {
     ["--import", "tsx", `${root}src/sim/main.ts`, "--port", "0"],
     /listening on (\S+)/,
   );
-  if (!values.prebuilt) {
-    execFileSync(
-      process.execPath,
-      [`${root}node_modules/typescript/bin/tsc`, "-p", "tsconfig.build.json"],
-      {
-        cwd: root,
-        stdio: "inherit",
-      },
-    );
-  }
+  if (!values.prebuilt) buildPackage();
   const store: Record<string, string> = {};
   let drop: (() => Promise<void>) | undefined;
   let dataDir: string | undefined;

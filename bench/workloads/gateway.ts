@@ -5,9 +5,10 @@
  * fresh processes each time, and taking medians. Then the quota scenario of
  * bench/quota.ts, if that benchmark exists yet.
  */
-import { execFileSync, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { buildPackage } from "../lib/build.js";
 import { ms, num, table, versus } from "../lib/format.js";
 import type { Comparison, Ctx, Section } from "../lib/report.js";
 import { median } from "../lib/stats.js";
@@ -58,13 +59,7 @@ export async function gateway(ctx: Ctx): Promise<Section> {
   const failures: Section["failures"] = [];
   // `outlast serve` runs from dist/: built once here, not once per round.
   ctx.progress.status("6/6 gateway added latency · building dist/ (tsc)");
-  execFileSync(
-    process.execPath,
-    [`${ROOT}node_modules/typescript/bin/tsc`, "-p", "tsconfig.build.json"],
-    {
-      cwd: ROOT,
-    },
-  );
+  buildPackage({ quiet: true });
   for (let r = 0; r < ctx.rounds; r++) {
     ctx.progress.status(
       `6/6 gateway added latency · round ${r + 1}/${ctx.rounds} · bench/gateway.ts`,
