@@ -81,14 +81,15 @@ function limiterUsage(target: Target, u: Usage): Vec {
   return amountsFor(input, u.output);
 }
 
-export async function complete(
+/** A JSON answer from `raw`, the whole body of a 2xx `reply`. */
+export function complete(
   ctx: AttemptContext,
   target: Target,
   reply: UpstreamReply,
+  raw: string,
   permit: Permit,
-): Promise<GatewayAnswer> {
+): GatewayAnswer {
   const { r, call } = ctx;
-  const raw = await reply.text();
   let json: Obj;
   try {
     json = JSON.parse(raw) as Obj;

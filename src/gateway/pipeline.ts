@@ -283,12 +283,22 @@ async function attempt(ctx: AttemptContext, target: Target, waitUntil: number): 
 
   const status = reply.status;
   if (status >= 200 && status < 300) {
+    if (stream) {
+      breaker.success();
+      return { answer: relay(ctx, target, reply, permit, input) };
+    }
+    let raw: string;
+    try {
+      raw = await reply.text();
+    } catch (err) {
+      // It answered, so it may have billed the call: keep the reservation charged.
+      permit.release(null);
+      if (call.signal.aborted) throw err;
+      breaker.failure();
+      return { failure: { kind: "network", target } };
+    }
     breaker.success();
-    return {
-      answer: stream
-        ? relay(ctx, target, reply, permit, input)
-        : await complete(ctx, target, reply, permit),
-    };
+    return { answer: complete(ctx, target, reply, raw, permit) };
   }
   const text = await reply.text().catch(() => "");
   if (status === 429) {

@@ -19,11 +19,15 @@ interface Seen {
   closedEarly: Promise<boolean>;
 }
 
-/** A provider stand-in: records each request; answers at once, or never when `hang`. */
+/**
+ * A provider stand-in: records each request; answers at once, never when `hang`, or with
+ * a 200 whose body breaks off halfway when `cut`.
+ */
 let upstream: http.Server;
 let upstreamUrl: string;
 const seen: Seen[] = [];
 let hang = false;
+let cut = false;
 
 let db: Db;
 /** The gateway served as in production: the model endpoints on the fast path. */
@@ -42,6 +46,12 @@ beforeAll(async () => {
     req.on("end", () => {
       seen.push({ headers: req.headers, raw: req.rawHeaders, body, closedEarly });
       if (hang) return;
+      if (cut) {
+        res.writeHead(200, { "content-type": "application/json", "content-length": "400" });
+        res.write('{"id":"x","object":"chat.completion","choices":[');
+        setTimeout(() => res.socket?.destroy(), 20);
+        return;
+      }
       res.writeHead(200, { "content-type": "application/json" });
       res.end(
         JSON.stringify({
@@ -59,7 +69,10 @@ beforeAll(async () => {
 
   db = await openStore({ dataDir: "memory" });
   api = await serveGateway(db, {
-    providers: { up: { baseUrl: `${upstreamUrl}/v1`, apiKey: "up-key" } },
+    // One call at a time: a permit that is not given back stalls the next call.
+    providers: {
+      up: { baseUrl: `${upstreamUrl}/v1`, apiKey: "up-key", limits: { "*": { concurrency: 1 } } },
+    },
   });
 });
 
@@ -185,6 +198,35 @@ test("fast path: a caller hanging up cancels its provider call", async () => {
     expect(closed).toBe(true);
   } finally {
     hang = false;
+    agent.destroy();
+  }
+});
+
+test("a 200 whose body breaks off is a failed attempt in the caller's shape, not a 500", async () => {
+  cut = true;
+  try {
+    seen.length = 0;
+    const res = await fetch(`${api.url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ model: "up/m", messages: [{ role: "user", content: "hi" }] }),
+    });
+    const body = (await res.json()) as { error: { message: string; code: string } };
+    expect(res.status).toBe(503);
+    expect(body.error.code).toBe("OUTLAST_GATEWAY_UPSTREAM_UNAVAILABLE");
+    expect(body.error.message).toContain("up/m: network");
+    // Retried like any other network failure, within the gateway's rounds.
+    expect(seen.length).toBeGreaterThan(1);
+  } finally {
+    cut = false;
+  }
+  // Every attempt gave its concurrency slot back: the next call goes through at once.
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  try {
+    const t0 = Date.now();
+    expect(await call(agent)).toBe(200);
+    expect(Date.now() - t0).toBeLessThan(2_000);
+  } finally {
     agent.destroy();
   }
 });
