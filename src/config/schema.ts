@@ -82,6 +82,20 @@ export const gatewaySchema = z
     cache: z.object({ defaultTtlSeconds: positiveInt.default(3_600) }).prefault({}),
     /** Prices by model name (longest prefix wins) over the built-in table. */
     pricing: z.record(z.string(), priceSchema).default({}),
+    /**
+     * Caps of your own on top of the providers' limits, by the call's project, feature
+     * and tenant (from the gateway key, the `x-outlast-*` headers or `ctx.llm`'s options),
+     * shared by every process: `tenant: { "*": { tpm: 20_000 }, acme: { tpm: 100_000 } }`.
+     * `"*"` gives each name without an entry of its own a bucket of its own with these caps.
+     */
+    caps: z
+      .object({
+        project: z.record(z.string(), limitsSchema).default({}),
+        feature: z.record(z.string(), limitsSchema).default({}),
+        tenant: z.record(z.string(), limitsSchema).default({}),
+      })
+      .strict()
+      .prefault({}),
     /** Gateway API keys and whom their calls are attributed to. Empty: no key required. */
     keys: z
       .record(

@@ -7,6 +7,7 @@
 import type { CallOutcome } from "./accounting/recorder.js";
 import type { Route, Target } from "./config.js";
 import { GatewayError } from "./errors.js";
+import type { CapHold } from "./limiter/caps.js";
 import { amountsFor, type Vec } from "./limiter/dimensions.js";
 import type { Permit } from "./limiter/key-limiter.js";
 import type { GatewayAnswer, GatewayCall, Resources } from "./pipeline.js";
@@ -29,6 +30,8 @@ export interface AttemptContext {
   attempts: number;
   /** performance.now() when the latest attempt went upstream (after its wait for quota). */
   sentAt: number | undefined;
+  /** The call's share of gateway.caps, when any apply to it. */
+  caps?: CapHold | undefined;
 }
 
 /** The call's accounting row (written behind the answer, see accounting/recorder.ts). */

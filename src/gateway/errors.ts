@@ -14,9 +14,10 @@ export const GATEWAY_ERROR_CODES = {
     "the model is neither an alias nor provider/model of a configured provider",
   OUTLAST_GATEWAY_UNSUPPORTED:
     "the request needs a translation the gateway does not do (streaming across wire formats)",
-  OUTLAST_GATEWAY_RATE_LIMITED: "no quota before the caller's deadline; retry after Retry-After",
+  OUTLAST_GATEWAY_RATE_LIMITED:
+    "no quota (a provider's limit or a gateway.caps cap) before the caller's deadline; retry after Retry-After",
   OUTLAST_GATEWAY_TOO_LARGE:
-    "the request alone exceeds a provider limit; reduce input or max_tokens",
+    "the request alone exceeds a provider limit or a gateway.caps cap; reduce input or max_tokens",
   OUTLAST_GATEWAY_UPSTREAM_FAILED:
     "every target answered an error (5xx, network); the message names them",
   OUTLAST_GATEWAY_UPSTREAM_UNAVAILABLE: "every target was skipped (circuit open) or timed out",
@@ -39,7 +40,7 @@ export class GatewayError extends Error {
       /** Targets tried, each with what happened. */
       tried?: string[];
       param?: string;
-      /** The limit that held a rate-limited call: `provider/model dimension`. */
+      /** The limit that held a rate-limited call: `provider/model dimension` or `tenant "a" dimension`. */
       limit?: string;
     } = {},
   ) {

@@ -1,5 +1,6 @@
 import type { Route, Target, WireFormat } from "./config.js";
 import { GatewayError } from "./errors.js";
+import type { Caps } from "./limiter/dimensions.js";
 import type { QuotaUnavailable } from "./limiter/key-limiter.js";
 import type { GatewayAnswer } from "./pipeline.js";
 
@@ -82,7 +83,7 @@ export function finalError(failures: Failure[], route: Route): GatewayError {
         retryAfterMs: Math.min(...(waits as number[])),
         tried,
         ...(quota?.kind === "quota" ? { limit: `${quota.target.id} ${quota.error.blocked}` } : {}),
-        headers: quota ? rateLimitHeaders(quota.target, quota.error) : {},
+        headers: quota ? rateLimitHeaders(quota.target.limits.caps, quota.error) : {},
       },
     );
   }
@@ -108,9 +109,9 @@ export function finalError(failures: Failure[], route: Route): GatewayError {
       );
 }
 
-/** OpenAI-style `x-ratelimit-*` headers describing the gateway's own view of the key. */
-function rateLimitHeaders(target: Target, e: QuotaUnavailable): Record<string, string> {
-  const [rpm, tpm] = target.limits.caps;
+/** OpenAI-style `x-ratelimit-*` headers: the gateway's own view of the bucket that held a call. */
+export function rateLimitHeaders(caps: Caps, e: QuotaUnavailable): Record<string, string> {
+  const [rpm, tpm] = caps;
   const reset = `${Math.max(1, Math.ceil(e.retryAfterMs))}ms`;
   const h: Record<string, string> = {};
   if (rpm !== null) {

@@ -22,6 +22,7 @@ import {
 } from "./config.js";
 import { GatewayError } from "./errors.js";
 import { OutputEstimator } from "./estimator.js";
+import { CapTable } from "./limiter/caps.js";
 import { isUnlimited } from "./limiter/dimensions.js";
 import { Limiter } from "./limiter/limiter.js";
 import { type GatewayAnswer, type GatewayCall, type Resources, runCall } from "./pipeline.js";
@@ -78,6 +79,7 @@ export class Gateway implements LlmClient {
     this.resources = {
       router: this.router,
       limiter: this.limiter,
+      caps: new CapTable(this.config.gateway.caps),
       breaker: (t: Target) => {
         let b = this.breakers.get(t.id);
         if (!b) {

@@ -3,6 +3,7 @@
  *
  *   resolve model ─✗─▶ 404
  *   cache lookup (opt-in) ─hit─▶ answer, no quota, recorded as cache_hit
+ *   reserve from gateway.caps (project, feature, tenant) ─✗ by the deadline─▶ 429
  *   round 0..retries:
  *     for each target of the alias, in order:
  *       breaker open? ─▶ skip
@@ -14,6 +15,7 @@
  *     all quota-blocked? wait on the soonest target up to the caller's deadline
  *     backoff with full jitter (at least the largest retry-after seen)
  *   ─▶ 429 (quota), 502 (targets answered errors) or 503 (none reachable), naming the targets
+ *   caps charged what the attempts were billed, once the last attempt's permit is released
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import type { PriceTable } from "./accounting/pricing.js";
@@ -25,7 +27,8 @@ import { ResponseCache } from "./cache.js";
 import type { GatewaySettings, Router, Target, WireFormat } from "./config.js";
 import { GatewayError } from "./errors.js";
 import type { OutputEstimator } from "./estimator.js";
-import { type Failure, finalError, passThroughError } from "./failures.js";
+import { type Failure, finalError, passThroughError, rateLimitHeaders } from "./failures.js";
+import { CapHold, type CapTable, CapUnavailable } from "./limiter/caps.js";
 import { amountsFor, zero } from "./limiter/dimensions.js";
 import { remainingFromHeaders } from "./limiter/headers.js";
 import { type Permit, QuotaUnavailable } from "./limiter/key-limiter.js";
@@ -83,6 +86,7 @@ export type GatewayAnswer =
 export interface Resources {
   router: Router;
   limiter: Limiter;
+  caps: CapTable;
   breaker(target: Target): Breaker;
   cache: ResponseCache;
   recorder: CallRecorder;
@@ -160,6 +164,58 @@ export async function runCall(r: Resources, call: GatewayCall): Promise<GatewayA
     sentAt: undefined,
   };
   const deadline = Date.now() + call.waitMs;
+  if (!r.caps.empty) ctx.caps = await holdCaps(ctx, deadline);
+  try {
+    return await rounds(ctx, deadline);
+  } finally {
+    ctx.caps?.end();
+  }
+}
+
+/** Reserves the call's share of every cap that applies to it, or throws its 429. */
+async function holdCaps(ctx: AttemptContext, deadline: number): Promise<CapHold | undefined> {
+  const { r, call, route } = ctx;
+  const caps = r.caps.for(call.attribution);
+  if (caps.length === 0) return undefined;
+  const input = countInput(call.format, call.body);
+  const output = outputBound(call.body) ?? r.estimator.estimate((route.targets[0] as Target).id);
+  try {
+    return await CapHold.acquire(r.limiter, caps, amountsFor(input, output), deadline, call.signal);
+  } catch (err) {
+    if (call.signal.aborted) throw err;
+    const e =
+      err instanceof CapUnavailable
+        ? err.quota.tooLarge
+          ? new GatewayError(
+              429,
+              "OUTLAST_GATEWAY_TOO_LARGE",
+              `${err.message} (input ${input} tokens, output bound ${output})`,
+            )
+          : new GatewayError(429, "OUTLAST_GATEWAY_RATE_LIMITED", err.message, {
+              retryAfterMs: err.quota.retryAfterMs,
+              limit: `${err.cap.scope} "${err.cap.name}" ${err.quota.blocked}`,
+              headers: rateLimitHeaders(err.cap.spec.caps, err.quota),
+            })
+        : new GatewayError(
+            503,
+            "OUTLAST_GATEWAY_STORE_UNAVAILABLE",
+            `the limiter's store is unavailable: ${(err as Error).message}`,
+            { retryAfterMs: 1000 },
+          );
+    record(
+      ctx,
+      e.status === 429 ? "rate_limited" : "upstream_error",
+      e.status,
+      undefined,
+      undefined,
+      e.code,
+    );
+    throw e;
+  }
+}
+
+async function rounds(ctx: AttemptContext, deadline: number): Promise<GatewayAnswer> {
+  const { r, route } = ctx;
   // Upstream failures are retried even for callers that will not wait for quota.
   const retryDeadline = Math.max(deadline, Date.now() + UPSTREAM_RETRY_BUDGET_MS);
   const failures: Failure[] = [];
@@ -172,7 +228,7 @@ export async function runCall(r: Resources, call: GatewayCall): Promise<GatewayA
       const wait = Math.max(hinted, backoffMs(round - 1));
       if (Date.now() + wait > retryDeadline) break;
       await sleep(wait, undefined, {
-        signal: call.signal,
+        signal: ctx.call.signal,
       });
     }
     const roundFailures = [] as Failure[];
@@ -233,6 +289,8 @@ async function attempt(ctx: AttemptContext, target: Target, waitUntil: number): 
     permit = await r.limiter
       .key(target.limitKey, target.limits)
       .acquire(reserved, waitUntil, call.signal);
+    // What the provider bills this attempt is charged to the call's caps too.
+    if (ctx.caps) permit = ctx.caps.wrap(permit);
   } catch (err) {
     breaker.neutral();
     if (err instanceof QuotaUnavailable) {

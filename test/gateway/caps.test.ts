@@ -1,0 +1,227 @@
+/**
+ * gateway.caps: Outlast's own limits per project, feature and tenant, on top of the
+ * providers' — held across processes by the shared store, waited for like a provider's
+ * quota, and charged what the provider billed — against the simulator in its own process,
+ * on PGlite and on PostgreSQL.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { RateLimitedError } from "../../src/errors.js";
+import { createGateway, type GatewayConfigInput } from "../../src/gateway/index.js";
+import type { Db } from "../../src/store/db.js";
+import { silentLogger } from "../../src/util/log.js";
+import { BACKENDS, openTestDb } from "../helpers/db.js";
+import { type GatewayServer, type SimProcess, serveGateway, startSimProcess } from "./helpers.js";
+
+let sim: SimProcess;
+
+beforeAll(async () => {
+  sim = await startSimProcess(["--latency-ms", "150-150"]);
+});
+
+afterAll(async () => {
+  await sim?.stop();
+});
+
+function config(caps: NonNullable<GatewayConfigInput["gateway"]>["caps"]): GatewayConfigInput {
+  return {
+    providers: { sim: { baseUrl: `${sim.url}/v1`, apiKey: "sim-key", timeoutMs: 5_000 } },
+    models: { fast: "sim/gpt-4o-mini" },
+    gateway: { caps },
+  };
+}
+
+/** An answer's body: an error's fields, which the tests read, or a completion. */
+interface Answer {
+  error: { code: string; message: string };
+}
+
+async function post(
+  gw: GatewayServer,
+  headers: Record<string, string>,
+  maxTokens = 16,
+): Promise<{ status: number; headers: Headers; body: Answer }> {
+  const res = await fetch(`${gw.url}/v1/chat/completions`, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...headers },
+    body: JSON.stringify({
+      model: "fast",
+      messages: [{ role: "user", content: "cap me" }],
+      max_tokens: maxTokens,
+    }),
+  });
+  return { status: res.status, headers: res.headers, body: (await res.json()) as Answer };
+}
+
+const NO_WAIT = { "x-outlast-wait": "0" };
+
+describe.each(BACKENDS)("gateway caps on %s", (backend) => {
+  let db: Db;
+  let closeDb: () => Promise<void>;
+  const open: GatewayServer[] = [];
+
+  beforeAll(async () => {
+    const t = await openTestDb(backend);
+    db = t.db;
+    closeDb = async () => {
+      await db.exec(
+        "TRUNCATE outlast.gateway_buckets, outlast.gateway_leases, outlast.gateway_waiters, outlast.gateway_cache, outlast.gateway_calls",
+      );
+      await t.close();
+    };
+  });
+
+  afterAll(async () => {
+    for (const g of open) await g.close();
+    await closeDb?.();
+  });
+
+  async function serve(caps: Parameters<typeof config>[0]): Promise<GatewayServer> {
+    await db.exec(
+      "TRUNCATE outlast.gateway_buckets, outlast.gateway_leases, outlast.gateway_calls",
+    );
+    await sim.reset();
+    const g = await serveGateway(db, config(caps));
+    open.push(g);
+    return g;
+  }
+
+  test('"*" gives every tenant a bucket of its own; over it, a caller that will not wait gets a 429 naming the cap', async () => {
+    const gw = await serve({ tenant: { "*": { rpm: 2 } } });
+    const a = { ...NO_WAIT, "x-outlast-tenant": "a" };
+    expect((await post(gw, a)).status).toBe(200);
+    expect((await post(gw, a)).status).toBe(200);
+    const refused = await post(gw, a);
+    expect(refused.status).toBe(429);
+    expect(refused.body.error.code).toBe("OUTLAST_GATEWAY_RATE_LIMITED");
+    expect(refused.body.error.message).toContain('tenant "a" is over its rpm cap');
+    expect(Number(refused.headers.get("retry-after"))).toBeGreaterThan(0);
+    expect(refused.headers.get("x-ratelimit-limit-requests")).toBe("2");
+    expect(refused.headers.get("x-ratelimit-remaining-requests")).toBe("0");
+    // Another tenant has its own bucket; the refused call never reached the provider.
+    expect((await post(gw, { ...NO_WAIT, "x-outlast-tenant": "b" })).status).toBe(200);
+    expect((await sim.stats()).requests).toBe(3);
+    await gw.gateway.flush();
+    const [row] = await gw.gateway
+      .usage({ groupBy: ["tenant"] })
+      .then((rows) => rows.filter((r) => r.tenant === "a"));
+    expect(row).toMatchObject({ requests: 3, ok: 2, errors: 1 });
+  });
+
+  test("a named cap overrides the default, and feature caps hold alongside tenant caps", async () => {
+    const gw = await serve({
+      tenant: { "*": { rpm: 1 }, vip: { rpm: 10 } },
+      feature: { search: { rpm: 2 } },
+    });
+    const vip = { ...NO_WAIT, "x-outlast-tenant": "vip" };
+    for (let i = 0; i < 3; i++) expect((await post(gw, vip)).status).toBe(200);
+    const search = { ...vip, "x-outlast-feature": "search" };
+    expect((await post(gw, search)).status).toBe(200);
+    expect((await post(gw, search)).status).toBe(200);
+    const refused = await post(gw, search);
+    expect(refused.status).toBe(429);
+    expect(refused.body.error.message).toContain('feature "search" is over its rpm cap');
+    // The tenant's own bucket was given back what the refused call had taken from it.
+    expect((await post(gw, vip)).status).toBe(200);
+  });
+
+  test("over a concurrency cap a caller waits for the slot instead of failing", async () => {
+    const gw = await serve({ tenant: { "*": { concurrency: 1 } } });
+    const t = { "x-outlast-tenant": "solo" };
+    const t0 = Date.now();
+    const both = await Promise.all([post(gw, t), post(gw, t)]);
+    expect(both.map((r) => r.status)).toEqual([200, 200]);
+    // The simulator takes 150 ms a call: one after the other, not side by side.
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(290);
+    // Told not to wait, the second of two gets the 429 at once.
+    const [first, second] = await Promise.all([post(gw, t), post(gw, { ...t, ...NO_WAIT })]);
+    expect(first.status).toBe(200);
+    expect(second.status).toBe(429);
+    expect(second.body.error.message).toContain("concurrency cap");
+  });
+
+  test("a streamed answer holds its caps until the stream ends, then gives them back", async () => {
+    const gw = await serve({ tenant: { "*": { concurrency: 1 } } });
+    const t = { "x-outlast-tenant": "streamer" };
+    const res = await fetch(`${gw.url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json", ...t },
+      body: JSON.stringify({
+        model: "fast",
+        stream: true,
+        messages: [{ role: "user", content: "stream me" }],
+        max_tokens: 16,
+      }),
+    });
+    const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+    await reader.read();
+    // Mid-stream, the slot is taken.
+    const during = await post(gw, { ...t, ...NO_WAIT });
+    expect(during.status).toBe(429);
+    expect(during.body.error.message).toContain("concurrency cap");
+    while (!(await reader.read()).done) {}
+    await gw.gateway.flush();
+    expect((await post(gw, { ...t, ...NO_WAIT })).status).toBe(200);
+  });
+
+  test("a cap is charged what the provider billed, not the reservation", async () => {
+    const gw = await serve({ tenant: { "*": { tpm: 1_000 } } });
+    const t = { ...NO_WAIT, "x-outlast-tenant": "metered" };
+    // Each call reserves its input plus max_tokens (400); the simulator bills ~45 tokens.
+    for (let i = 0; i < 6; i++) {
+      expect((await post(gw, t, 400)).status).toBe(200);
+      await gw.gateway.flush();
+    }
+    const [row] = await gw.gateway
+      .usage({ groupBy: ["tenant"] })
+      .then((rows) => rows.filter((r) => r.tenant === "metered"));
+    const billed = Number(row?.input_tokens) + Number(row?.output_tokens);
+    expect(billed).toBeLessThan(400);
+    // What is left is 1,000 minus what was billed (and a few tokens of refill): a call
+    // reserving more than that waits, one reserving less goes through.
+    const over = await post(gw, t, 1_000 - billed + 40);
+    expect(over.status).toBe(429);
+    expect(over.body.error.message).toContain("tpm cap");
+    expect((await post(gw, t, 1_000 - billed - 150)).status).toBe(200);
+    // A call that could never fit is told so.
+    const huge = await post(gw, t, 5_000);
+    expect(huge.status).toBe(429);
+    expect(huge.body.error.code).toBe("OUTLAST_GATEWAY_TOO_LARGE");
+  });
+
+  test("two gateways on one store share a cap, as separate processes do", async () => {
+    const one = await serve({ tenant: { "*": { rpm: 3 } } });
+    const two = await serveGateway(db, config({ tenant: { "*": { rpm: 3 } } }));
+    open.push(two);
+    // A short wait, not none: each process takes a little credit ahead of need, and gives
+    // what it does not use back after 50 ms (limiter/key-limiter.ts).
+    const t = { "x-outlast-wait": "0.4", "x-outlast-tenant": "shared" };
+    const statuses = await Promise.all([one, two, one, two, one, two].map((g) => post(g, t)));
+    expect(statuses.filter((r) => r.status === 200)).toHaveLength(3);
+    expect(statuses.filter((r) => r.status === 429)).toHaveLength(3);
+    expect((await sim.stats()).requests).toBe(3);
+  });
+
+  test("ctx.llm's calls are held to the caps of their attribution and park as throttled", async () => {
+    await db.exec("TRUNCATE outlast.gateway_buckets, outlast.gateway_leases");
+    const gateway = createGateway({
+      db,
+      config: {
+        ...config({ tenant: { "*": { rpm: 1 } } }),
+        gateway: { caps: { tenant: { "*": { rpm: 1 } } }, llmMaxWaitMs: 0 },
+      },
+      log: silentLogger,
+    });
+    try {
+      const req = { model: "fast", messages: [{ role: "user" as const, content: "hi" }] };
+      const opts = { signal: new AbortController().signal, tenant: "llm-tenant" };
+      await gateway.chat(req, opts);
+      const err = await gateway.chat(req, opts).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(RateLimitedError);
+      expect((err as RateLimitedError).retryAfterMs).toBeGreaterThan(0);
+      // Another tenant is not held by it.
+      await gateway.chat(req, { ...opts, tenant: "other" });
+    } finally {
+      await gateway.close();
+    }
+  });
+});
