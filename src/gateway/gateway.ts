@@ -62,6 +62,8 @@ export class Gateway implements LlmClient {
   private readonly cache: ResponseCache;
   private readonly recorder: CallRecorder;
   private readonly resources: Resources;
+  /** `gateway.caps`, for `/v1/quota`. */
+  readonly caps: CapTable;
   private started: Promise<void> | undefined;
   private ready = false;
 
@@ -72,6 +74,7 @@ export class Gateway implements LlmClient {
   ) {
     this.config = parseGatewayConfig(config);
     this.router = new Router(this.config);
+    this.caps = new CapTable(this.config.gateway.caps);
     this.limiter = new Limiter(db, log);
     this.cache = new ResponseCache(db, log);
     this.recorder = new CallRecorder(db, log);
@@ -79,7 +82,7 @@ export class Gateway implements LlmClient {
     this.resources = {
       router: this.router,
       limiter: this.limiter,
-      caps: new CapTable(this.config.gateway.caps),
+      caps: this.caps,
       breaker: (t: Target) => {
         let b = this.breakers.get(t.id);
         if (!b) {

@@ -193,7 +193,7 @@ async function holdCaps(ctx: AttemptContext, deadline: number): Promise<CapHold 
             )
           : new GatewayError(429, "OUTLAST_GATEWAY_RATE_LIMITED", err.message, {
               retryAfterMs: err.quota.retryAfterMs,
-              limit: `${err.cap.scope} "${err.cap.name}" ${err.quota.blocked}`,
+              limit: `${err.cap.label} ${err.quota.blocked}`,
               headers: rateLimitHeaders(err.cap.spec.caps, err.quota),
             })
         : new GatewayError(

@@ -8,7 +8,7 @@ import {
 } from "../store/sql/quota.js";
 import { type Fairness, fairShareVerdict, type TenantRuns } from "./fairness.js";
 import { type Forecast, forecastRun } from "./forecast.js";
-import { type Headroom, readHeadroom } from "./headroom.js";
+import { capMeters, type Headroom, readHeadroom } from "./headroom.js";
 
 export type Admission =
   | { admit: true; forecast: Forecast }
@@ -191,7 +191,10 @@ export class QuotaService {
     limits: (Headroom & { runsWaiting: number })[];
     throttled: { limit: string; runs: number; nextEta: string | null }[];
   }> {
-    const rooms = await readHeadroom(this.db, this.gateway.limitedTargets());
+    const rooms = await readHeadroom(this.db, [
+      ...this.gateway.limitedTargets(),
+      ...(await capMeters(this.db, this.gateway.caps)),
+    ]);
     const waiting = await this.db.query<{
       limit: string | null;
       runs: number;

@@ -1,11 +1,18 @@
-import type { Gateway } from "../gateway/index.js";
+import type { Target } from "../gateway/config.js";
+import { CAP_KEY_PREFIX, type Cap, type CapTable } from "../gateway/limiter/caps.js";
 import { DIMENSIONS, PERIOD_MS } from "../gateway/limiter/dimensions.js";
 import type { Db } from "../store/db.js";
-import { BUCKET_STATES } from "../store/sql/quota.js";
+import { BUCKET_STATES, CAP_BUCKET_KEYS } from "../store/sql/quota.js";
+
+/** Something metered by one limiter key: a provider's target, or a gateway.caps cap. */
+export type Metered = Pick<Target, "id" | "limitKey" | "limits">;
+
+/** How many `"*"`-made cap buckets `/v1/quota` lists at most. */
+const MAX_CAP_BUCKETS = 1_000;
 
 /** A limit key's quota as it stands now: caps and what is left, refilled to now. */
 export interface Headroom {
-  /** `provider/model`. */
+  /** `provider/model`, or a cap: `tenant "acme"`. */
   target: string;
   key: string;
   caps: Partial<Record<(typeof DIMENSIONS)[number], number>>;
@@ -30,10 +37,7 @@ interface BucketRow {
  * Reads the gateway's shared buckets for some targets, refilled to the database's now
  * the same way `gateway_take` refills them. A key never used yet has its full capacity.
  */
-export async function readHeadroom(
-  db: Db,
-  targets: ReturnType<Gateway["targetsOf"]>,
-): Promise<Headroom[]> {
+export async function readHeadroom(db: Db, targets: Metered[]): Promise<Headroom[]> {
   if (targets.length === 0) return [];
   const rows = await db.query<BucketRow>(BUCKET_STATES, [targets.map((t) => t.limitKey)]);
   const byKey = new Map(rows.map((r) => [r.key, r]));
@@ -66,4 +70,22 @@ export async function readHeadroom(
           : null,
     };
   });
+}
+
+/**
+ * The caps to show: every one configured by name, used or not, and the buckets a `"*"`
+ * cap made for the names seen so far (the first MAX_CAP_BUCKETS by key).
+ */
+export async function capMeters(db: Db, caps: CapTable): Promise<Metered[]> {
+  if (caps.empty) return [];
+  const byKey = new Map<string, Cap>(caps.named().map((c) => [c.key, c]));
+  const stored = await db.query<{ key: string }>(CAP_BUCKET_KEYS, [
+    CAP_KEY_PREFIX,
+    MAX_CAP_BUCKETS,
+  ]);
+  for (const { key } of stored) {
+    const c = caps.fromKey(key);
+    if (c) byKey.set(key, c);
+  }
+  return [...byKey.values()].map((c) => ({ id: c.label, limitKey: c.key, limits: c.spec }));
 }

@@ -7,6 +7,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { RateLimitedError } from "../../src/errors.js";
 import { createGateway, type GatewayConfigInput } from "../../src/gateway/index.js";
+import { QuotaService } from "../../src/quota/admission.js";
 import type { Db } from "../../src/store/db.js";
 import { silentLogger } from "../../src/util/log.js";
 import { BACKENDS, openTestDb } from "../helpers/db.js";
@@ -105,6 +106,22 @@ describe.each(BACKENDS)("gateway caps on %s", (backend) => {
       .usage({ groupBy: ["tenant"] })
       .then((rows) => rows.filter((r) => r.tenant === "a"));
     expect(row).toMatchObject({ requests: 3, ok: 2, errors: 1 });
+  });
+
+  test('/v1/quota shows each cap: named ones before any use, and the buckets "*" made', async () => {
+    const gw = await serve({ tenant: { "*": { rpm: 2 }, vip: { tpm: 5_000 } } });
+    await post(gw, { ...NO_WAIT, "x-outlast-tenant": "seen" });
+    await post(gw, { ...NO_WAIT, "x-outlast-tenant": "seen" });
+    await gw.gateway.flush();
+    const { limits } = await new QuotaService(db, gw.gateway, 0).overview();
+    const seen = limits.find((l) => l.target === 'tenant "seen"');
+    expect(seen).toMatchObject({ caps: { rpm: 2 }, remaining: { rpm: 0 }, runsWaiting: 0 });
+    expect(limits.find((l) => l.target === 'tenant "vip"')).toMatchObject({
+      caps: { tpm: 5_000 },
+      remaining: { tpm: 5_000 },
+    });
+    // A tenant never seen has no bucket yet, and "*" itself is no tenant.
+    expect(limits.some((l) => l.target === 'tenant "*"')).toBe(false);
   });
 
   test("a named cap overrides the default, and feature caps hold alongside tenant caps", async () => {

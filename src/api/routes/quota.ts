@@ -11,7 +11,11 @@ const QuotaOverview = z
   .object({
     limits: z.array(
       z.object({
-        target: z.string().openapi({ example: "openai/gpt-4o-mini" }),
+        target: z.string().openapi({
+          example: "openai/gpt-4o-mini",
+          description:
+            'A provider target (`provider/model`) or a gateway.caps cap (`tenant "acme"`).',
+        }),
         caps: Dims,
         remaining: Dims,
         concurrency: z.number().nullable(),
@@ -55,7 +59,7 @@ const getQuota = createRoute({
   tags: ["quota"],
   summary: "Headroom per limit, and the runs waiting on each",
   description:
-    "Why is my run waiting? Each limited provider/model with what is left now, and the throttled runs by the limit that holds them.",
+    "Why is my run waiting? Each limited provider/model and each gateway.caps cap with what is left now, and the throttled runs by the limit that holds them.",
   request: { query: NoQuery },
   responses: { 200: json(QuotaOverview, "Quota now."), ...errors(400, 401, 503) },
 });

@@ -27,9 +27,17 @@ const SCOPES: readonly CapScope[] = ["project", "feature", "tenant"];
 export interface Cap {
   scope: CapScope;
   name: string;
+  /** How messages, `/v1/quota` and a throttled run's `waiting_for` name it: `tenant "acme"`. */
+  label: string;
   /** The limiter key: `cap|<scope>|<name>`, apart from providers' `provider|model|key`. */
   key: string;
   spec: LimitSpec;
+}
+
+const KEY_PREFIX = "cap|";
+
+function cap(scope: CapScope, name: string, spec: LimitSpec): Cap {
+  return { scope, name, label: `${scope} "${name}"`, key: `${KEY_PREFIX}${scope}|${name}`, spec };
 }
 
 /** A cap refused a call: over its limit until the deadline, or the call alone exceeds it. */
@@ -40,8 +48,8 @@ export class CapUnavailable extends Error {
   ) {
     super(
       quota.tooLarge
-        ? `the request alone exceeds the ${quota.blocked.slice(10)} cap of ${cap.scope} "${cap.name}"`
-        : `${cap.scope} "${cap.name}" is over its ${quota.blocked} cap for ~${Math.ceil(quota.retryAfterMs)} ms`,
+        ? `the request alone exceeds the ${quota.blocked.slice(10)} cap of ${cap.label}`
+        : `${cap.label} is over its ${quota.blocked} cap for ~${Math.ceil(quota.retryAfterMs)} ms`,
     );
     this.name = "CapUnavailable";
   }
@@ -70,15 +78,40 @@ export class CapTable {
   for(attribution: Partial<Record<CapScope, string | undefined>>): Cap[] {
     const out: Cap[] = [];
     for (const scope of SCOPES) {
-      const specs = this.byScope.get(scope);
       const name = attribution[scope];
-      if (!specs || name === undefined) continue;
-      const spec = specs.get(name) ?? specs.get("*");
-      if (spec) out.push({ scope, name, key: `cap|${scope}|${name}`, spec });
+      const spec = name === undefined ? undefined : this.specOf(scope, name);
+      if (name !== undefined && spec) out.push(cap(scope, name, spec));
     }
     return out;
   }
+
+  /** Every cap configured by name (not `"*"`), used or not. */
+  named(): Cap[] {
+    const out: Cap[] = [];
+    for (const [scope, specs] of this.byScope) {
+      for (const [name, spec] of specs) if (name !== "*") out.push(cap(scope, name, spec));
+    }
+    return out;
+  }
+
+  /** The cap a stored limiter key belongs to, if it is one that is still configured. */
+  fromKey(key: string): Cap | undefined {
+    if (!key.startsWith(KEY_PREFIX)) return undefined;
+    const rest = key.slice(KEY_PREFIX.length);
+    const bar = rest.indexOf("|");
+    const scope = rest.slice(0, bar) as CapScope;
+    const name = rest.slice(bar + 1);
+    const spec = bar > 0 && SCOPES.includes(scope) ? this.specOf(scope, name) : undefined;
+    return spec ? cap(scope, name, spec) : undefined;
+  }
+
+  private specOf(scope: CapScope, name: string): LimitSpec | undefined {
+    const specs = this.byScope.get(scope);
+    return specs?.get(name) ?? specs?.get("*");
+  }
 }
+
+export { KEY_PREFIX as CAP_KEY_PREFIX };
 
 /** The caps one call holds, released with what its attempts were billed. */
 export class CapHold {

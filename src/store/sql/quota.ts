@@ -10,6 +10,13 @@ SELECT key, caps, levels, updated_ms, paused_until_ms, in_flight, concurrency,
 FROM outlast.gateway_buckets WHERE key = ANY($1::text[])`;
 
 /**
+ * Buckets of gateway.caps that exist (a `"*"` cap makes one per name seen), by key.
+ * $1 key prefix (`cap|`), $2 how many at most
+ */
+export const CAP_BUCKET_KEYS = `
+SELECT key FROM outlast.gateway_buckets WHERE starts_with(key, $1) ORDER BY key LIMIT $2`;
+
+/**
  * What an agent's recent successful runs cost: per run, LLM calls and tokens billed and
  * the run's duration; the caller takes percentiles. Newest 50 runs.
  * $1 agent
