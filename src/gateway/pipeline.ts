@@ -196,22 +196,31 @@ async function holdCaps(ctx: AttemptContext, deadline: number): Promise<CapHold 
               limit: `${err.cap.label} ${err.quota.blocked}`,
               headers: rateLimitHeaders(err.cap.spec.caps, err.quota),
             })
-        : new GatewayError(
-            503,
-            "OUTLAST_GATEWAY_STORE_UNAVAILABLE",
-            `the limiter's store is unavailable: ${(err as Error).message}`,
-            { retryAfterMs: 1000 },
-          );
-    record(
-      ctx,
-      e.status === 429 ? "rate_limited" : "upstream_error",
-      e.status,
-      undefined,
-      undefined,
-      e.code,
-    );
-    throw e;
+        : storeUnavailable(err);
+    throw recordFailure(ctx, e);
   }
+}
+
+/** The accounting row of a call that ends in `err`, which is returned. */
+function recordFailure(ctx: AttemptContext, err: GatewayError): GatewayError {
+  record(
+    ctx,
+    err.status === 429 ? "rate_limited" : "upstream_error",
+    err.status,
+    undefined,
+    undefined,
+    err.code,
+  );
+  return err;
+}
+
+function storeUnavailable(err: unknown): GatewayError {
+  return new GatewayError(
+    503,
+    "OUTLAST_GATEWAY_STORE_UNAVAILABLE",
+    `the limiter's store is unavailable: ${(err as Error).message}`,
+    { retryAfterMs: 1000 },
+  );
 }
 
 async function rounds(ctx: AttemptContext, deadline: number): Promise<GatewayAnswer> {
@@ -253,16 +262,7 @@ async function rounds(ctx: AttemptContext, deadline: number): Promise<GatewayAns
     // Waiting for quota already used the caller's deadline: another round cannot help.
     if (roundFailures.every((f) => f.kind === "quota")) break;
   }
-  const err = finalError(failures, route);
-  record(
-    ctx,
-    err.status === 429 ? "rate_limited" : "upstream_error",
-    err.status,
-    undefined,
-    undefined,
-    err.code,
-  );
-  throw err;
+  throw recordFailure(ctx, finalError(failures, route));
 }
 
 async function attempt(ctx: AttemptContext, target: Target, waitUntil: number): Promise<Attempt> {
@@ -304,12 +304,7 @@ async function attempt(ctx: AttemptContext, target: Target, waitUntil: number): 
       return { failure: { kind: "quota", target, error: err } };
     }
     if (call.signal.aborted) throw err;
-    throw new GatewayError(
-      503,
-      "OUTLAST_GATEWAY_STORE_UNAVAILABLE",
-      `the limiter's store is unavailable: ${(err as Error).message}`,
-      { retryAfterMs: 1000 },
-    );
+    throw storeUnavailable(err);
   }
 
   const body = upstreamBody(call, target);
