@@ -114,7 +114,10 @@ export class RunService {
       );
     }
     if (agent.whenQuotaShort === "fail" && this.quota) {
-      const a = await this.quota.check(agent);
+      const a = await this.quota.check(agent, {
+        tenant: req.tags?.tenant,
+        feature: req.tags?.feature,
+      });
       if (!a.admit && a.limit.endsWith(" tpd")) {
         const eta =
           a.etaMs === undefined

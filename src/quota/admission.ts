@@ -30,9 +30,10 @@ const PROBE_RUNS = 2;
  * Decides whether a run may start now, by the quota it will need — the scheduling no
  * durable engine or gateway does: they limit runs or requests, never whole runs' tokens.
  *
- * - **Daily quota.** Today's remaining TPD of every model the run calls must cover its
- *   forecast; otherwise the run waits (status `throttled`, with the limit and an ETA)
- *   instead of failing on step 27 after paying for 26.
+ * - **Daily quota.** Today's remaining TPD of every model the run calls, and of every
+ *   `gateway.caps` cap of its tenant and feature, must cover its forecast; otherwise the
+ *   run waits (status `throttled`, with the limit and an ETA) instead of failing on step
+ *   27 after paying for 26.
  * - **Rate share.** Once the agent's pace is learned (tokens per minute of a run at full
  *   speed), at most ⌊TPM ÷ pace⌋ of its runs execute at once, so admitted runs progress
  *   at full speed rather than all runs crawling and timing out together.
@@ -67,12 +68,25 @@ export class QuotaService {
 
   /**
    * @param run.tenant the tenant of the run being decided (`tags.tenant`, `""` when
-   *   untagged); matters only with fairness on.
+   *   untagged): its fair share with fairness on, and its `gateway.caps` caps.
+   * @param run.feature the run's `tags.feature`, for its `gateway.caps` caps.
    */
-  async check(agent: AnyAgent, run: { tenant?: string } = {}): Promise<Admission> {
+  async check(
+    agent: AnyAgent,
+    run: { tenant?: string; feature?: string } = {},
+  ): Promise<Admission> {
     const forecast = await this.forecast(agent);
     const targets = forecast.models.flatMap((m) => this.gateway.targetsOf(m).slice(0, 1));
-    if (targets.length === 0) return { admit: true, forecast };
+    // The caps its calls will be held to (ctx.llm's calls are the "default" project's):
+    // their daily limits must cover the run too. Their per-minute limits only pace it.
+    const caps = this.gateway.caps
+      .for({ project: "default", feature: run.feature, tenant: run.tenant || undefined })
+      .map((c) => ({ id: c.label, limitKey: c.key, limits: c.spec }));
+    if (targets.length === 0 && caps.length === 0) return { admit: true, forecast };
+    for (const room of await readHeadroom(this.db, caps)) {
+      const refusal = this.tpdShort(room, forecast);
+      if (refusal) return { admit: false, forecast, ...refusal };
+    }
     const rooms = await readHeadroom(this.db, targets);
     for (const room of rooms) {
       const refusal =

@@ -170,7 +170,8 @@ export async function startSystem(opts: SystemOptions): Promise<RunningSystem> {
         leaseTtlMs: config.worker.leaseTtlMs,
         reapIntervalMs: config.worker.reapIntervalMs,
         llm: gateway,
-        admission: (agent, run) => quota.check(agent, { tenant: tenantOf(run.tags) }),
+        admission: (agent, run) =>
+          quota.check(agent, { tenant: tenantOf(run.tags), feature: run.tags?.feature }),
         fairness: config.fairness,
         log,
       });

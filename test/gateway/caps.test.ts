@@ -5,6 +5,7 @@
  * on PGlite and on PostgreSQL.
  */
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { defineAgent } from "../../src/engine/agent.js";
 import { RateLimitedError } from "../../src/errors.js";
 import { createGateway, type GatewayConfigInput } from "../../src/gateway/index.js";
 import { QuotaService } from "../../src/quota/admission.js";
@@ -122,6 +123,33 @@ describe.each(BACKENDS)("gateway caps on %s", (backend) => {
     });
     // A tenant never seen has no bucket yet, and "*" itself is no tenant.
     expect(limits.some((l) => l.target === 'tenant "*"')).toBe(false);
+  });
+
+  test("admission: a run whose tenant's daily cap cannot cover its forecast waits, with an ETA", async () => {
+    const gw = await serve({ tenant: { "*": { tpd: 700 } } });
+    const quota = new QuotaService(db, gw.gateway, 0);
+    const agent = (tokens: number) =>
+      defineAgent({
+        name: `capped-${tokens}`,
+        estimate: { tokens, llmCalls: 1, models: ["fast"] },
+        run: async () => null,
+      });
+    expect(await quota.check(agent(600), { tenant: "t" })).toMatchObject({ admit: true });
+    // ~45 tokens billed a call: after three, less than 600 of the 700 is left today.
+    for (let i = 0; i < 3; i++) await post(gw, { "x-outlast-tenant": "t" }, 400);
+    await gw.gateway.flush();
+    expect(await quota.check(agent(600), { tenant: "t" })).toMatchObject({
+      admit: false,
+      limit: 'tenant "t" tpd',
+      etaMs: expect.any(Number),
+    });
+    expect(await quota.check(agent(600), { tenant: "u" })).toMatchObject({ admit: true });
+    // More than the whole daily cap: it could never start.
+    expect(await quota.check(agent(5_000), { tenant: "u" })).toMatchObject({
+      admit: false,
+      limit: 'tenant "u" tpd',
+      etaMs: undefined,
+    });
   });
 
   test("a named cap overrides the default, and feature caps hold alongside tenant caps", async () => {
