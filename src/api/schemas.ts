@@ -175,6 +175,17 @@ export const RunWebhookBody = z
   })
   .openapi("RunWebhook");
 
+/** A run's tags: `tenant` and `feature` attribute its LLM calls and hold it to its caps. */
+export const RunTags = z
+  .record(
+    text(64),
+    z
+      .string()
+      .max(512)
+      .refine((s) => !s.includes("\u0000"), "must not contain NUL characters"),
+  )
+  .refine((t) => Object.keys(t).length <= 32, "at most 32 tags");
+
 export const SubmitRunBody = z
   .strictObject({
     agent: text(128).openapi({ description: "Name of a registered agent.", example: "hello" }),
@@ -201,17 +212,7 @@ export const SubmitRunBody = z
       description:
         "A second submit with the same key returns the first run (202, Idempotent-Replayed: true).",
     }),
-    tags: z
-      .record(
-        text(64),
-        z
-          .string()
-          .max(512)
-          .refine((s) => !s.includes("\u0000"), "must not contain NUL characters"),
-      )
-      .refine((t) => Object.keys(t).length <= 32, "at most 32 tags")
-      .optional()
-      .openapi({ example: { tenant: "acme", feature: "support" } }),
+    tags: RunTags.optional().openapi({ example: { tenant: "acme", feature: "support" } }),
     webhook: RunWebhookBody.optional().openapi({
       description:
         "Push this run's events (by default its end) to a URL, signed per Standard Webhooks and retried for hours.",

@@ -5,7 +5,9 @@
  * on PGlite and on PostgreSQL.
  */
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { createApi } from "../../src/api/app.js";
 import { defineAgent } from "../../src/engine/agent.js";
+import { RunService } from "../../src/engine/run-service.js";
 import { RateLimitedError } from "../../src/errors.js";
 import { createGateway, type GatewayConfigInput } from "../../src/gateway/index.js";
 import { QuotaService } from "../../src/quota/admission.js";
@@ -150,6 +152,22 @@ describe.each(BACKENDS)("gateway caps on %s", (backend) => {
       limit: 'tenant "u" tpd',
       etaMs: undefined,
     });
+    // The same answer over HTTP, the run's tags in the body.
+    const service = new RunService(db, [agent(600)]);
+    const app = createApi({ service, quota });
+    const check = async (tags?: Record<string, string>) =>
+      (
+        await app.request("/v1/quota/check", {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ agent: "capped-600", ...(tags ? { tags } : {}) }),
+        })
+      ).json();
+    expect(await check({ tenant: "t" })).toMatchObject({
+      can_start: false,
+      waiting_for: { limit: 'tenant "t" tpd' },
+    });
+    expect(await check()).toMatchObject({ can_start: true, waiting_for: null });
   });
 
   test("a named cap overrides the default, and feature caps hold alongside tenant caps", async () => {

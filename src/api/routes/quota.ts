@@ -3,7 +3,7 @@ import type { RunService } from "../../engine/run-service.js";
 import { RequestError } from "../../errors.js";
 import type { QuotaService } from "../../quota/admission.js";
 import { jsonBody } from "../middleware/json-body.js";
-import { errors, json, NoQuery } from "../schemas.js";
+import { errors, json, NoQuery, RunTags } from "../schemas.js";
 
 const Dims = z.record(z.string(), z.number());
 
@@ -33,7 +33,14 @@ const QuotaOverview = z
   .openapi("QuotaOverview");
 
 const QuotaCheckBody = z
-  .strictObject({ agent: z.string().max(128), input: z.unknown().optional() })
+  .strictObject({
+    agent: z.string().max(128),
+    input: z.unknown().optional(),
+    tags: RunTags.optional().openapi({
+      description: "The run's tags: its `tenant` and `feature` caps (gateway.caps) count too.",
+      example: { tenant: "acme" },
+    }),
+  })
   .openapi("QuotaCheck");
 
 const QuotaCheckResult = z
@@ -104,10 +111,10 @@ export function registerQuotaRoutes(
   });
 
   app.openapi(checkQuota, async (c) => {
-    const { agent: name } = c.req.valid("json");
+    const { agent: name, tags } = c.req.valid("json");
     const agent = service.agent(name);
     if (!agent) throw new RequestError(404, "OUTLAST_UNKNOWN_AGENT", `no agent named "${name}"`);
-    const a = await quota.check(agent);
+    const a = await quota.check(agent, { tenant: tags?.tenant, feature: tags?.feature });
     const f = a.forecast;
     return c.json(
       {
