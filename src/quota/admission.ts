@@ -8,7 +8,7 @@ import {
 } from "../store/sql/quota.js";
 import { type Fairness, fairShareVerdict, type TenantRuns } from "./fairness.js";
 import { type Forecast, forecastRun } from "./forecast.js";
-import { capMeters, type Headroom, readHeadroom } from "./headroom.js";
+import { capMeter, capMeters, type Headroom, readHeadroom } from "./headroom.js";
 
 export type Admission =
   | { admit: true; forecast: Forecast }
@@ -81,7 +81,7 @@ export class QuotaService {
     // their daily limits must cover the run too. Their per-minute limits only pace it.
     const caps = this.gateway.caps
       .for({ project: "default", feature: run.feature, tenant: run.tenant || undefined })
-      .map((c) => ({ id: c.label, limitKey: c.key, limits: c.spec }));
+      .map(capMeter);
     if (targets.length === 0 && caps.length === 0) return { admit: true, forecast };
     for (const room of await readHeadroom(this.db, caps)) {
       const refusal = this.tpdShort(room, forecast);

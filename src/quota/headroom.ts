@@ -7,6 +7,11 @@ import { BUCKET_STATES, CAP_BUCKET_KEYS } from "../store/sql/quota.js";
 /** Something metered by one limiter key: a provider's target, or a gateway.caps cap. */
 export type Metered = Pick<Target, "id" | "limitKey" | "limits">;
 
+/** A cap as what `readHeadroom` reads: its label names it, as in a throttled run's limit. */
+export function capMeter(c: Cap): Metered {
+  return { id: c.label, limitKey: c.key, limits: c.spec };
+}
+
 /** How many `"*"`-made cap buckets `/v1/quota` lists at most. */
 const MAX_CAP_BUCKETS = 1_000;
 
@@ -87,5 +92,5 @@ export async function capMeters(db: Db, caps: CapTable): Promise<Metered[]> {
     const c = caps.fromKey(key);
     if (c) byKey.set(key, c);
   }
-  return [...byKey.values()].map((c) => ({ id: c.label, limitKey: c.key, limits: c.spec }));
+  return [...byKey.values()].map(capMeter);
 }

@@ -34,10 +34,17 @@ export interface Cap {
   spec: LimitSpec;
 }
 
-const KEY_PREFIX = "cap|";
+/** Every cap's limiter key starts so; providers' keys never do. */
+export const CAP_KEY_PREFIX = "cap|";
 
 function cap(scope: CapScope, name: string, spec: LimitSpec): Cap {
-  return { scope, name, label: `${scope} "${name}"`, key: `${KEY_PREFIX}${scope}|${name}`, spec };
+  return {
+    scope,
+    name,
+    label: `${scope} "${name}"`,
+    key: `${CAP_KEY_PREFIX}${scope}|${name}`,
+    spec,
+  };
 }
 
 /** A cap refused a call: over its limit until the deadline, or the call alone exceeds it. */
@@ -96,8 +103,8 @@ export class CapTable {
 
   /** The cap a stored limiter key belongs to, if it is one that is still configured. */
   fromKey(key: string): Cap | undefined {
-    if (!key.startsWith(KEY_PREFIX)) return undefined;
-    const rest = key.slice(KEY_PREFIX.length);
+    if (!key.startsWith(CAP_KEY_PREFIX)) return undefined;
+    const rest = key.slice(CAP_KEY_PREFIX.length);
     const bar = rest.indexOf("|");
     const scope = rest.slice(0, bar) as CapScope;
     const name = rest.slice(bar + 1);
@@ -110,8 +117,6 @@ export class CapTable {
     return specs?.get(name) ?? specs?.get("*");
   }
 }
-
-export { KEY_PREFIX as CAP_KEY_PREFIX };
 
 /** The caps one call holds, released with what its attempts were billed. */
 export class CapHold {
