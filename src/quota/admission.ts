@@ -83,15 +83,14 @@ export class QuotaService {
       .for({ project: "default", feature: run.feature, tenant: run.tenant || undefined })
       .map(capMeter);
     if (targets.length === 0 && caps.length === 0) return { admit: true, forecast };
-    for (const room of await readHeadroom(this.db, caps)) {
-      const refusal = this.tpdShort(room, forecast);
-      if (refusal) return { admit: false, forecast, ...refusal };
-    }
-    const rooms = await readHeadroom(this.db, targets);
-    for (const room of rooms) {
+    // One read for both (this sits on the claim path); rooms come back in the order asked.
+    const rooms = await readHeadroom(this.db, [...caps, ...targets]);
+    for (const [i, room] of rooms.entries()) {
       const refusal =
         this.tpdShort(room, forecast) ??
-        (await this.rateShareFull(agent, room, forecast, run.tenant ?? ""));
+        (i < caps.length
+          ? undefined
+          : await this.rateShareFull(agent, room, forecast, run.tenant ?? ""));
       if (refusal) return { admit: false, forecast, ...refusal };
     }
     return { admit: true, forecast };
