@@ -1,5 +1,6 @@
 import type { Route, Target, WireFormat } from "./config.js";
 import { GatewayError } from "./errors.js";
+import type { CapUnavailable } from "./limiter/caps.js";
 import type { Caps } from "./limiter/dimensions.js";
 import type { QuotaUnavailable } from "./limiter/key-limiter.js";
 import type { GatewayAnswer } from "./pipeline.js";
@@ -109,8 +110,34 @@ export function finalError(failures: Failure[], route: Route): GatewayError {
       );
 }
 
+/** A gateway.caps cap refused the call (before any target): its 429, naming the cap. */
+export function capRefusal(err: CapUnavailable, input: number, output: number): GatewayError {
+  if (err.quota.tooLarge) {
+    return new GatewayError(
+      429,
+      "OUTLAST_GATEWAY_TOO_LARGE",
+      `${err.message} (input ${input} tokens, output bound ${output})`,
+    );
+  }
+  return new GatewayError(429, "OUTLAST_GATEWAY_RATE_LIMITED", err.message, {
+    retryAfterMs: err.quota.retryAfterMs,
+    limit: `${err.cap.label} ${err.quota.blocked}`,
+    headers: rateLimitHeaders(err.cap.spec.caps, err.quota),
+  });
+}
+
+/** The limiter's store could not be reached. */
+export function storeUnavailable(err: unknown): GatewayError {
+  return new GatewayError(
+    503,
+    "OUTLAST_GATEWAY_STORE_UNAVAILABLE",
+    `the limiter's store is unavailable: ${(err as Error).message}`,
+    { retryAfterMs: 1000 },
+  );
+}
+
 /** OpenAI-style `x-ratelimit-*` headers: the gateway's own view of the bucket that held a call. */
-export function rateLimitHeaders(caps: Caps, e: QuotaUnavailable): Record<string, string> {
+function rateLimitHeaders(caps: Caps, e: QuotaUnavailable): Record<string, string> {
   const [rpm, tpm] = caps;
   const reset = `${Math.max(1, Math.ceil(e.retryAfterMs))}ms`;
   const h: Record<string, string> = {};

@@ -27,7 +27,13 @@ import { ResponseCache } from "./cache.js";
 import type { GatewaySettings, Router, Target, WireFormat } from "./config.js";
 import { GatewayError } from "./errors.js";
 import type { OutputEstimator } from "./estimator.js";
-import { type Failure, finalError, passThroughError, rateLimitHeaders } from "./failures.js";
+import {
+  capRefusal,
+  type Failure,
+  finalError,
+  passThroughError,
+  storeUnavailable,
+} from "./failures.js";
 import { CapHold, type CapTable, CapUnavailable } from "./limiter/caps.js";
 import { amountsFor, zero } from "./limiter/dimensions.js";
 import { remainingFromHeaders } from "./limiter/headers.js";
@@ -185,21 +191,10 @@ async function holdCaps(ctx: AttemptContext, deadline: number): Promise<CapHold 
     return await CapHold.acquire(r.limiter, caps, amountsFor(input, output), deadline, call.signal);
   } catch (err) {
     if (call.signal.aborted) throw err;
-    const e =
-      err instanceof CapUnavailable
-        ? err.quota.tooLarge
-          ? new GatewayError(
-              429,
-              "OUTLAST_GATEWAY_TOO_LARGE",
-              `${err.message} (input ${input} tokens, output bound ${output})`,
-            )
-          : new GatewayError(429, "OUTLAST_GATEWAY_RATE_LIMITED", err.message, {
-              retryAfterMs: err.quota.retryAfterMs,
-              limit: `${err.cap.label} ${err.quota.blocked}`,
-              headers: rateLimitHeaders(err.cap.spec.caps, err.quota),
-            })
-        : storeUnavailable(err);
-    throw recordFailure(ctx, e);
+    throw recordFailure(
+      ctx,
+      err instanceof CapUnavailable ? capRefusal(err, input, output) : storeUnavailable(err),
+    );
   }
 }
 
@@ -214,15 +209,6 @@ function recordFailure(ctx: AttemptContext, err: GatewayError): GatewayError {
     err.code,
   );
   return err;
-}
-
-function storeUnavailable(err: unknown): GatewayError {
-  return new GatewayError(
-    503,
-    "OUTLAST_GATEWAY_STORE_UNAVAILABLE",
-    `the limiter's store is unavailable: ${(err as Error).message}`,
-    { retryAfterMs: 1000 },
-  );
 }
 
 async function rounds(ctx: AttemptContext, deadline: number): Promise<GatewayAnswer> {
