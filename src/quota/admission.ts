@@ -1,9 +1,11 @@
 import type { AnyAgent } from "../engine/agent.js";
 import type { Gateway } from "../gateway/index.js";
+import type { Cap } from "../gateway/limiter/caps.js";
 import type { Db } from "../store/db.js";
 import {
   RUNNING_OF_AGENT,
   RUNNING_OF_AGENT_BY_TENANT,
+  RUNNING_OF_AGENT_TAGGED,
   THROTTLED_BY_LIMIT,
 } from "../store/sql/quota.js";
 import { type Fairness, fairShareVerdict, type TenantRuns } from "./fairness.js";
@@ -36,7 +38,9 @@ const PROBE_RUNS = 2;
  *   27 after paying for 26.
  * - **Rate share.** Once the agent's pace is learned (tokens per minute of a run at full
  *   speed), at most ⌊TPM ÷ pace⌋ of its runs execute at once, so admitted runs progress
- *   at full speed rather than all runs crawling and timing out together.
+ *   at full speed rather than all runs crawling and timing out together. A tenant's or
+ *   feature's cap shares its own per-minute limits the same way among the agent's runs
+ *   with that tag.
  * - **Tenants** (with a `fairness` config): a full share is split among the tenants
  *   waiting for it by weight, so one tenant's burst cannot hold the others' runs back
  *   (see {@link fairShareVerdict}).
@@ -78,19 +82,19 @@ export class QuotaService {
     const forecast = await this.forecast(agent);
     const targets = forecast.models.flatMap((m) => this.gateway.targetsOf(m).slice(0, 1));
     // The caps its calls will be held to (ctx.llm's calls are the "default" project's):
-    // their daily limits must cover the run too. Their per-minute limits only pace it.
-    const caps = this.gateway.caps
-      .for({ project: "default", feature: run.feature, tenant: run.tenant || undefined })
-      .map(capMeter);
+    // they must cover the run too, like the targets' limits.
+    const caps = this.gateway.caps.for({
+      project: "default",
+      feature: run.feature,
+      tenant: run.tenant || undefined,
+    });
     if (targets.length === 0 && caps.length === 0) return { admit: true, forecast };
     // One read for both (this sits on the claim path); rooms come back in the order asked.
-    const rooms = await readHeadroom(this.db, [...caps, ...targets]);
+    const rooms = await readHeadroom(this.db, [...caps.map(capMeter), ...targets]);
     for (const [i, room] of rooms.entries()) {
       const refusal =
         this.tpdShort(room, forecast) ??
-        (i < caps.length
-          ? undefined
-          : await this.rateShareFull(agent, room, forecast, run.tenant ?? ""));
+        (await this.rateShareFull(agent, room, forecast, run.tenant ?? "", caps[i]));
       if (refusal) return { admit: false, forecast, ...refusal };
     }
     return { admit: true, forecast };
@@ -118,11 +122,17 @@ export class QuotaService {
     };
   }
 
+  /**
+   * @param cap the `gateway.caps` cap `room` is of, undefined for a provider's target: a
+   *   cap's share is counted among the runs it holds (those with its tag), without the
+   *   tenant split (a tenant's cap is that tenant's alone).
+   */
   private async rateShareFull(
     agent: AnyAgent,
     room: Headroom,
     forecast: Forecast,
     tenant: string,
+    cap: Cap | undefined,
   ): Promise<Omit<Extract<Admission, { admit: false }>, "admit" | "forecast"> | undefined> {
     // How many runs at full speed the per-minute limits carry; the tighter one binds.
     const shares: { dim: string; n: number }[] = [];
@@ -151,12 +161,15 @@ export class QuotaService {
     const runMinutes = forecast.callsPerMinute
       ? forecast.llmCalls / forecast.callsPerMinute
       : 1 / 60;
-    if (this.fairness) {
+    if (this.fairness && !cap) {
       return this.tenantShareFull(agent, tenant, share, runMinutes, room.target, binding.dim);
     }
-    const counts = (
-      await this.db.query<{ n: number; waiting: number }>(RUNNING_OF_AGENT, [agent.name])
-    )[0];
+    // Every ctx.llm call is the "default" project's, so a project cap holds all the runs.
+    const [sql, params] =
+      cap && cap.scope !== "project"
+        ? [RUNNING_OF_AGENT_TAGGED, [agent.name, cap.scope, cap.name]]
+        : [RUNNING_OF_AGENT, [agent.name]];
+    const counts = (await this.db.query<{ n: number; waiting: number }>(sql, params))[0];
     const running = counts?.n ?? 0;
     // The run being decided is itself `running` (claimed) when a worker asks.
     if (running <= share) return undefined;
@@ -168,7 +181,7 @@ export class QuotaService {
       etaMs: Math.ceil(
         ((runMinutes * 60_000) / share) * (1 + (counts?.waiting ?? 0) / share) * this.jitter(),
       ),
-      reason: `${share} runs of ${agent.name} at full speed use the ${binding.dim} limit; this one waits its turn`,
+      reason: `${share} runs of ${agent.name} at full speed use the ${binding.dim} limit of ${room.target}; this one waits its turn`,
     };
   }
 

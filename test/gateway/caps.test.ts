@@ -170,6 +170,50 @@ describe.each(BACKENDS)("gateway caps on %s", (backend) => {
     expect(await check()).toMatchObject({ can_start: true, waiting_for: null });
   });
 
+  test("admission: a tenant's per-minute cap is shared among that tenant's runs by their learned pace", async () => {
+    const gw = await serve({ tenant: { "*": { rpm: 120 } } });
+    const quota = new QuotaService(db, gw.gateway, 0);
+    quota.jitter = () => 1;
+    const paced = defineAgent({
+      name: "capped-pace",
+      estimate: { llmCalls: 60, models: ["fast"] },
+      run: async () => null,
+    });
+    // Its calls so far took a second each: a run makes 60 calls a minute, so a 120 RPM cap
+    // carries two runs at full speed, plus two whose whole forecast fits in the 120 banked.
+    await db.query(
+      `INSERT INTO outlast.gateway_calls (project, agent, requested, provider, model, outcome,
+         status, input_tokens, output_tokens, latency_ms)
+       SELECT 'default', 'capped-pace', 'fast', 'sim', 'gpt-4o-mini', 'ok', 200, 50, 50, 1000
+       FROM generate_series(1, 10)`,
+    );
+    const running = (tenant: string, n: number) =>
+      db.query(
+        `INSERT INTO outlast.runs (id, agent, queue, status, max_attempts, tags)
+         SELECT gen_random_uuid(), 'capped-pace', 'default', 'running', 1,
+           jsonb_build_object('tenant', $2::text)
+         FROM generate_series(1, $1::int)`,
+        [n, tenant],
+      );
+    try {
+      await running("t", 5);
+      await running("u", 1);
+      // Tenant t has five going (the one being decided among them), over the four its cap
+      // carries; a run takes a minute at full speed, shared four ways: a slot in ~15 s.
+      expect(await quota.check(paced, { tenant: "t" })).toMatchObject({
+        admit: false,
+        limit: 'tenant "t" rpm',
+        etaMs: 15_000,
+        reason: expect.stringContaining('the rpm limit of tenant "t"'),
+      });
+      // Tenant u's bucket is its own, and an untagged run is held to no tenant cap.
+      expect(await quota.check(paced, { tenant: "u" })).toMatchObject({ admit: true });
+      expect(await quota.check(paced)).toMatchObject({ admit: true });
+    } finally {
+      await db.query("DELETE FROM outlast.runs WHERE agent = 'capped-pace'");
+    }
+  });
+
   test("a named cap overrides the default, and feature caps hold alongside tenant caps", async () => {
     const gw = await serve({
       tenant: { "*": { rpm: 1 }, vip: { rpm: 10 } },

@@ -60,6 +60,16 @@ SELECT count(*) FILTER (WHERE status = 'running')::int AS n,
 FROM outlast.runs WHERE agent = $1 AND status IN ('running', 'throttled')`;
 
 /**
+ * RUNNING_OF_AGENT among the runs with one tag (a `gateway.caps` cap's scope and name):
+ * the runs whose calls draw from that cap. $1 agent, $2 tag (`tenant`, `feature`), $3 value
+ */
+export const RUNNING_OF_AGENT_TAGGED = `
+SELECT count(*) FILTER (WHERE status = 'running')::int AS n,
+  count(*) FILTER (WHERE status = 'throttled')::int AS waiting
+FROM outlast.runs
+WHERE agent = $1 AND status IN ('running', 'throttled') AND tags ->> $2::text = $3::text`;
+
+/**
  * RUNNING_OF_AGENT by tenant (`tags.tenant`, '' when untagged), for the fair split of a
  * full rate share. $1 agent
  */
