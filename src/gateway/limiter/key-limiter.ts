@@ -100,6 +100,8 @@ export class KeyLimiter {
   private wakeSleeper: (() => void) | undefined;
   /** Concurrency slots this process holds on the key (for lease renewal). */
   slotsHeld = 0;
+  /** Permits granted and not yet released. */
+  private held = 0;
 
   constructor(
     readonly key: string,
@@ -162,9 +164,28 @@ export class KeyLimiter {
     if (!isZero(limited)) this.store.give(this.key, limited, 0);
   }
 
+  /**
+   * Whether nothing here needs this key's local state (no caller waiting, no permit out,
+   * no credit, no pause) and no call came for `forMs`: the Limiter may drop it and make it
+   * again the next time, as for a key never used.
+   */
+  isIdle(now: number, forMs: number): boolean {
+    return (
+      this.queue.length === 0 &&
+      !this.pumping &&
+      this.held === 0 &&
+      this.slotsHeld === 0 &&
+      this.idleTimer === undefined &&
+      isZero(this.limitedOnly(this.credit)) &&
+      this.pausedUntil <= now &&
+      now - this.lastActivity >= forMs
+    );
+  }
+
   private grant(need: Vec, slots: number): Permit {
     this.credit = sub(this.credit, this.limitedOnly(need));
     this.slotsHeld += slots;
+    this.held++;
     this.scheduleIdleReturn();
     let released = false;
     return {
@@ -173,6 +194,7 @@ export class KeyLimiter {
       release: (actual) => {
         if (released) return;
         released = true;
+        this.held--;
         if (actual !== null) {
           const delta = this.limitedOnly(sub(need, actual));
           if (Date.now() - this.lastBlockedAt < CONTENDED_MS) {

@@ -12,12 +12,27 @@ import { GATEWAY_CHANNEL, LimiterStore } from "./store.js";
 
 /** Concurrency slots of a process that died come back after this long. */
 const LEASE_MS = 30_000;
+/**
+ * Housekeeping runs this often: keys nobody used for KEY_IDLE_MS are dropped here, and
+ * the store's rows of buckets idle for BUCKET_IDLE_MS are deleted (GATEWAY_SWEEP). A
+ * `"*"` cap makes a key per tenant or feature name a caller sends; without this, memory
+ * and rows grew by one per name ever seen.
+ */
+const HOUSEKEEPING_MS = 60_000;
+const KEY_IDLE_MS = 10 * 60_000;
+/**
+ * Longer than any call lasts, so no call still holds a reservation on a bucket that is
+ * deleted (its refund or debt would be dropped), and long enough that any bucket left
+ * has refilled (a bucket is only deleted once full; a day's TPD takes up to a day).
+ */
+const BUCKET_IDLE_MS = 60 * 60_000;
 
 export class Limiter {
   readonly store: LimiterStore;
   private readonly keys = new Map<string, KeyLimiter>();
   private unlisten: (() => Promise<void>) | undefined;
   private renewTimer: NodeJS.Timeout | undefined;
+  private housekeepingTimer: NodeJS.Timeout | undefined;
 
   constructor(
     db: Db,
@@ -42,6 +57,30 @@ export class Limiter {
       }
     }, LEASE_MS / 3);
     this.renewTimer.unref();
+    // Jittered, so processes started together do not sweep together.
+    this.housekeepingTimer = setInterval(
+      () => void this.housekeeping(),
+      HOUSEKEEPING_MS * (0.75 + Math.random() / 2),
+    );
+    this.housekeepingTimer.unref();
+  }
+
+  /** How many keys this process holds local state for. */
+  get size(): number {
+    return this.keys.size;
+  }
+
+  /** Drops idle keys here, and deletes the store's rows of idle buckets. */
+  async housekeeping(keyIdleMs = KEY_IDLE_MS, bucketIdleMs = BUCKET_IDLE_MS): Promise<void> {
+    const now = Date.now();
+    for (const [key, k] of this.keys) if (k.isIdle(now, keyIdleMs)) this.keys.delete(key);
+    try {
+      const swept = await this.store.sweep(bucketIdleMs);
+      if (swept.buckets > 0) this.log.debug("gateway: idle limiter buckets deleted", swept);
+    } catch (err) {
+      // Only tidiness is lost; the next round tries again.
+      this.log.warn("gateway limiter sweep failed", { error: String(err) });
+    }
   }
 
   key(key: string, spec: LimitSpec): KeyLimiter {
@@ -72,6 +111,7 @@ export class Limiter {
   /** Gives all credit back and waits until the store has it. */
   async close(): Promise<void> {
     if (this.renewTimer) clearInterval(this.renewTimer);
+    if (this.housekeepingTimer) clearInterval(this.housekeepingTimer);
     for (const k of this.keys.values()) k.close();
     await this.store.drain();
     await this.unlisten?.().catch(() => {});

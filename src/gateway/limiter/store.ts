@@ -9,6 +9,7 @@ import {
   GATEWAY_OBSERVE,
   GATEWAY_PAUSE,
   GATEWAY_RENEW_LEASES,
+  GATEWAY_SWEEP,
   GATEWAY_TAKE,
 } from "../../store/sql/gateway.js";
 import type { Logger } from "../../util/log.js";
@@ -94,6 +95,15 @@ export class LimiterStore {
 
   async pause(key: string, ms: number): Promise<void> {
     await this.db.query(GATEWAY_PAUSE, [key, ms]);
+  }
+
+  /** Deletes rows nothing needs (GATEWAY_SWEEP): buckets idle `idleMs` and full, and more. */
+  async sweep(idleMs: number): Promise<{ buckets: number; leases: number; waiters: number }> {
+    const [row] = await this.db.query<{ buckets: number; leases: number; waiters: number }>(
+      GATEWAY_SWEEP,
+      [idleMs],
+    );
+    return row ?? { buckets: 0, leases: 0, waiters: 0 };
   }
 
   async renewLeases(): Promise<void> {

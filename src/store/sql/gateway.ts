@@ -22,15 +22,20 @@ FROM outlast.gateway_take($1, $2::float8[], $3::int, $4::float8[], $5::float8[],
 export const GATEWAY_GIVE = `SELECT outlast.gateway_give($1, $2::float8[], $3::int, $4) AS done`;
 
 /**
- * A provider 429 said to wait: pause the key for every process and tell them.
+ * A provider 429 said to wait: pause the key for every process and tell them. The row may
+ * be missing (a process spending local credit for a long time leaves it untouched, and
+ * GATEWAY_SWEEP may have deleted it): then it is made, with no levels (full to the next
+ * take, which sets the caps).
  * $1 key, $2 ms from now
  */
 export const GATEWAY_PAUSE = `
 WITH upd AS (
-  UPDATE outlast.gateway_buckets
-  SET paused_until_ms = greatest(paused_until_ms, outlast.gateway_now_ms() + $2::float8)
-  WHERE key = $1
-  RETURNING paused_until_ms - outlast.gateway_now_ms() AS left_ms
+  INSERT INTO outlast.gateway_buckets AS b (key, caps, levels, updated_ms, paused_until_ms)
+  VALUES ($1, '{NULL,NULL,NULL,NULL,NULL}', '{NULL,NULL,NULL,NULL,NULL}',
+    outlast.gateway_now_ms(), outlast.gateway_now_ms() + $2::float8)
+  ON CONFLICT (key) DO UPDATE
+  SET paused_until_ms = greatest(b.paused_until_ms, EXCLUDED.paused_until_ms)
+  RETURNING b.paused_until_ms - outlast.gateway_now_ms() AS left_ms
 )
 SELECT pg_notify('outlast_gateway', 'p ' || $1 || ' ' || round(left_ms)::text) IS NULL AS notified
 FROM upd`;
@@ -55,6 +60,48 @@ SET levels = (
     ),
     updated_ms = greatest(b.updated_ms, outlast.gateway_now_ms())
 WHERE key = $1`;
+
+/**
+ * Delete limiter rows nothing needs (migration 009), up to 1,000 of each kind:
+ * - buckets idle for $1 ms, refilled to full, with nothing in flight, no pause and no live
+ *   waiter — a take recreates such a bucket exactly as it was; rows a take holds locked
+ *   are skipped;
+ * - leases whose slots were all given back (a process's leases stay behind it otherwise);
+ * - waiters that lapsed over a minute ago (as gateway_take deletes them on a busy key).
+ * Without it a `"*"` cap leaves a bucket behind for every name a caller ever sent.
+ * $1 idle ms → buckets, leases, waiters deleted
+ */
+export const GATEWAY_SWEEP = `
+WITH clock AS (SELECT outlast.gateway_now_ms() AS now_ms),
+buckets AS (
+  DELETE FROM outlast.gateway_buckets WHERE key IN (
+    SELECT b.key FROM outlast.gateway_buckets b, clock c
+    WHERE b.updated_ms < c.now_ms - $1::float8 AND b.in_flight = 0
+      AND b.paused_until_ms <= c.now_ms
+      AND NOT EXISTS (
+        SELECT 1 FROM unnest(
+          outlast.gateway_refill(b.caps, b.caps, b.levels, c.now_ms - b.updated_ms), b.caps
+        ) AS r(level, cap)
+        WHERE r.cap IS NOT NULL AND r.level < r.cap)
+      AND NOT EXISTS (
+        SELECT 1 FROM outlast.gateway_waiters w
+        WHERE w.key = b.key AND w.expires_ms > c.now_ms)
+    LIMIT 1000 FOR UPDATE OF b SKIP LOCKED)
+  RETURNING 1),
+leases AS (
+  DELETE FROM outlast.gateway_leases WHERE (key, owner) IN (
+    SELECT key, owner FROM outlast.gateway_leases WHERE slots = 0
+    LIMIT 1000 FOR UPDATE SKIP LOCKED)
+  RETURNING 1),
+waiters AS (
+  DELETE FROM outlast.gateway_waiters WHERE (key, owner) IN (
+    SELECT w.key, w.owner FROM outlast.gateway_waiters w, clock c
+    WHERE w.expires_ms < c.now_ms - 60000
+    LIMIT 1000 FOR UPDATE OF w SKIP LOCKED)
+  RETURNING 1)
+SELECT (SELECT count(*) FROM buckets)::int AS buckets,
+  (SELECT count(*) FROM leases)::int AS leases,
+  (SELECT count(*) FROM waiters)::int AS waiters`;
 
 /** Keep this process's concurrency leases alive. $1 owner, $2 lease ms */
 export const GATEWAY_RENEW_LEASES = `
