@@ -5,7 +5,6 @@ import type { Db } from "../store/db.js";
 import {
   RUNNING_OF_AGENT,
   RUNNING_OF_AGENT_BY_TENANT,
-  RUNNING_OF_AGENT_TAGGED,
   THROTTLED_BY_LIMIT,
 } from "../store/sql/quota.js";
 import { type Fairness, fairShareVerdict, type TenantRuns } from "./fairness.js";
@@ -38,9 +37,9 @@ const PROBE_RUNS = 2;
  *   27 after paying for 26.
  * - **Rate share.** Once the agent's pace is learned (tokens per minute of a run at full
  *   speed), at most ⌊TPM ÷ pace⌋ of its runs execute at once, so admitted runs progress
- *   at full speed rather than all runs crawling and timing out together. A tenant's or
- *   feature's cap shares its own per-minute limits the same way among the agent's runs
- *   with that tag.
+ *   at full speed rather than all runs crawling and timing out together. A
+ *   `gateway.caps` cap shares its own per-minute limits the same way among the agent's
+ *   runs it holds (a tenant's or feature's: those with its tag; a project's: all).
  * - **Tenants** (with a `fairness` config): a full share is split among the tenants
  *   waiting for it by weight, so one tenant's burst cannot hold the others' runs back
  *   (see {@link fairShareVerdict}).
@@ -85,7 +84,8 @@ export class QuotaService {
     // they must cover the run too, like the targets' limits.
     const caps = this.gateway.caps.for({
       project: "default",
-      feature: run.feature,
+      // Calls drop an empty tag from their attribution (worker.ts), so must this.
+      feature: run.feature || undefined,
       tenant: run.tenant || undefined,
     });
     if (targets.length === 0 && caps.length === 0) return { admit: true, forecast };
@@ -124,8 +124,10 @@ export class QuotaService {
 
   /**
    * @param cap the `gateway.caps` cap `room` is of, undefined for a provider's target: a
-   *   cap's share is counted among the runs it holds (those with its tag), without the
-   *   tenant split (a tenant's cap is that tenant's alone).
+   *   cap's share is counted among the runs it holds — those with its tag; a project cap
+   *   holds them all, since every ctx.llm call is the "default" project's. With fairness
+   *   on, a project's or feature's share is split among its tenants like a target's; a
+   *   tenant's cap is that tenant's alone, so it is not split.
    */
   private async rateShareFull(
     agent: AnyAgent,
@@ -161,15 +163,12 @@ export class QuotaService {
     const runMinutes = forecast.callsPerMinute
       ? forecast.llmCalls / forecast.callsPerMinute
       : 1 / 60;
-    if (this.fairness && !cap) {
-      return this.tenantShareFull(agent, tenant, share, runMinutes, room.target, binding.dim);
+    const held =
+      cap && cap.scope !== "project" ? [agent.name, cap.scope, cap.name] : [agent.name, null, null];
+    if (this.fairness && cap?.scope !== "tenant") {
+      return this.tenantShareFull(agent, held, tenant, share, runMinutes, room.target, binding.dim);
     }
-    // Every ctx.llm call is the "default" project's, so a project cap holds all the runs.
-    const [sql, params] =
-      cap && cap.scope !== "project"
-        ? [RUNNING_OF_AGENT_TAGGED, [agent.name, cap.scope, cap.name]]
-        : [RUNNING_OF_AGENT, [agent.name]];
-    const counts = (await this.db.query<{ n: number; waiting: number }>(sql, params))[0];
+    const counts = (await this.db.query<{ n: number; waiting: number }>(RUNNING_OF_AGENT, held))[0];
     const running = counts?.n ?? 0;
     // The run being decided is itself `running` (claimed) when a worker asks.
     if (running <= share) return undefined;
@@ -185,16 +184,20 @@ export class QuotaService {
     };
   }
 
-  /** The rate share with fairness on: split among tenants when it is full. */
+  /**
+   * The rate share with fairness on: split among tenants when it is full.
+   * @param held RUNNING_OF_AGENT_BY_TENANT's parameters: the runs the limit holds
+   */
   private async tenantShareFull(
     agent: AnyAgent,
+    held: (string | null)[],
     tenant: string,
     share: number,
     runMinutes: number,
     target: string,
     dim: string,
   ): Promise<Omit<Extract<Admission, { admit: false }>, "admit" | "forecast"> | undefined> {
-    const byTenant = await this.db.query<TenantRuns>(RUNNING_OF_AGENT_BY_TENANT, [agent.name]);
+    const byTenant = await this.db.query<TenantRuns>(RUNNING_OF_AGENT_BY_TENANT, held);
     const running = byTenant.reduce((n, r) => n + r.running, 0);
     if (running <= share || !this.fairness) return undefined;
     const v = fairShareVerdict(this.fairness, share, tenant, byTenant);

@@ -11,6 +11,7 @@ import { RunService } from "../../src/engine/run-service.js";
 import { RateLimitedError } from "../../src/errors.js";
 import { createGateway, type GatewayConfigInput } from "../../src/gateway/index.js";
 import { QuotaService } from "../../src/quota/admission.js";
+import { Fairness } from "../../src/quota/fairness.js";
 import type { Db } from "../../src/store/db.js";
 import { silentLogger } from "../../src/util/log.js";
 import { BACKENDS, openTestDb } from "../helpers/db.js";
@@ -170,34 +171,49 @@ describe.each(BACKENDS)("gateway caps on %s", (backend) => {
     expect(await check()).toMatchObject({ can_start: true, waiting_for: null });
   });
 
-  test("admission: a tenant's per-minute cap is shared among that tenant's runs by their learned pace", async () => {
-    const gw = await serve({ tenant: { "*": { rpm: 120 } } });
-    const quota = new QuotaService(db, gw.gateway, 0);
-    quota.jitter = () => 1;
+  describe("admission shares a cap's per-minute limits among the runs it holds", () => {
     const paced = defineAgent({
       name: "capped-pace",
       estimate: { llmCalls: 60, models: ["fast"] },
       run: async () => null,
     });
-    // Its calls so far took a second each: a run makes 60 calls a minute, so a 120 RPM cap
-    // carries two runs at full speed, plus two whose whole forecast fits in the 120 banked.
-    await db.query(
-      `INSERT INTO outlast.gateway_calls (project, agent, requested, provider, model, outcome,
-         status, input_tokens, output_tokens, latency_ms)
-       SELECT 'default', 'capped-pace', 'fast', 'sim', 'gpt-4o-mini', 'ok', 200, 50, 50, 1000
-       FROM generate_series(1, 10)`,
-    );
-    const running = (tenant: string, n: number) =>
+
+    /**
+     * A QuotaService over the caps, for "capped-pace": its calls so far took a second each,
+     * so a run makes 60 calls a minute, and a 120 RPM cap carries two runs at full speed,
+     * plus two whose whole forecast fits in the 120 banked: a share of 4.
+     */
+    async function admission(caps: Parameters<typeof config>[0], fairness?: Fairness) {
+      const gw = await serve(caps);
+      const quota = new QuotaService(db, gw.gateway, 0, fairness);
+      quota.jitter = () => 1;
+      await db.query(
+        `INSERT INTO outlast.gateway_calls (project, agent, requested, provider, model, outcome,
+           status, input_tokens, output_tokens, latency_ms)
+         SELECT 'default', 'capped-pace', 'fast', 'sim', 'gpt-4o-mini', 'ok', 200, 50, 50, 1000
+         FROM generate_series(1, 10)`,
+      );
+      await db.query("DELETE FROM outlast.runs WHERE agent = 'capped-pace'");
+      return quota;
+    }
+
+    /** `n` runs of "capped-pace" executing, with these tags. */
+    const running = (tags: Record<string, string>, n: number) =>
       db.query(
         `INSERT INTO outlast.runs (id, agent, queue, status, max_attempts, tags)
-         SELECT gen_random_uuid(), 'capped-pace', 'default', 'running', 1,
-           jsonb_build_object('tenant', $2::text)
+         SELECT gen_random_uuid(), 'capped-pace', 'default', 'running', 1, $2::jsonb
          FROM generate_series(1, $1::int)`,
-        [n, tenant],
+        [n, JSON.stringify(tags)],
       );
-    try {
-      await running("t", 5);
-      await running("u", 1);
+
+    afterAll(async () => {
+      await db.query("DELETE FROM outlast.runs WHERE agent = 'capped-pace'");
+    });
+
+    test("a tenant's cap counts that tenant's runs", async () => {
+      const quota = await admission({ tenant: { "*": { rpm: 120 } } });
+      await running({ tenant: "t" }, 5);
+      await running({ tenant: "u" }, 1);
       // Tenant t has five going (the one being decided among them), over the four its cap
       // carries; a run takes a minute at full speed, shared four ways: a slot in ~15 s.
       expect(await quota.check(paced, { tenant: "t" })).toMatchObject({
@@ -209,9 +225,40 @@ describe.each(BACKENDS)("gateway caps on %s", (backend) => {
       // Tenant u's bucket is its own, and an untagged run is held to no tenant cap.
       expect(await quota.check(paced, { tenant: "u" })).toMatchObject({ admit: true });
       expect(await quota.check(paced)).toMatchObject({ admit: true });
-    } finally {
-      await db.query("DELETE FROM outlast.runs WHERE agent = 'capped-pace'");
-    }
+    });
+
+    test("a feature's cap counts that feature's runs, whatever their tenant", async () => {
+      const quota = await admission({ feature: { "*": { rpm: 120 } } });
+      await running({ feature: "search", tenant: "a" }, 3);
+      await running({ feature: "search", tenant: "b" }, 2);
+      await running({ feature: "chat" }, 3);
+      await running({ feature: "" }, 6);
+      expect(await quota.check(paced, { feature: "search", tenant: "b" })).toMatchObject({
+        admit: false,
+        limit: 'feature "search" rpm',
+      });
+      expect(await quota.check(paced, { feature: "chat" })).toMatchObject({ admit: true });
+      // An empty tag is no feature: its calls carry none, so no cap holds its runs.
+      expect(await quota.check(paced, { feature: "" })).toMatchObject({ admit: true });
+    });
+
+    test("with fairness on, a project's cap is split among its tenants", async () => {
+      const caps = { project: { default: { rpm: 120 } } };
+      const fair = await admission(caps, new Fairness({}));
+      await running({ tenant: "A" }, 4);
+      await running({ tenant: "B" }, 1);
+      // A's burst fills the share of 4; B still gets its half of it.
+      expect(await fair.check(paced, { tenant: "B" })).toMatchObject({ admit: true });
+      await running({ tenant: "A" }, 1);
+      const overA = await fair.check(paced, { tenant: "A" });
+      expect(overA).toMatchObject({ admit: false, limit: 'project "default" rpm' });
+      expect(overA.admit ? "" : overA.reason).toMatch(/tenant "A" .*share of 2 /);
+      // Fairness off: the project's share is the agent's, whoever asks.
+      const plain = await admission(caps);
+      await running({ tenant: "A" }, 4);
+      await running({ tenant: "B" }, 1);
+      expect(await plain.check(paced, { tenant: "B" })).toMatchObject({ admit: false });
+    });
   });
 
   test("a named cap overrides the default, and feature caps hold alongside tenant caps", async () => {

@@ -53,29 +53,27 @@ SELECT waiting_for ->> 'limit' AS limit, count(*)::int AS runs,
 FROM outlast.runs WHERE status = 'throttled'
 GROUP BY 1`;
 
-/** Runs of an agent executing now. $1 agent */
+/**
+ * Runs of an agent executing now, and waiting as throttled: all of them, or those with one
+ * tag (a `gateway.caps` cap's scope and name: the runs whose calls draw from it).
+ * $1 agent, $2 tag (`tenant`, `feature`) or NULL for all, $3 its value
+ */
 export const RUNNING_OF_AGENT = `
 SELECT count(*) FILTER (WHERE status = 'running')::int AS n,
   count(*) FILTER (WHERE status = 'throttled')::int AS waiting
-FROM outlast.runs WHERE agent = $1 AND status IN ('running', 'throttled')`;
-
-/**
- * RUNNING_OF_AGENT among the runs with one tag (a `gateway.caps` cap's scope and name):
- * the runs whose calls draw from that cap. $1 agent, $2 tag (`tenant`, `feature`), $3 value
- */
-export const RUNNING_OF_AGENT_TAGGED = `
-SELECT count(*) FILTER (WHERE status = 'running')::int AS n,
-  count(*) FILTER (WHERE status = 'throttled')::int AS waiting
 FROM outlast.runs
-WHERE agent = $1 AND status IN ('running', 'throttled') AND tags ->> $2::text = $3::text`;
+WHERE agent = $1 AND status IN ('running', 'throttled')
+  AND ($2::text IS NULL OR tags ->> $2::text = $3::text)`;
 
 /**
  * RUNNING_OF_AGENT by tenant (`tags.tenant`, '' when untagged), for the fair split of a
- * full rate share. $1 agent
+ * full rate share. $1 agent, $2 tag or NULL, $3 its value (as in RUNNING_OF_AGENT)
  */
 export const RUNNING_OF_AGENT_BY_TENANT = `
 SELECT coalesce(tags ->> 'tenant', '') AS tenant,
   count(*) FILTER (WHERE status = 'running')::int AS running,
   count(*) FILTER (WHERE status = 'throttled')::int AS waiting
-FROM outlast.runs WHERE agent = $1 AND status IN ('running', 'throttled')
+FROM outlast.runs
+WHERE agent = $1 AND status IN ('running', 'throttled')
+  AND ($2::text IS NULL OR tags ->> $2::text = $3::text)
 GROUP BY 1`;
