@@ -10,6 +10,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } fr
 import { type LimitSpec, specOf, type Vec } from "../../src/gateway/limiter/dimensions.js";
 import { type Permit, QuotaUnavailable } from "../../src/gateway/limiter/key-limiter.js";
 import { Limiter } from "../../src/gateway/limiter/limiter.js";
+import { readHeadroom } from "../../src/quota/headroom.js";
 import type { Db } from "../../src/store/db.js";
 import { silentLogger } from "../../src/util/log.js";
 import { BACKENDS, openTestDb } from "../helpers/db.js";
@@ -102,10 +103,19 @@ describe.each(BACKENDS)("limiter housekeeping on %s", (backend) => {
     await spend("cap|tenant|paused", rpm, 2);
     await spend("cap|tenant|daily", tpd, 5);
     const inFlight = await limiter.key("cap|tenant|busy", slots).acquire(CALL, Date.now() + 1_000);
-    for (const key of ["idle", "paused", "daily", "busy"]) await age(`cap|tenant|${key}`, 2 * HOUR);
+    // A slot held by a process that died two hours ago: its lease was never renewed.
+    await limiter.key("cap|tenant|dead", slots).acquire(CALL, Date.now() + 1_000);
+    await db.query(
+      "UPDATE outlast.gateway_leases SET expires_ms = expires_ms - $2::float8 WHERE key = $1",
+      ["cap|tenant|dead", 2 * HOUR],
+    );
+    for (const key of ["idle", "paused", "daily", "busy", "dead"]) {
+      await age(`cap|tenant|${key}`, 2 * HOUR);
+    }
     await limiter.store.pause("cap|tenant|paused", 60_000);
 
-    expect(await limiter.store.sweep(HOUR)).toMatchObject({ buckets: 1 });
+    // The idle one, and the dead process's, with its lease.
+    expect(await limiter.store.sweep(HOUR)).toMatchObject({ buckets: 2, leases: 1 });
     // Two hours refill an RPM bucket; a day's 500 spent tokens are not back yet (~83 are).
     expect(await keys()).toEqual([
       "cap|tenant|busy",
@@ -135,14 +145,31 @@ describe.each(BACKENDS)("limiter housekeeping on %s", (backend) => {
       blocked: "rpm",
     });
 
-    // A provider's 429 on a key whose bucket is gone still pauses it for every process.
-    await limiter.store.pause("cap|tenant|gone", 60_000);
+    // A provider's 429 on a key whose bucket is gone still pauses it for every process;
+    // once the pause is over, the row it made is a full bucket with the key's caps.
+    await limiter.store.pause("cap|tenant|gone", 300);
     const other = new Limiter(db, silentLogger);
     await other.start();
     try {
       await expect(
         other.key("cap|tenant|gone", rpm).acquire(CALL, Date.now()),
       ).rejects.toMatchObject({ blocked: "paused" });
+      const [room] = await readHeadroom(db, [
+        { id: "gone", limitKey: "cap|tenant|gone", limits: rpm },
+      ]);
+      expect(room?.remaining).toEqual({ rpm: 2 });
+      await new Promise((r) => setTimeout(r, 350));
+      for (let i = 0; i < 2; i++) {
+        (await other.key("cap|tenant|gone", rpm).acquire(CALL, Date.now())).release(CALL);
+      }
+      await expect(
+        other.key("cap|tenant|gone", rpm).acquire(CALL, Date.now()),
+      ).rejects.toMatchObject({ blocked: "rpm" });
+      const [row] = await db.query<{ caps: (number | null)[] }>(
+        "SELECT caps FROM outlast.gateway_buckets WHERE key = $1",
+        ["cap|tenant|gone"],
+      );
+      expect(row?.caps).toEqual([2, null, null, null, null]);
     } finally {
       await other.close();
     }

@@ -21,11 +21,16 @@ const LEASE_MS = 30_000;
 const HOUSEKEEPING_MS = 60_000;
 const KEY_IDLE_MS = 10 * 60_000;
 /**
- * Longer than any call lasts, so no call still holds a reservation on a bucket that is
- * deleted (its refund or debt would be dropped), and long enough that any bucket left
- * has refilled (a bucket is only deleted once full; a day's TPD takes up to a day).
+ * How long a bucket must go untouched before it may be deleted (only once it is also full
+ * again). Assumed longer than any call: a call still open when its bucket is deleted
+ * loses its refund or its debt (output beyond the reservation). An hour is far beyond the
+ * gateway's waits (60 s at most) and providers' request timeouts; only a stream that runs
+ * for over an hour on a key nobody else touched meanwhile would be miscounted.
  */
 const BUCKET_IDLE_MS = 60 * 60_000;
+/** A sweep deletes this many rows of a kind per statement, and goes on while it fills one. */
+const SWEEP_BATCH = 1_000;
+const MAX_SWEEPS_PER_ROUND = 10;
 
 export class Limiter {
   readonly store: LimiterStore;
@@ -33,6 +38,7 @@ export class Limiter {
   private unlisten: (() => Promise<void>) | undefined;
   private renewTimer: NodeJS.Timeout | undefined;
   private housekeepingTimer: NodeJS.Timeout | undefined;
+  private housekeepingRound: Promise<void> | undefined;
 
   constructor(
     db: Db,
@@ -59,7 +65,11 @@ export class Limiter {
     this.renewTimer.unref();
     // Jittered, so processes started together do not sweep together.
     this.housekeepingTimer = setInterval(
-      () => void this.housekeeping(),
+      () => {
+        this.housekeepingRound ??= this.housekeeping().finally(() => {
+          this.housekeepingRound = undefined;
+        });
+      },
       HOUSEKEEPING_MS * (0.75 + Math.random() / 2),
     );
     this.housekeepingTimer.unref();
@@ -75,8 +85,11 @@ export class Limiter {
     const now = Date.now();
     for (const [key, k] of this.keys) if (k.isIdle(now, keyIdleMs)) this.keys.delete(key);
     try {
-      const swept = await this.store.sweep(bucketIdleMs);
-      if (swept.buckets > 0) this.log.debug("gateway: idle limiter buckets deleted", swept);
+      for (let i = 0; i < MAX_SWEEPS_PER_ROUND; i++) {
+        const swept = await this.store.sweep(bucketIdleMs, SWEEP_BATCH);
+        if (swept.buckets > 0) this.log.debug("gateway: idle limiter buckets deleted", swept);
+        if (Math.max(swept.buckets, swept.leases, swept.waiters) < SWEEP_BATCH) break;
+      }
     } catch (err) {
       // Only tidiness is lost; the next round tries again.
       this.log.warn("gateway limiter sweep failed", { error: String(err) });
@@ -112,6 +125,7 @@ export class Limiter {
   async close(): Promise<void> {
     if (this.renewTimer) clearInterval(this.renewTimer);
     if (this.housekeepingTimer) clearInterval(this.housekeepingTimer);
+    await this.housekeepingRound;
     for (const k of this.keys.values()) k.close();
     await this.store.drain();
     await this.unlisten?.().catch(() => {});

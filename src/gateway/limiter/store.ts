@@ -97,11 +97,17 @@ export class LimiterStore {
     await this.db.query(GATEWAY_PAUSE, [key, ms]);
   }
 
-  /** Deletes rows nothing needs (GATEWAY_SWEEP): buckets idle `idleMs` and full, and more. */
-  async sweep(idleMs: number): Promise<{ buckets: number; leases: number; waiters: number }> {
+  /**
+   * Deletes rows nothing needs (GATEWAY_SWEEP): buckets idle `idleMs` and full, and more,
+   * up to `batch` of each kind.
+   */
+  async sweep(
+    idleMs: number,
+    batch = 1_000,
+  ): Promise<{ buckets: number; leases: number; waiters: number }> {
     const [row] = await this.db.query<{ buckets: number; leases: number; waiters: number }>(
       GATEWAY_SWEEP,
-      [idleMs],
+      [idleMs, batch],
     );
     return row ?? { buckets: 0, leases: 0, waiters: 0 };
   }

@@ -23,9 +23,9 @@ export const GATEWAY_GIVE = `SELECT outlast.gateway_give($1, $2::float8[], $3::i
 
 /**
  * A provider 429 said to wait: pause the key for every process and tell them. The row may
- * be missing (a process spending local credit for a long time leaves it untouched, and
- * GATEWAY_SWEEP may have deleted it): then it is made, with no levels (full to the next
- * take, which sets the caps).
+ * be missing: GATEWAY_SWEEP deletes a bucket untouched for an hour, and a process can
+ * spend credit it took earlier that long without touching it. Then the row is made, with
+ * no caps and no levels (full at the next take, which sets the caps).
  * $1 key, $2 ms from now
  */
 export const GATEWAY_PAUSE = `
@@ -62,22 +62,24 @@ SET levels = (
 WHERE key = $1`;
 
 /**
- * Delete limiter rows nothing needs (migration 009), up to 1,000 of each kind:
- * - buckets idle for $1 ms, refilled to full, with nothing in flight, no pause and no live
- *   waiter — a take recreates such a bucket exactly as it was; rows a take holds locked
- *   are skipped;
+ * Delete limiter rows nothing needs (migration 009), up to $2 of each kind:
+ * - buckets idle for $1 ms, refilled to full, with no pause, no live waiter and no slot
+ *   held under a lease renewed within those $1 ms — a take recreates such a bucket exactly
+ *   as it was (slots of a process dead that long are what its reclaim would give back);
+ *   rows a take holds locked are skipped; their leases go with them;
  * - leases whose slots were all given back (a process's leases stay behind it otherwise);
  * - waiters that lapsed over a minute ago (as gateway_take deletes them on a busy key).
- * Without it a `"*"` cap leaves a bucket behind for every name a caller ever sent.
- * $1 idle ms → buckets, leases, waiters deleted
+ * Without it a `"*"` cap leaves a bucket behind for every name a caller ever sent. It scans
+ * the buckets (no index on updated_ms: every take and give writes it, and an index would
+ * cost them their HOT updates).
+ * $1 idle ms, $2 batch → buckets, leases, waiters deleted
  */
 export const GATEWAY_SWEEP = `
 WITH clock AS (SELECT outlast.gateway_now_ms() AS now_ms),
 buckets AS (
   DELETE FROM outlast.gateway_buckets WHERE key IN (
     SELECT b.key FROM outlast.gateway_buckets b, clock c
-    WHERE b.updated_ms < c.now_ms - $1::float8 AND b.in_flight = 0
-      AND b.paused_until_ms <= c.now_ms
+    WHERE b.updated_ms < c.now_ms - $1::float8 AND b.paused_until_ms <= c.now_ms
       AND NOT EXISTS (
         SELECT 1 FROM unnest(
           outlast.gateway_refill(b.caps, b.caps, b.levels, c.now_ms - b.updated_ms), b.caps
@@ -86,18 +88,23 @@ buckets AS (
       AND NOT EXISTS (
         SELECT 1 FROM outlast.gateway_waiters w
         WHERE w.key = b.key AND w.expires_ms > c.now_ms)
-    LIMIT 1000 FOR UPDATE OF b SKIP LOCKED)
-  RETURNING 1),
+      AND NOT EXISTS (
+        SELECT 1 FROM outlast.gateway_leases l
+        WHERE l.key = b.key AND l.slots > 0 AND l.expires_ms >= c.now_ms - $1::float8)
+    LIMIT $2::int FOR UPDATE OF b SKIP LOCKED)
+  RETURNING key),
 leases AS (
-  DELETE FROM outlast.gateway_leases WHERE (key, owner) IN (
-    SELECT key, owner FROM outlast.gateway_leases WHERE slots = 0
-    LIMIT 1000 FOR UPDATE SKIP LOCKED)
+  DELETE FROM outlast.gateway_leases
+  WHERE (key, owner) IN (
+      SELECT key, owner FROM outlast.gateway_leases WHERE slots = 0
+      LIMIT $2::int FOR UPDATE SKIP LOCKED)
+    OR key IN (SELECT key FROM buckets)
   RETURNING 1),
 waiters AS (
   DELETE FROM outlast.gateway_waiters WHERE (key, owner) IN (
     SELECT w.key, w.owner FROM outlast.gateway_waiters w, clock c
     WHERE w.expires_ms < c.now_ms - 60000
-    LIMIT 1000 FOR UPDATE OF w SKIP LOCKED)
+    LIMIT $2::int FOR UPDATE OF w SKIP LOCKED)
   RETURNING 1)
 SELECT (SELECT count(*) FROM buckets)::int AS buckets,
   (SELECT count(*) FROM leases)::int AS leases,
