@@ -8,7 +8,7 @@ import type { Db } from "../../store/db.js";
 import type { Logger } from "../../util/log.js";
 import type { LimitSpec } from "./dimensions.js";
 import { KeyLimiter } from "./key-limiter.js";
-import { GATEWAY_CHANNEL, LimiterStore } from "./store.js";
+import { GATEWAY_CHANNEL, LimiterStore, SWEEP_BATCH } from "./store.js";
 
 /** Concurrency slots of a process that died come back after this long. */
 const LEASE_MS = 30_000;
@@ -28,8 +28,7 @@ const KEY_IDLE_MS = 10 * 60_000;
  * for over an hour on a key nobody else touched meanwhile would be miscounted.
  */
 const BUCKET_IDLE_MS = 60 * 60_000;
-/** A sweep deletes this many rows of a kind per statement, and goes on while it fills one. */
-const SWEEP_BATCH = 1_000;
+/** A round sweeps again while a statement fills its batch (SWEEP_BATCH), this often at most. */
 const MAX_SWEEPS_PER_ROUND = 10;
 
 export class Limiter {
@@ -86,7 +85,7 @@ export class Limiter {
     for (const [key, k] of this.keys) if (k.isIdle(now, keyIdleMs)) this.keys.delete(key);
     try {
       for (let i = 0; i < MAX_SWEEPS_PER_ROUND; i++) {
-        const swept = await this.store.sweep(bucketIdleMs, SWEEP_BATCH);
+        const swept = await this.store.sweep(bucketIdleMs);
         if (swept.buckets > 0) this.log.debug("gateway: idle limiter buckets deleted", swept);
         if (Math.max(swept.buckets, swept.leases, swept.waiters) < SWEEP_BATCH) break;
       }

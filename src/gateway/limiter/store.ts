@@ -16,6 +16,8 @@ import type { Logger } from "../../util/log.js";
 import { add, type Caps, isZero, type Vec, zero } from "./dimensions.js";
 
 export const GATEWAY_CHANNEL = "outlast_gateway";
+/** A sweep deletes at most this many rows of a kind per statement. */
+export const SWEEP_BATCH = 1_000;
 
 export interface TakeResult {
   granted: Vec | null;
@@ -103,7 +105,7 @@ export class LimiterStore {
    */
   async sweep(
     idleMs: number,
-    batch = 1_000,
+    batch = SWEEP_BATCH,
   ): Promise<{ buckets: number; leases: number; waiters: number }> {
     const [row] = await this.db.query<{ buckets: number; leases: number; waiters: number }>(
       GATEWAY_SWEEP,
