@@ -157,8 +157,12 @@ describe("webhooks on PostgreSQL: failing receiver, deliverer killed mid-deliver
       expect(attempts.at(-1)).toMatchObject({ status_code: 204, error: null });
 
       // The body is what Standard Webhooks receivers expect: type, timestamp, data.
+      // Signed with its webhook's secret: the subscription's, or — when the delivery that
+      // hung was the run's own webhook's (1 in 9) — the default one.
       const sample = receiver.received.find((r) => r.headers["webhook-id"] === hung!.id)!;
-      const payload = new Webhook(created.body.secret).verify(sample.body, sample.headers) as {
+      const ownHung = deliveries.find((d) => d.id === hung!.id)?.url.endsWith("/own");
+      const secret = ownHung ? defaultSecret : (created.body.secret as string);
+      const payload = new Webhook(secret).verify(sample.body, sample.headers) as {
         type: string;
         data: { run_id: string; agent: string; status: string };
       };
