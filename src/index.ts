@@ -1,19 +1,26 @@
 /**
- * Outlast's public surface. Everything exported here is supported; anything imported
- * from a deeper path is internal and may change.
+ * Outlast's public surface: `outlast` (agents, config, errors) and `outlast/client` (the
+ * typed HTTP client, src/client/index.ts). Everything exported there is supported; the
+ * package exports no deeper path. test/package/exports.test.ts installs the packed
+ * tarball and imports every name the docs mention.
  */
 
 export type { ConfigInput } from "./config/define.js";
 export { defineConfig } from "./config/define.js";
 export type { AgentDefinition, RetryPolicy } from "./engine/agent.js";
 export { defineAgent } from "./engine/agent.js";
-export type { RunContext, StepContext } from "./engine/context.js";
+export type { RunContext, StepContext, StepOptions } from "./engine/context.js";
+export { ChildRunFailedError, SignalTimeoutError } from "./engine/wait-errors.js";
+export type { WaitingFor, WaitKind } from "./engine/waiting-for.js";
 export {
   CancelledError,
+  type ErrorKind,
+  LeaseLostError,
   NonDeterminismError,
   OutlastError,
   RateLimitedError,
   RetryableError,
+  type SerializedError,
   TerminalError,
   TimeoutError,
 } from "./errors.js";

@@ -117,7 +117,7 @@ export function createApi(opts: ApiOptions): OpenAPIHono {
   app.use("/v1/runs", limitTo(limit));
 
   registerHealthRoutes(app, ready);
-  registerRunRoutes(app, opts.service);
+  registerRunRoutes(app, opts.service, opts.webhooks);
   registerEventRoutes(app, { service: opts.service, signal: opts.shutdown });
   app.use("/v1/webhooks/*", limitTo(limit));
   app.use("/v1/webhooks", limitTo(limit));

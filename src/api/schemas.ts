@@ -6,6 +6,7 @@
  */
 import { z } from "@hono/zod-openapi";
 import { RUN_STATUSES } from "../engine/run-states.js";
+import { WAIT_KINDS, type WaitKind } from "../engine/waiting-for.js";
 import { EVENT_FILTER_RE } from "../events/types.js";
 import { API_ERROR_CODES, type ApiErrorCode } from "./error-codes.js";
 
@@ -77,8 +78,13 @@ export const RunSchema = z
     priority: z.number().int(),
     tags: z.record(z.string(), z.string()),
     idempotency_key: z.string().nullable(),
-    attempts: z.number().int().openapi({ description: "Attempts that ended in an error." }),
-    max_attempts: z.number().int(),
+    attempts: z.number().int().openapi({
+      description:
+        "Attempts begun: an attempt is one execution begun after n errored attempts, so a first-try success shows 1. Continuing after a wait, a throttle, a drain or a lease loss stays in the same attempt. Never above max_attempts.",
+    }),
+    max_attempts: z.number().int().openapi({
+      description: "The agent's retry.maxAttempts as the worker executing the run has it.",
+    }),
     cancel_requested: z.boolean(),
     created_at: z.string().openapi({ format: "date-time" }),
     available_at: z.string().nullable().openapi({
@@ -92,6 +98,11 @@ export const RunSchema = z
     duration_ms: z.number().nullable().openapi({ description: "finished_at − started_at" }),
     waiting_for: z
       .object({
+        kind: z.enum(WAIT_KINDS as [WaitKind, ...WaitKind[]]).openapi({
+          description:
+            "What holds the run: sleep, signal, child (waiting); provider_limit, cap (throttled); retry, scheduled (queued); no_worker (ready, but no live worker serves its queue); budget, thread (reserved). Kinds are added, never changed.",
+        }),
+        reason: z.string().openapi({ description: "Why, in a sentence for people." }),
         waits: z.array(
           z.object({
             seq: z.number().int(),
@@ -111,9 +122,13 @@ export const RunSchema = z
           .string()
           .optional()
           .openapi({ description: "A throttled run: when it expects to go on." }),
+        queue: z
+          .string()
+          .optional()
+          .openapi({ description: "no_worker: the queue no live worker serves." }),
       })
       .nullable()
-      .openapi({ description: "What a `waiting` run waits for: sleeps, signals, child runs." }),
+      .openapi({ description: "Why a run that is not running waits; null when nothing holds it." }),
     parent_run_id: z
       .string()
       .nullable()

@@ -22,3 +22,18 @@ export async function loadCliConfig(
   if (allowExamples) return loadConfigFile(EXAMPLES_CONFIG);
   return loadConfigFile(DEFAULT_CONFIG_FILE);
 }
+
+/**
+ * What `outlast dev` changes in a config the file leaves open. Bound to 127.0.0.1 on a
+ * developer's machine, webhooks to a local receiver are the point: loopback and private
+ * addresses are allowed unless the config says `webhooks.allowPrivateAddresses: false`.
+ *
+ * @example
+ * ```ts
+ * const config = withDevDefaults(await loadCliConfig(undefined, true));
+ * ```
+ */
+export function withDevDefaults(config: ResolvedConfig): ResolvedConfig {
+  const allow = config.webhooks.allowPrivateAddresses ?? true;
+  return { ...config, webhooks: { ...config.webhooks, allowPrivateAddresses: allow } };
+}

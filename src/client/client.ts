@@ -1,4 +1,6 @@
 /** A typed HTTP client for Outlast's API, used by the CLI and exported for applications. */
+
+import type { WaitingFor } from "../engine/waiting-for.js";
 import { parseSse } from "../events/sse-parse.js";
 import type { RunEvent } from "../events/types.js";
 
@@ -14,7 +16,11 @@ export interface RunResource {
   output: unknown;
   error: { name?: string; message: string; code?: string } | null;
   progress: unknown;
+  /** Attempts begun (a first-try success shows 1); never above `max_attempts`. */
   attempts: number;
+  max_attempts: number;
+  /** Why a run that is not running waits (`kind`, `reason`, …); null when nothing holds it. */
+  waiting_for: WaitingFor | null;
   created_at: string;
   started_at: string | null;
   finished_at: string | null;

@@ -121,9 +121,10 @@ export const webhooksSchema = z
   .object({
     /**
      * Deliver to private, loopback and link-local addresses (127.0.0.1, 10/8, 169.254/16…).
-     * Off: a webhook URL is anyone's with an API key, and must not reach internal services.
+     * Off by default: a webhook URL is anyone's with an API key, and must not reach internal
+     * services. `outlast dev`, bound to 127.0.0.1, turns it on unless the config says.
      */
-    allowPrivateAddresses: z.boolean().default(false),
+    allowPrivateAddresses: z.boolean().optional(),
     /** `whsec_…` secret that signs per-run webhooks without a secret of their own. Default: generated and kept in the database. */
     secret: z
       .string()

@@ -11,6 +11,7 @@ import {
 import type { ChatRequest, ChatResult, LlmClient } from "../llm/types.js";
 import type { Wait, WaitingFor } from "../store/repo.js";
 import type { Logger } from "../util/log.js";
+import { abortReason } from "../util/signal.js";
 import { parseDuration } from "./duration.js";
 import type { JournalEntry, StartedStep, StepRecord } from "./journal.js";
 import { ChildRunFailedError, SignalTimeoutError } from "./wait-errors.js";
@@ -36,7 +37,10 @@ export interface StepOptions {
 export interface RunContext {
   readonly runId: string;
   readonly agent: string;
-  /** 1 on the first attempt; counts attempts that ended in an error. */
+  /**
+   * The attempt this execution belongs to: 1 on the first, one more after each attempt that
+   * ended in an error. Continuing after a wait, a throttle or a crash stays in the attempt.
+   */
   readonly attempt: number;
   /** Fires on cancellation, timeout, lease loss or worker shutdown. */
   readonly signal: AbortSignal;
@@ -64,7 +68,11 @@ export interface RunContext {
    * ```
    */
   llm(request: ChatRequest & { name?: string }): Promise<ChatResult>;
-  /** Publishes progress (any JSON) on the run; the latest value shows in `GET /v1/runs/:id`. */
+  /**
+   * Publishes progress (any JSON) on the run; the latest value shows in `GET /v1/runs/:id`
+   * and subscribers get a `run.progress` event. A replay does not publish again what an
+   * earlier execution of the run published.
+   */
   progress(data: unknown): Promise<void>;
   /**
    * A durable sleep: the run gives up its worker (status `waiting`) and any worker resumes
@@ -113,6 +121,8 @@ export interface ContextDeps {
   runId: string;
   agent: string;
   attempt: number;
+  /** How many `ctx.progress` calls of the run earlier executions published. */
+  progressPublished: number;
   journal: ReadonlyMap<number, JournalEntry>;
   /** What the run waited for before this claim (keeps deadlines fixed across replays). */
   priorWaits: WaitingFor | null;
@@ -127,7 +137,8 @@ export interface ContextDeps {
    */
   started(step: StartedStep): void;
   record(step: StepRecord): Promise<void>;
-  setProgress(data: unknown): Promise<void>;
+  /** Publishes the run's `call`-th progress (1-based, counted from the top of the agent). */
+  setProgress(data: unknown, call: number): Promise<void>;
   /** Consumes and journals a pending signal; undefined when none is pending. */
   consumeSignal(name: string, seq: number): Promise<{ payload: unknown } | undefined>;
   /** Creates the child run (idempotent per key) and returns its current state. */
@@ -147,6 +158,8 @@ export interface ContextDeps {
  */
 export class RunContextImpl implements RunContext {
   private seq = 0;
+  /** ctx.progress calls so far; numbered like steps, but without taking a sequence number. */
+  private progressCalls = 0;
   private inFlight = 0;
   private readonly blocked: Wait[] = [];
   private suspendScheduled = false;
@@ -198,7 +211,11 @@ export class RunContextImpl implements RunContext {
 
   async progress(data: unknown): Promise<void> {
     this.throwIfStopped();
-    await this.deps.setProgress(data);
+    const call = ++this.progressCalls;
+    // A replay passes the calls an earlier execution published: publishing them again made
+    // progress go backwards and sent subscribers duplicates.
+    if (call <= this.deps.progressPublished) return;
+    await this.deps.setProgress(data, call);
   }
 
   sleep(name: string, duration: number | string): Promise<void> {
@@ -323,33 +340,37 @@ export class RunContextImpl implements RunContext {
   ): Promise<unknown> {
     const startedAt = new Date();
     this.deps.started({ seq, name, kind, startedAt });
-    let signal = this.deps.abort.signal;
-    let timer: NodeJS.Timeout | undefined;
-    let stepAbort: AbortController | undefined;
-    if (opts.timeoutMs !== undefined) {
-      stepAbort = new AbortController();
-      const ac = stepAbort;
-      signal = AbortSignal.any([signal, ac.signal]);
-      timer = setTimeout(
-        () =>
-          ac.abort(
-            new TimeoutError(`step "${name}" exceeded its time budget of ${opts.timeoutMs} ms`),
-          ),
-        opts.timeoutMs,
-      );
-    }
+    // Each step gets a signal of its own, linked to the run's while the step runs: a body
+    // that listens on it (fetch, a timer) leaves nothing behind on the run's signal, which
+    // otherwise collected a listener per step (MaxListenersExceededWarning past 10 steps).
+    const runSignal = this.deps.abort.signal;
+    const stepAbort = new AbortController();
+    const follow = () => stepAbort.abort(runSignal.reason);
+    if (runSignal.aborted) follow();
+    else runSignal.addEventListener("abort", follow, { once: true });
+    const timer =
+      opts.timeoutMs === undefined
+        ? undefined
+        : setTimeout(
+            () =>
+              stepAbort.abort(
+                new TimeoutError(`step "${name}" exceeded its time budget of ${opts.timeoutMs} ms`),
+              ),
+            opts.timeoutMs,
+          );
     let output: unknown;
     try {
       const body = Promise.resolve(
-        fn({ idempotencyKey: `${this.runId}:${seq}`, signal, attempt: this.attempt }),
+        fn({
+          idempotencyKey: `${this.runId}:${seq}`,
+          signal: stepAbort.signal,
+          attempt: this.attempt,
+        }),
       );
-      output = stepAbort
-        ? await Promise.race([
-            body,
-            new Promise((_, reject) =>
-              stepAbort.signal.addEventListener("abort", () => reject(stepAbort.signal.reason)),
-            ),
-          ])
+      // A step with a time budget ends when the budget does, whether or not its body
+      // listens to the signal; without one, the body decides.
+      output = timer
+        ? await Promise.race([body, abortReason(stepAbort.signal).then(rethrow)])
         : await body;
     } catch (err) {
       if (errorKind(err) === "terminal" && !this.deps.abort.signal.aborted) {
@@ -358,6 +379,7 @@ export class RunContextImpl implements RunContext {
       throw err;
     } finally {
       if (timer) clearTimeout(timer);
+      runSignal.removeEventListener("abort", follow);
     }
     this.throwIfStopped();
     const outputJson = await this.record(seq, kind, name, startedAt, { ok: true, value: output });
@@ -413,4 +435,8 @@ export class RunContextImpl implements RunContext {
       }
     });
   }
+}
+
+function rethrow(reason: unknown): never {
+  throw reason;
 }

@@ -10,6 +10,7 @@ import { DEFAULT_RETRY } from "./backoff.js";
 import { RUN_STATUSES } from "./run-states.js";
 import { RunWaiter } from "./run-waiter.js";
 import { agentVersion } from "./versions.js";
+import { noWorkerFor, scheduledFor } from "./waiting-for.js";
 
 export interface SubmitRequest {
   agent: string;
@@ -23,6 +24,9 @@ export interface SubmitRequest {
   /** Delayed start. */
   run_at?: string | undefined;
 }
+
+/** Statuses of a run that is held: ready when `available_at` has passed. */
+const HELD: ReadonlySet<string> = new Set(["queued", "waiting", "throttled"]);
 
 /** Named priorities: interactive work runs before background work in the same queue. */
 export const PRIORITY_CLASSES = { interactive: 100, normal: 0, background: -100 } as const;
@@ -173,7 +177,34 @@ export class RunService {
       throw new RequestError(400, "OUTLAST_INVALID_ID", `"${id}" is not a run id (a UUID)`);
     const run = await withDbRetry(() => this.repo.getRun(id));
     if (!run) throw new RequestError(404, "OUTLAST_RUN_NOT_FOUND", `no run with id ${id}`);
-    return run;
+    return (await this.explainHeld([run]))[0] as RunRow;
+  }
+
+  /**
+   * Fills `waiting_for` where it depends on the moment rather than on the run's last write:
+   * a ready run whose queue no live worker serves (`no_worker`, which outranks the stored
+   * reason: nothing happens until a worker comes), and a run whose `run_at` is ahead.
+   */
+  private async explainHeld(rows: RunRow[]): Promise<RunRow[]> {
+    const now = Date.now();
+    const ready = rows.filter(
+      (r) => HELD.has(r.status) && new Date(r.available_at).getTime() <= now,
+    );
+    const served =
+      ready.length > 0
+        ? await withDbRetry(() => this.repo.servedQueues([...new Set(ready.map((r) => r.queue))]))
+        : new Set<string>();
+    return rows.map((r) => {
+      if (!HELD.has(r.status)) return r;
+      const at = new Date(r.available_at);
+      if (at.getTime() <= now) {
+        return served.has(r.queue) ? r : { ...r, waiting_for: noWorkerFor(r.queue) };
+      }
+      if (r.status === "queued" && !r.waiting_for && Number.isFinite(at.getTime())) {
+        return { ...r, waiting_for: scheduledFor(at.toISOString()) };
+      }
+      return r;
+    });
   }
 
   async steps(id: string): Promise<Record<string, unknown>[]> {
@@ -207,7 +238,7 @@ export class RunService {
       }),
     );
     const more = rows.length > limit;
-    const runs = more ? rows.slice(0, limit) : rows;
+    const runs = await this.explainHeld(more ? rows.slice(0, limit) : rows);
     return { runs, next_cursor: more ? (runs.at(-1)?.id ?? null) : null };
   }
 

@@ -31,6 +31,17 @@ export function agentVersion(agent: AnyAgent): string {
 }
 
 /**
+ * Default versions that releases up to bd594cb recorded for every agent alike: the hash of
+ * Outlast's own src/util/caller.ts (run through tsx or vitest) or dist/util/caller.js (the
+ * built package), because `callerFile` named itself instead of the agent's module. Such a
+ * version says nothing about the agent, so a run that recorded one replays on any version.
+ */
+export const LEGACY_SHARED_VERSIONS: ReadonlySet<string> = new Set([
+  "sha256:b321ece839c0",
+  "sha256:ec7767039d98",
+]);
+
+/**
  * A run that already has journaled steps from another version of its agent is replayed
  * only when this version declares that one compatible; otherwise it fails with a clear
  * code instead of a confusing determinism error half way. A run with an empty journal
@@ -44,6 +55,7 @@ export function versionMismatch(
   const current = agentVersion(agent);
   const recorded = run.agent_version;
   if (!recorded || recorded === current || journaled === 0) return undefined;
+  if (LEGACY_SHARED_VERSIONS.has(recorded)) return undefined;
   if (agent.compatibleVersions?.includes(recorded)) return undefined;
   return new TerminalError(
     `run ${run.id} started on version ${recorded} of agent "${agent.name}", but this worker has version ${current}. To replay it here, declare compatibleVersions: ["${recorded}"] on the agent; or resume it (POST /v1/runs/${run.id}/resume) on a worker with version ${recorded}.`,

@@ -24,6 +24,7 @@ import { RunContextImpl } from "./context.js";
 import {
   admissionOutcome,
   errorJson,
+  maxAttemptsFor,
   type Outcome,
   runAgent,
   ShutdownError,
@@ -32,6 +33,7 @@ import {
 import type { JournalEntry } from "./journal.js";
 import { Liveness } from "./liveness.js";
 import { versionMismatch } from "./versions.js";
+import { parkedFor, retryFor, throttledFor } from "./waiting-for.js";
 
 export interface WorkerOptions {
   db: Db;
@@ -296,6 +298,16 @@ export class Worker {
     const agent = this.agents.get(run.agent);
     if (!agent) return { kind: "failed", error: unknownAgent(run.agent) };
     if (run.cancel_requested) return { kind: "cancelled", error: new CancelledError() };
+    // The retry policy is this worker's: a deploy with a new `retry` applies to runs
+    // submitted before it. Written only when it differs, so the claim path stays one write.
+    const maxAttempts = maxAttemptsFor(agent, run);
+    if (maxAttempts !== run.max_attempts) {
+      const current = await withDbRetry(() =>
+        this.repo.setMaxAttempts(run.id, run.lease_token, maxAttempts),
+      );
+      if (!current) return { kind: "abandon" };
+      run.max_attempts = maxAttempts;
+    }
     const journal: ReadonlyMap<number, JournalEntry> =
       run.claims > 1
         ? await withDbRetry(() => this.repo.loadJournal(run.id), { maxElapsedMs: 60_000 })
@@ -306,12 +318,13 @@ export class Worker {
       const refused = admissionOutcome(await this.opts.admission(agent, run));
       if (refused) return refused;
     }
-    const attemptNo = run.attempt + 1;
+    const attemptNo = run.attempt;
     const steps = new AttemptJournal(this.journal, run, attemptNo, abort);
     const ctx = new RunContextImpl({
       runId: run.id,
       agent: run.agent,
       attempt: attemptNo,
+      progressPublished: run.progress_calls,
       journal,
       priorWaits: run.prior_waiting_for,
       abort,
@@ -323,9 +336,9 @@ export class Worker {
       },
       started: (step) => steps.started(step),
       record: (step) => steps.record(step),
-      setProgress: async (data) => {
+      setProgress: async (data, call) => {
         const cancel = await withDbRetry(() =>
-          this.repo.setProgress(run.id, run.lease_token, data),
+          this.repo.setProgress(run.id, run.lease_token, data, call),
         );
         if (cancel === undefined) abort.abort(new LeaseLostError());
         else if (cancel) abort.abort(new CancelledError());
@@ -371,7 +384,8 @@ export class Worker {
         return;
       }
       case "retry":
-      case "throttled":
+      case "throttled": {
+        const error = errorJson(outcome.error);
         await withDbRetry(
           () =>
             this.repo.requeueRun({
@@ -379,13 +393,17 @@ export class Worker {
               leaseToken: run.lease_token,
               status: outcome.kind === "retry" ? "queued" : "throttled",
               delayMs: outcome.delayMs,
-              error: errorJson(outcome.error),
-              addAttempts: outcome.kind === "retry" ? 1 : 0,
-              limit: outcome.kind === "throttled" ? outcome.limit : undefined,
+              error,
+              newAttempt: outcome.kind === "retry",
+              waitingFor:
+                outcome.kind === "retry"
+                  ? retryFor(run.attempt, error.message)
+                  : throttledFor(outcome.limit, error.message),
             }),
           forever,
         );
         return;
+      }
       case "park": {
         const timed = outcome.waits.flatMap((w) => (w.until ? [new Date(w.until).getTime()] : []));
         const until = timed.length > 0 ? new Date(Math.min(...timed)) : null;
@@ -394,11 +412,7 @@ export class Worker {
           leaseToken: run.lease_token,
           until,
           wakeups: run.wakeups,
-          waitingFor: {
-            waits: outcome.waits,
-            signals: outcome.waits.filter((w) => w.kind === "signal").map((w) => w.name),
-            until: until?.toISOString() ?? null,
-          },
+          waitingFor: parkedFor(outcome.waits, until?.toISOString() ?? null),
         });
         return;
       }

@@ -5,6 +5,7 @@ import { type Db, LOCK_NAMESPACE } from "./db.js";
 import * as R from "./sql/runs.js";
 import * as G from "./sql/signals.js";
 import * as S from "./sql/steps.js";
+import * as W from "./sql/workers.js";
 
 /** A run as the API shows it. */
 export interface RunRow {
@@ -44,8 +45,25 @@ export interface Wait {
   childId?: string;
 }
 
-/** What a parked run waits for (runs.waiting_for). */
+/** Why a held run is not running (src/engine/waiting-for.ts lists the kinds). */
+export type WaitKind =
+  | "sleep"
+  | "signal"
+  | "child"
+  | "provider_limit"
+  | "cap"
+  | "budget"
+  | "thread"
+  | "no_worker"
+  | "retry"
+  | "scheduled";
+
+/** Why a run is not running (runs.waiting_for); built by src/engine/waiting-for.ts. */
 export interface WaitingFor {
+  kind: WaitKind;
+  /** A sentence for people. */
+  reason: string;
+  /** A parked run's blocked ctx calls (empty for other kinds). */
   waits: Wait[];
   /** Signal names that wake the run. */
   signals: string[];
@@ -55,6 +73,8 @@ export interface WaitingFor {
   limit?: string;
   /** … and when it expects to go on. */
   eta?: string;
+  /** `no_worker`: the queue no live worker serves. */
+  queue?: string;
 }
 
 /** A run as a worker receives it from a claim. */
@@ -74,6 +94,8 @@ export interface ClaimedRun {
   wakeups: number;
   agent_version: string | null;
   parent_run_id: string | null;
+  /** ctx.progress calls already published (replays skip them). */
+  progress_calls: number;
   /** What the run waited for before this claim: deadlines stay fixed across replays. */
   prior_waiting_for: WaitingFor | null;
 }
@@ -272,9 +294,10 @@ export class Repo {
     status: "queued" | "throttled";
     delayMs: number;
     error: SerializedError | null;
-    addAttempts: number;
-    /** What a throttled run waits for; shown with its ETA. */
-    limit?: string | undefined;
+    /** A retry: the next claim begins a new attempt. */
+    newAttempt: boolean;
+    /** Why it is held; the store adds `until` and `eta`. */
+    waitingFor: Omit<WaitingFor, "until" | "eta">;
   }): Promise<boolean> {
     const rows = await this.db.query(R.REQUEUE_RUN, [
       a.id,
@@ -282,8 +305,8 @@ export class Repo {
       a.status,
       Math.max(0, Math.round(a.delayMs)),
       a.error ? JSON.stringify(a.error) : null,
-      a.addAttempts,
-      a.status === "throttled" ? (a.limit ?? "provider rate limit") : null,
+      a.newAttempt,
+      JSON.stringify(a.waitingFor),
     ]);
     return rows.length > 0;
   }
@@ -315,6 +338,12 @@ export class Repo {
       items.map((p) => p.wakeups),
     ]);
     return new Set(rows.map((r) => r.id));
+  }
+
+  /** The queues of `queues` that at least one live worker serves. */
+  async servedQueues(queues: string[]): Promise<Set<string>> {
+    const rows = await this.db.query<{ queue: string }>(W.SERVED_QUEUES, [queues]);
+    return new Set(rows.map((r) => r.queue));
   }
 
   /** Ms until the next delayed or parked run is due, or null when none is. */
@@ -375,14 +404,29 @@ export class Repo {
     return (await this.db.query<RunRow>(R.CANCEL_RUN, [id]))[0];
   }
 
-  /** Returns whether cancellation was requested, or undefined when the claim is gone. */
-  async setProgress(id: string, leaseToken: string, data: unknown): Promise<boolean | undefined> {
+  /**
+   * Publishes the run's `call`-th progress. Returns whether cancellation was requested, or
+   * undefined when the claim is gone.
+   */
+  async setProgress(
+    id: string,
+    leaseToken: string,
+    data: unknown,
+    call: number,
+  ): Promise<boolean | undefined> {
     const rows = await this.db.query<{ cancel_requested: boolean }>(R.SET_PROGRESS, [
       id,
       leaseToken,
       JSON.stringify(data ?? null),
+      call,
     ]);
     return rows[0]?.cancel_requested;
+  }
+
+  /** Applies the worker's retry policy to a claimed run; false when the claim is gone. */
+  async setMaxAttempts(id: string, leaseToken: string, maxAttempts: number): Promise<boolean> {
+    const rows = await this.db.query(R.SET_MAX_ATTEMPTS, [id, leaseToken, maxAttempts]);
+    return rows.length > 0;
   }
 
   async loadJournal(runId: string): Promise<Map<number, JournalEntry>> {

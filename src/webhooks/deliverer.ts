@@ -154,7 +154,7 @@ export async function startDeliverer(opts: DelivererOptions): Promise<Deliverer>
       const headers = signatureHeaders(d.secret ?? "", d.id, body);
       return postBody(d.url ?? "", body, headers, {
         timeoutMs: cfg.timeoutMs,
-        allowPrivateAddresses: cfg.allowPrivateAddresses,
+        allowPrivateAddresses: cfg.allowPrivateAddresses ?? false,
       });
     }
     if (d.kind === "slack" && notifiers.slack) {

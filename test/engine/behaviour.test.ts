@@ -122,7 +122,8 @@ describe.each(BACKENDS)("engine on %s", (backend) => {
     const { run: done } = await service.waitFor(run.id, 10_000);
     expect(done.status).toBe("succeeded");
     expect(done.output).toBe(3);
-    expect(done.attempt).toBe(2);
+    // Two attempts failed, the third succeeded.
+    expect(done.attempt).toBe(3);
     expect(executions.filter((e) => e.startsWith("first"))).toHaveLength(1);
     expect(executions.filter((e) => e.startsWith("second"))).toHaveLength(3);
   });
@@ -133,7 +134,7 @@ describe.each(BACKENDS)("engine on %s", (backend) => {
     const { run: done } = await service.waitFor(run.id, 10_000);
     expect(done.status).toBe("failed");
     expect(done.error?.message).toBe("no point retrying");
-    expect(done.attempt).toBe(0);
+    expect(done.attempt).toBe(1);
     expect(executions).toHaveLength(1);
   });
 

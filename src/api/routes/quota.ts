@@ -1,5 +1,6 @@
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import type { RunService } from "../../engine/run-service.js";
+import { limitKind } from "../../engine/waiting-for.js";
 import { RequestError } from "../../errors.js";
 import type { QuotaService } from "../../quota/admission.js";
 import { jsonBody } from "../middleware/json-body.js";
@@ -55,7 +56,12 @@ const QuotaCheckResult = z
       based_on_runs: z.number(),
     }),
     waiting_for: z
-      .object({ limit: z.string(), eta: z.string().nullable(), reason: z.string() })
+      .object({
+        kind: z.enum(["provider_limit", "cap"]),
+        limit: z.string(),
+        eta: z.string().nullable(),
+        reason: z.string(),
+      })
       .nullable(),
   })
   .openapi("QuotaCheckResult");
@@ -130,6 +136,7 @@ export function registerQuotaRoutes(
         waiting_for: a.admit
           ? null
           : {
+              kind: limitKind(a.limit),
               limit: a.limit,
               eta: a.etaMs === undefined ? null : new Date(Date.now() + a.etaMs).toISOString(),
               reason: a.reason,

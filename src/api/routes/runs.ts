@@ -1,6 +1,8 @@
 import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
 import type { RunService } from "../../engine/run-service.js";
 import { attachRunWebhook } from "../../webhooks/run-webhooks.js";
+import { refusalReason } from "../../webhooks/ssrf.js";
+import { ApiError } from "../errors.js";
 import { jsonBody } from "../middleware/json-body.js";
 import { toRunResource, toStepResource } from "../resources.js";
 import {
@@ -120,12 +122,25 @@ const resumeRun = createRoute({
   },
 });
 
-/** `/v1/runs…`: every call goes through RunService, which owns the rules. */
-export function registerRunRoutes(app: OpenAPIHono, service: RunService): void {
+/**
+ * `/v1/runs…`: every call goes through RunService, which owns the rules.
+ * @param webhooks the config's SSRF policy for a run's own `webhook`, the same as for
+ *   subscriptions (POST /v1/webhooks)
+ */
+export function registerRunRoutes(
+  app: OpenAPIHono,
+  service: RunService,
+  webhooks: { allowPrivateAddresses?: boolean | undefined } = {},
+): void {
   app.openapi(submitRun, async (c) => {
     const body = c.req.valid("json");
     const { wait } = c.req.valid("query");
     const { webhook, ...request } = body;
+    // Refused before the run exists: a URL that could never be delivered to would
+    // otherwise fail silently at delivery, after the 202.
+    const refused =
+      webhook && (await refusalReason(webhook.url, webhooks.allowPrivateAddresses ?? false));
+    if (refused) throw new ApiError(400, "OUTLAST_WEBHOOK_URL_REFUSED", `webhook.url: ${refused}`);
     const submitted = await service.submit(request);
     // After the insert, idempotent per (run, url): a submit retried with its idempotency
     // key also covers a crash between the two (see src/webhooks/run-webhooks.ts).

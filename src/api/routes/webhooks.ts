@@ -184,7 +184,7 @@ export function registerWebhookRoutes(app: OpenAPIHono, deps: WebhookRouteDeps):
 
   app.openapi(createWebhook, async (c) => {
     const body = c.req.valid("json");
-    const refused = await refusalReason(body.url, cfg.allowPrivateAddresses);
+    const refused = await refusalReason(body.url, cfg.allowPrivateAddresses ?? false);
     if (refused) {
       throw new ApiError(400, "OUTLAST_WEBHOOK_URL_REFUSED", `url: ${refused}`);
     }

@@ -2,7 +2,7 @@ import type { Command } from "commander";
 import { startSystem } from "../../system/start.js";
 import { createLogger } from "../../util/log.js";
 import { stopOnSignals } from "../lifecycle.js";
-import { loadCliConfig } from "../load.js";
+import { loadCliConfig, withDevDefaults } from "../load.js";
 import { parsePort } from "../options.js";
 
 export function registerDev(program: Command): void {
@@ -18,7 +18,7 @@ export function registerDev(program: Command): void {
     .option("-p, --port <port>", "port to listen on (127.0.0.1 only)", parsePort)
     .action(async (opts: { config?: string; port?: number }) => {
       const log = createLogger();
-      const config = await loadCliConfig(opts.config, true);
+      const config = withDevDefaults(await loadCliConfig(opts.config, true));
       const system = await startSystem({
         config,
         log,

@@ -65,7 +65,7 @@ LIMIT $5`;
 /** What a claim returns of each run. */
 const CLAIMED_COLUMNS = `r.id, r.agent, r.queue, r.input, r.attempt, r.max_attempts, r.claims,
   r.lease_token, r.cancel_requested, r.thread_id, r.tags, r.created_at, r.wakeups,
-  r.agent_version, r.parent_run_id, c.waiting_for AS prior_waiting_for`;
+  r.agent_version, r.parent_run_id, r.progress_calls, c.waiting_for AS prior_waiting_for`;
 
 /**
  * The best ready runs of some queues, locked. Each queue is scanned on its own in index
@@ -111,7 +111,8 @@ function fairReadyRuns(
 const TENANT = "coalesce(tags ->> 'tenant', '')";
 
 /**
- * Leases the runs `c` selected. The `= ANY(ARRAY(…))` is for the planner: in a generic plan
+ * Leases the runs `c` selected; a claim after a submit, a retry or a resume begins the
+ * next attempt (`new_attempt`, migration 010), any other continues the current one. The `= ANY(ARRAY(…))` is for the planner: in a generic plan
  * `LIMIT $n` is estimated at 10% of the ready runs, and once the table has statistics
  * (autovacuum's ANALYZE) a join on `r.id = c.id` alone became a hash join over a seq scan
  * of every run, an O(table) claim: FINISH_AND_CLAIM of 10 runs took 4.1–5.5 ms at 10k runs
@@ -120,7 +121,7 @@ const TENANT = "coalesce(tags ->> 'tenant', '')";
 const LEASE = (workerId: string) => `UPDATE outlast.runs r
 SET status = 'running', lease_owner = ${workerId}, lease_token = gen_random_uuid(),
     claims = r.claims + 1, started_at = coalesce(r.started_at, now()), updated_at = now(),
-    waiting_for = NULL
+    waiting_for = NULL, attempt = r.attempt + r.new_attempt::int, new_attempt = false
 FROM c WHERE r.id = ANY(ARRAY(SELECT id FROM c)) AND r.id = c.id
 RETURNING ${CLAIMED_COLUMNS}`;
 
@@ -204,20 +205,18 @@ FROM upd`;
 /**
  * Put a run back in the queue after a failed attempt or while it waits for quota.
  * $1 id, $2 lease token, $3 status ('queued'|'throttled'), $4 delay ms, $5 error jsonb,
- * $6 attempts to add (0 for rate-limit waits), $7 the limit a throttled run waits for
- * (text, null for retries): shown as waiting_for {limit, eta}
+ * $6 bool: the next claim begins a new attempt (a retry; false for rate-limit waits),
+ * $7 waiting_for jsonb (why it is held: src/engine/waiting-for.ts), its `until` and `eta`
+ * filled here from the database's clock
  */
 export const REQUEUE_RUN = `
 WITH upd AS (
   UPDATE outlast.runs
   SET status = $3, available_at = now() + ($4::int * interval '1 millisecond'), error = $5::jsonb,
-      attempt = attempt + $6::int, lease_owner = NULL, lease_token = NULL, updated_at = now(),
-      waiting_for = CASE WHEN $7::text IS NULL THEN NULL
-        ELSE jsonb_build_object('waits', '[]'::jsonb, 'signals', '[]'::jsonb,
-          'limit', $7::text,
+      new_attempt = $6::bool, lease_owner = NULL, lease_token = NULL, updated_at = now(),
+      waiting_for = $7::jsonb || jsonb_build_object(
           'until', to_char((now() + ($4::int * interval '1 millisecond')) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
           'eta', to_char((now() + ($4::int * interval '1 millisecond')) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))
-      END
   WHERE id = $1 AND lease_token = $2 AND status = 'running'
   RETURNING id, queue
 )
@@ -258,11 +257,27 @@ SELECT upd.* FROM upd,
   LATERAL (SELECT pg_notify(CASE WHEN upd.status = 'running' THEN 'outlast_cancel' ELSE 'outlast_done' END,
     upd.id::text)) AS n`;
 
-/** $1 id, $2 lease token, $3 progress jsonb */
+/**
+ * Publish the run's `call`-th ctx.progress. Calls of one execution may land out of order
+ * (Promise.all): the latest call's data wins. $1 id, $2 lease token, $3 progress jsonb,
+ * $4 int call number (1-based, counted from the top of the agent)
+ */
 export const SET_PROGRESS = `
-UPDATE outlast.runs SET progress = $3::jsonb, updated_at = now()
+UPDATE outlast.runs
+SET progress = CASE WHEN $4::int > progress_calls THEN $3::jsonb ELSE progress END,
+    progress_calls = greatest(progress_calls, $4::int), updated_at = now()
 WHERE id = $1 AND lease_token = $2 AND status = 'running'
 RETURNING cancel_requested`;
+
+/**
+ * The worker's current retry policy replaces the one the run was submitted with (a worker
+ * deployed with a new `retry` applies it to runs already queued). Fenced by the claim.
+ * $1 id, $2 lease token, $3 max attempts
+ */
+export const SET_MAX_ATTEMPTS = `
+UPDATE outlast.runs SET max_attempts = $3::int
+WHERE id = $1 AND lease_token = $2 AND status = 'running'
+RETURNING id`;
 
 /**
  * Finish a batch of runs and claim as many new ones in the same round trip: a finishing
@@ -298,7 +313,8 @@ SELECT
 
 /**
  * Park runs that wait (sleep, signal, child runs), in one statement for a batch: each gives
- * up its lease and holds no worker slot. Ready at `until` (null: only an event wakes it),
+ * up its lease and holds no worker slot. A parked run is no longer failing: the error of an
+ * earlier attempt is cleared. Ready at `until` (null: only an event wakes it),
  * or at once when a wake-up arrived since the claim (`wakeups` moved past what the worker
  * saw; see migration 003).
  * $1 ids uuid[], $2 lease tokens uuid[], $3 until timestamptz[] (null = none),
@@ -310,7 +326,7 @@ WITH x AS (
     AS x(id, lease_token, until, waiting_for, wakeups)
 ), upd AS (
   UPDATE outlast.runs r
-  SET status = 'waiting', waiting_for = x.waiting_for::jsonb,
+  SET status = 'waiting', waiting_for = x.waiting_for::jsonb, error = NULL,
       available_at = CASE WHEN r.wakeups <> x.wakeups THEN now()
                           ELSE coalesce(x.until, 'infinity'::timestamptz) END,
       lease_owner = NULL, lease_token = NULL, updated_at = now()
@@ -341,8 +357,8 @@ WHERE queue = ANY($1::text[]) AND status IN ('queued', 'waiting', 'throttled')
 export const RESUME_RUN = `
 WITH upd AS (
   UPDATE outlast.runs
-  SET status = 'queued', available_at = now(), attempt = 0, error = NULL, finished_at = NULL,
-      cancel_requested = false, updated_at = now()
+  SET status = 'queued', available_at = now(), attempt = 0, new_attempt = true, error = NULL,
+      finished_at = NULL, cancel_requested = false, updated_at = now()
   WHERE id = $1 AND status = 'failed'
   RETURNING ${RUN_COLUMNS}
 ), drop_failed AS (

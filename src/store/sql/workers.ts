@@ -17,6 +17,11 @@ SET heartbeat_at = now(), expires_at = now() + ($2::int * interval '1 millisecon
 WHERE id = $1
 RETURNING id`;
 
+/** Which of some queues a live worker serves (why a ready run may sit). $1 text[] queues */
+export const SERVED_QUEUES = `
+SELECT DISTINCT q AS queue FROM outlast.workers, unnest(queues) AS q
+WHERE expires_at > now() AND q = ANY($1::text[])`;
+
 /** $1 id */
 export const DEREGISTER_WORKER = `DELETE FROM outlast.workers WHERE id = $1`;
 
