@@ -213,7 +213,8 @@ export class RunContextImpl implements RunContext {
     this.throwIfStopped();
     const call = ++this.progressCalls;
     // A replay passes the calls an earlier execution published: publishing them again made
-    // progress go backwards and sent subscribers duplicates.
+    // progress go backwards and sent subscribers duplicates. (SET_PROGRESS ignores such a
+    // call too, for calls racing a lease change; skipping it here saves the write.)
     if (call <= this.deps.progressPublished) return;
     await this.deps.setProgress(data, call);
   }
