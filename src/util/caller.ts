@@ -10,10 +10,11 @@ const SELF = fileURLToPath(import.meta.url);
 export function callerFile(self: string): string | undefined {
   const stack = new Error().stack?.split("\n").slice(1) ?? [];
   for (const line of stack) {
-    const m = /\(?((?:file:\/\/)?\/[^():]+):\d+:\d+\)?\s*$/.exec(line);
+    // A query string (a module loaded as `file.ts?v=2` to bust a cache) is not part of the path.
+    const m = /\(?((?:file:\/\/)?\/[^():?]+)(?:\?[^():]*)?:\d+:\d+\)?\s*$/.exec(line);
     if (!m?.[1]) continue;
     const file = m[1].startsWith("file://") ? fileURLToPath(m[1]) : m[1];
-    if (file === SELF || file === self) continue;
+    if (file === SELF || file === self) continue; // bd594cb skipped only `self`
     if (file.includes("/node_modules/") || file.startsWith("node:")) continue;
     return file;
   }
