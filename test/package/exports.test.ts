@@ -1,0 +1,160 @@
+/**
+ * The public surface, as users get it: the packed tarball (`npm pack`) installed in a
+ * scratch project. Every name the docs import from `outlast` or a subpath, and every error
+ * class they name, resolves there — in TypeScript through the package's `exports` and
+ * declarations, and at run time in Node; deep imports are refused.
+ */
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ROOT } from "../helpers/processes.js";
+
+/** Committed Markdown and the shipped examples: where users read what to import. */
+function docFiles(): string[] {
+  const md = execFileSync("git", ["ls-files", "*.md", "examples"], { cwd: ROOT, encoding: "utf8" });
+  return md.split("\n").filter((f) => /\.(md|ts)$/.test(f));
+}
+
+/** `{ specifier: names }` of every `import { … } from "outlast…"` in the docs. */
+function documentedImports(): Map<string, Set<string>> {
+  const out = new Map<string, Set<string>>();
+  const re = /import\s+(?:type\s+)?\{([^}]+)\}\s+from\s+["'](outlast(?:\/[\w-]+)?)["']/g;
+  for (const file of docFiles()) {
+    const text = readFileSync(join(ROOT, file), "utf8");
+    for (const m of text.matchAll(re)) {
+      const names = out.get(m[2] as string) ?? new Set<string>();
+      for (const raw of (m[1] as string).split(",")) {
+        const name = raw
+          .trim()
+          .replace(/^type\s+/, "")
+          .split(/\s+as\s+/)[0];
+        if (name) names.add(name);
+      }
+      out.set(m[2] as string, names);
+    }
+  }
+  return out;
+}
+
+/** Error classes the README and docs/ name in backticks: users catch them by name. */
+function documentedErrorClasses(): Set<string> {
+  const out = new Set<string>();
+  for (const file of docFiles().filter((f) => f.endsWith(".md"))) {
+    const text = readFileSync(join(ROOT, file), "utf8");
+    for (const m of text.matchAll(/`([A-Z][A-Za-z]*Error)`/g)) out.add(m[1] as string);
+  }
+  return out;
+}
+
+/** Where an error class is exported: the client's own error lives with the client. */
+const errorHome = (name: string) => (name === "OutlastApiError" ? "outlast/client" : "outlast");
+
+describe("the packed package", () => {
+  let dir: string;
+  const imports = documentedImports();
+  for (const name of documentedErrorClasses()) {
+    const home = errorHome(name);
+    imports.set(home, (imports.get(home) ?? new Set()).add(name));
+  }
+
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), "outlast-pack-"));
+    const packed = JSON.parse(
+      execFileSync("npm", ["pack", "--json", "--pack-destination", dir], {
+        cwd: ROOT,
+        encoding: "utf8",
+        stdio: ["ignore", "pipe", "ignore"],
+      }),
+    ) as { filename: string }[];
+    const tarball = join(dir, packed[0]?.filename as string);
+    const app = join(dir, "app");
+    execFileSync("mkdir", ["-p", app]);
+    writeFileSync(
+      join(app, "package.json"),
+      JSON.stringify({ name: "scratch", private: true, type: "module" }),
+    );
+    // The npm cache holds every dependency already (this repository's install).
+    execFileSync(
+      "npm",
+      ["install", tarball, "--prefer-offline", "--no-audit", "--no-fund", "--ignore-scripts"],
+      { cwd: app, stdio: "ignore" },
+    );
+  }, 240_000);
+
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("the docs import from outlast and outlast/client, and name the errors to catch", () => {
+    expect([...imports.keys()].sort()).toEqual(["outlast", "outlast/client"]);
+    expect([...(imports.get("outlast") ?? [])]).toEqual(
+      expect.arrayContaining([
+        "defineAgent",
+        "defineConfig",
+        "TerminalError",
+        "SignalTimeoutError",
+        "ChildRunFailedError",
+      ]),
+    );
+    expect([...(imports.get("outlast/client") ?? [])]).toContain("OutlastClient");
+  });
+
+  it("every documented name type-checks from the installed package", () => {
+    const app = join(dir, "app");
+    const lines = [...imports].map(
+      ([spec, names]) => `export type { ${[...names].join(", ")} } from "${spec}";`,
+    );
+    writeFileSync(join(app, "check.ts"), `${lines.join("\n")}\n`);
+    writeFileSync(
+      join(app, "tsconfig.json"),
+      JSON.stringify({
+        compilerOptions: {
+          module: "nodenext",
+          moduleResolution: "nodenext",
+          target: "es2022",
+          strict: true,
+          noEmit: true,
+          skipLibCheck: true,
+          types: ["node"],
+          typeRoots: [join(ROOT, "node_modules/@types")],
+        },
+        files: ["check.ts"],
+      }),
+    );
+    const tsc = join(ROOT, "node_modules/typescript/bin/tsc");
+    let output = "";
+    try {
+      execFileSync(process.execPath, [tsc, "-p", "."], { cwd: app, encoding: "utf8" });
+    } catch (err) {
+      output = String((err as { stdout?: string }).stdout ?? err);
+    }
+    expect(output).toBe("");
+  }, 60_000);
+
+  it("classes and functions load in Node; deep imports are refused", () => {
+    const app = join(dir, "app");
+    const values = [...imports].map(([spec, names]) => [
+      spec,
+      [...names].filter((n) => /Error$|Client$|^define/.test(n)),
+    ]);
+    writeFileSync(
+      join(app, "check.mjs"),
+      `const out = {};
+for (const [spec, names] of ${JSON.stringify(values)}) {
+  const mod = await import(spec);
+  for (const n of names) out[spec + ":" + n] = typeof mod[n];
+}
+try { await import("outlast/dist/engine/worker.js"); out.deep = "loaded"; }
+catch (err) { out.deep = err.code; }
+console.log(JSON.stringify(out));`,
+    );
+    const out = JSON.parse(
+      execFileSync(process.execPath, ["check.mjs"], { cwd: app, encoding: "utf8" }),
+    ) as Record<string, string>;
+    const { deep, ...loaded } = out;
+    expect(Object.keys(loaded).length).toBeGreaterThanOrEqual(8);
+    for (const [name, type] of Object.entries(loaded))
+      expect([name, type]).toEqual([name, "function"]);
+    expect(deep).toBe("ERR_PACKAGE_PATH_NOT_EXPORTED");
+  });
+});
