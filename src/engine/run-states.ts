@@ -6,16 +6,21 @@
  *   (new) ─────────▶ queued ──────────────▶ running ─────────────────▶ succeeded
  *                     ▲  ▲                  │  │  │
  *       retry/backoff │  │ release (drain,  │  │  └── terminal error, attempts spent,
- *   (attempt+1)       │  │ dead worker)     │  │      non-determinism ────────────▶ failed
- *                     └──┴──────────────────┘  │
- *                   throttled ◀── rate limit ──┤ (no attempt consumed)
- *                   waiting   ◀── sleep/signal ┘ (issue: durable control flow)
+ *  (next claim begins │  │ dead worker)     │  │      non-determinism ────────────▶ failed
+ *   a new attempt)    └──┴──────────────────┘  │
+ *                   throttled ◀── rate limit ──┤ (same attempt)
+ *                   waiting   ◀── sleep/signal/child ┘ (same attempt)
  *   queued | waiting | throttled ── cancel ──▶ cancelled (at once)
  *   running ── cancel ──▶ cancel_requested; ends `cancelled` at the next step boundary
  * ```
  *
  * `queued`, `waiting` and `throttled` are all "ready when available_at has passed": the
- * claim query treats them alike, and they differ only in what they tell the user.
+ * claim query treats them alike, and they differ only in what they tell the user, with
+ * `waiting_for {kind, reason}` (src/engine/waiting-for.ts).
+ *
+ * Attempts: `runs.attempt` counts attempts begun. A claim begins a new attempt after a
+ * submit, a retry or a resume (`runs.new_attempt`); any other claim continues the current
+ * one, so a first-try success shows 1 and `attempt ≤ max_attempts` always holds.
  * Terminal states never change again.
  */
 export const RUN_STATUSES = [

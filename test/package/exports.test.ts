@@ -61,9 +61,26 @@ describe("the packed package", () => {
 
   beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), "outlast-pack-"));
+    // Packed from a staging copy built from src, so the test neither packs a stale dist
+    // nor rewrites the repository's own while other suites use it.
+    const stage = join(dir, "stage");
+    execFileSync("mkdir", ["-p", stage]);
+    for (const f of ["package.json", "README.md", "migrations"])
+      execFileSync("cp", ["-r", join(ROOT, f), stage]);
+    execFileSync(
+      process.execPath,
+      [
+        join(ROOT, "node_modules/typescript/bin/tsc"),
+        "-p",
+        "tsconfig.build.json",
+        "--outDir",
+        join(stage, "dist"),
+      ],
+      { cwd: ROOT },
+    );
     const packed = JSON.parse(
-      execFileSync("npm", ["pack", "--json", "--pack-destination", dir], {
-        cwd: ROOT,
+      execFileSync("npm", ["pack", "--json", "--ignore-scripts", "--pack-destination", dir], {
+        cwd: stage,
         encoding: "utf8",
         stdio: ["ignore", "pipe", "ignore"],
       }),
