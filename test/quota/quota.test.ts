@@ -114,7 +114,8 @@ describe("quota-aware scheduling", () => {
     const { run: done } = await service.waitFor(run.id, 60_000);
     expect(done.status).toBe("succeeded");
     expect(done.output).toBe(10);
-    expect(done.attempt).toBe(0);
+    // Still the first attempt: the throttle spent none.
+    expect(done.attempt).toBe(1);
     // Every LLM call was made once: the provider served exactly 10 chat requests and
     // answered none with a 429.
     const stats = await sim.stats();
