@@ -1,7 +1,10 @@
 import type { Command } from "commander";
-import { OutlastClient, type RunEvent, type RunResource } from "../../client/client.js";
+import { OutlastClient, type RunResource } from "../../client/client.js";
 import { CliError } from "../errors.js";
 import { parsePositiveInt } from "../options.js";
+import { describeEvent, describeRun, holdHint, LiveLine } from "./run-status.js";
+
+export { describeEvent } from "./run-status.js";
 
 function client(opts: { url?: string; apiKey?: string }): OutlastClient {
   return new OutlastClient({ url: opts.url, apiKey: opts.apiKey });
@@ -19,37 +22,39 @@ function print(v: unknown): void {
   process.stdout.write(`${JSON.stringify(v, null, 2)}\n`);
 }
 
-/** One line per event, for people watching a run. */
-export function describeEvent(ev: RunEvent): string {
-  const d = ev.data as Record<string, unknown>;
-  const time = ev.at.slice(11, 23);
-  switch (ev.type) {
-    case "step.started":
-      return `${time} #${ev.seq} step ${d.seq} "${d.name}" started`;
-    case "step.finished": {
-      const ms =
-        typeof d.started_at === "string" && typeof d.finished_at === "string"
-          ? ` ${new Date(d.finished_at).getTime() - new Date(d.started_at).getTime()} ms`
-          : "";
-      const err = d.error ? ` ${(d.error as { message?: string }).message ?? ""}` : "";
-      return `${time} #${ev.seq} step ${d.seq} "${d.name}" ${d.status}${ms}${err}`;
-    }
-    case "run.progress":
-      return `${time} #${ev.seq} progress ${JSON.stringify(d.progress)}`;
-    default: {
-      const err = d.error ? `: ${(d.error as { message?: string }).message ?? ""}` : "";
-      return `${time} #${ev.seq} ${ev.type.replace(/^run\./, "")}${err}`;
-    }
-  }
-}
+/** Kinds of hold no event announces: they depend on the moment (src/engine/waiting-for.ts). */
+const SILENT_HOLDS = new Set(["no_worker", "scheduled"]);
 
 /**
  * Follows a run's event stream (SSE, resumed across dropped connections) until it is final,
- * writing each event on stderr; returns the final run.
+ * writing each event on stderr, with a live status line on a terminal; returns the final
+ * run. A run that sits without events (no worker serves its queue) is looked at every few
+ * seconds, and why it sits is printed when that changes.
  */
 async function follow(c: OutlastClient, id: string, after = 0): Promise<RunResource> {
-  for await (const ev of c.events(id, { after })) {
-    process.stderr.write(`${describeEvent(ev)}\n`);
+  const live = new LiveLine();
+  let printed = "";
+  const look = async () => {
+    const run = await c.get(id);
+    const line = describeRun(run);
+    live.set(line);
+    if (run.waiting_for && SILENT_HOLDS.has(run.waiting_for.kind) && line !== printed) {
+      printed = line;
+      live.log(`${new Date().toISOString().slice(11, 23)} ${line}`);
+    }
+  };
+  const poll = setInterval(() => look().catch(() => {}), 3_000).unref();
+  try {
+    await look();
+    for await (const ev of c.events(id, { after })) {
+      printed = describeEvent(ev);
+      live.log(printed);
+      if (ev.type === "run.progress") live.set(`running — ${JSON.stringify(ev.data.progress)}`);
+      else if (ev.type.startsWith("run.")) live.set(printed.replace(/^\S+ #\d+ /, ""));
+    }
+  } finally {
+    clearInterval(poll);
+    live.stop();
   }
   return c.get(id);
 }
@@ -111,6 +116,8 @@ export function registerRuns(program: Command): void {
       const c = client(runs.opts());
       const run = await c.get(id);
       print(o.steps ? { ...run, steps: (await c.steps(id)).steps } : run);
+      // stdout stays JSON for scripts; why a held run waits goes to people on stderr.
+      if (run.waiting_for) process.stderr.write(`${describeRun(run)}\n`);
     });
 
   runs
@@ -136,9 +143,11 @@ export function registerRuns(program: Command): void {
           ...(o.cursor ? { cursor: o.cursor } : {}),
           limit: o.limit,
         });
+        const now = Date.now();
         for (const r of page.runs) {
+          const why = r.waiting_for ? `  ${holdHint(r.id, r.waiting_for, now)}` : "";
           process.stdout.write(
-            `${r.id}  ${r.status.padEnd(10)} ${r.agent.padEnd(16)} ${r.created_at}\n`,
+            `${r.id}  ${r.status.padEnd(10)} ${r.agent.padEnd(16)} ${r.created_at}${why}\n`,
           );
         }
         if (page.next_cursor) process.stdout.write(`more: --cursor ${page.next_cursor}\n`);

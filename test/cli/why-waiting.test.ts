@@ -1,0 +1,88 @@
+/**
+ * `outlast runs submit --wait`, `runs get` and `runs list` say why a run waits and what to
+ * do, against a real `outlast dev`: the command the CLI prints for a run waiting for its
+ * signal is run as printed, and the run finishes.
+ */
+import { execFile, spawn } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { OutlastClient } from "../../src/client/client.js";
+import { type CliProcess, ROOT, spawnCli, until } from "../helpers/processes.js";
+
+const run = promisify(execFile);
+const CLI = ["--import", "tsx", "src/cli/main.ts"];
+
+describe("outlast runs: why a run waits", () => {
+  let dev: CliProcess;
+  let url: string;
+  let client: OutlastClient;
+
+  beforeAll(async () => {
+    const dir = mkdtempSync(join(tmpdir(), "outlast-cli-"));
+    dev = spawnCli(["dev", "--config", "test/fixtures/cli.config.ts", "--port", "0"], {
+      DATABASE_URL: undefined,
+      OUTLAST_DATA_DIR: join(dir, "data"),
+    });
+    url = (await dev.waitFor(/running at http:\/\/\S+/, 60_000)).replace("running at ", "");
+    client = new OutlastClient({ url });
+  });
+
+  afterAll(async () => {
+    dev?.child.kill("SIGTERM");
+    await dev?.exited;
+  });
+
+  it("submit --wait prints the reason and the command; that command ends the wait", async () => {
+    const submit = spawn(
+      process.execPath,
+      [...CLI, "runs", "--url", url, "submit", "approver", "--wait"],
+      {
+        cwd: ROOT,
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
+    let stderr = "";
+    let stdout = "";
+    submit.stderr.on("data", (d) => {
+      stderr += d;
+    });
+    submit.stdout.on("data", (d) => {
+      stdout += d;
+    });
+    const exited = new Promise<number | null>((r) => submit.on("exit", r));
+    const hint =
+      /waiting — waiting for signal "approval" — (outlast runs signal (\S+) approval --payload '\{\}')/;
+    await until(async () => hint.test(stderr), 30_000, "the hint on stderr");
+    const [, , id] = hint.exec(stderr) as RegExpExecArray;
+
+    // `runs get` keeps stdout JSON and says why on stderr; `runs list` shows it in the row.
+    const got = await run(process.execPath, [...CLI, "runs", "--url", url, "get", id as string], {
+      cwd: ROOT,
+    });
+    expect(JSON.parse(got.stdout).waiting_for.kind).toBe("signal");
+    expect(got.stderr).toContain('waiting — waiting for signal "approval" — outlast runs signal');
+    const list = await run(process.execPath, [...CLI, "runs", "--url", url, "list"], { cwd: ROOT });
+    expect(list.stdout.split("\n").find((l) => l.startsWith(id as string))).toContain(
+      `waiting for signal "approval" — outlast runs signal ${id} approval`,
+    );
+
+    // The printed command, as a user would paste it (the CLI's name is `outlast`).
+    const printed = (hint.exec(stderr) as RegExpExecArray)[1] as string;
+    const args = printed
+      .replace(/^outlast /, "")
+      .replace("'{}'", '{"ok":true}')
+      .split(" ");
+    const [group, ...rest] = args;
+    await run(process.execPath, [...CLI, group as string, "--url", url, ...rest], { cwd: ROOT });
+    expect(await exited).toBe(0);
+    expect(JSON.parse(stdout)).toMatchObject({
+      id,
+      status: "succeeded",
+      output: { decision: { ok: true } },
+    });
+    expect((await client.get(id as string)).status).toBe("succeeded");
+  });
+});
