@@ -109,21 +109,13 @@ export function classify(err: unknown, run: ClaimedRun, agent: AnyAgent): Outcom
       limit: typeof limit === "string" ? limit : undefined,
     };
   }
-  // `run.attempt` is the attempt that just failed (1-based); `max_attempts` is the worker's
-  // policy, applied at claim (maxAttemptsFor).
+  // `run.attempt` is the attempt that just failed (1-based); `max_attempts` is this worker's
+  // policy, applied by the claim (LEASE in src/store/sql/runs.ts).
   if (run.attempt >= run.max_attempts) return { kind: "failed", error: err };
   const policy = { ...DEFAULT_RETRY, ...agent.retry };
   const delayMs =
     typeof retryAfterMs === "number" ? retryAfterMs : backoffDelayMs(policy, run.attempt);
   return { kind: "retry", error: err, delayMs };
-}
-
-/**
- * The run's attempts under this worker's policy: the agent's current `retry.maxAttempts`,
- * never below the attempt the run is in (so `attempts ≤ max_attempts` always holds).
- */
-export function maxAttemptsFor(agent: AnyAgent, run: ClaimedRun): number {
-  return Math.max(agent.retry?.maxAttempts ?? DEFAULT_RETRY.maxAttempts, run.attempt);
 }
 
 /** An error as the run shows it: `retryable` says whether the engine would try again. */

@@ -6,6 +6,7 @@ import type { Admission } from "../quota/admission.js";
 import { Fairness, type FairnessConfig, TenantLoad, tenantOf } from "../quota/fairness.js";
 import type { Db } from "../store/db.js";
 import {
+  type Claimant,
   type ClaimedRun,
   type Finish,
   Repo,
@@ -19,12 +20,12 @@ import { type Logger, silentLogger } from "../util/log.js";
 import { Wakeup } from "../util/signal.js";
 import type { AnyAgent } from "./agent.js";
 import { AttemptJournal } from "./attempt-journal.js";
+import { DEFAULT_RETRY } from "./backoff.js";
 import { startChildRun } from "./child-runs.js";
 import { RunContextImpl } from "./context.js";
 import {
   admissionOutcome,
   errorJson,
-  maxAttemptsFor,
   type Outcome,
   runAgent,
   ShutdownError,
@@ -78,6 +79,11 @@ interface Active {
  */
 export class Worker {
   readonly id: string;
+  /**
+   * Who claims, with this worker's retry policies: a worker deployed with a new `retry`
+   * applies it to the runs it claims, whatever their submitter knew.
+   */
+  private readonly claimant: Claimant;
   private readonly repo: Repo;
   private readonly agents: Map<string, AnyAgent>;
   private readonly queues: string[];
@@ -107,6 +113,11 @@ export class Worker {
     this.id = opts.id ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
     this.repo = new Repo(opts.db);
     this.agents = new Map(opts.agents.map((a) => [a.name, a]));
+    this.claimant = {
+      id: this.id,
+      agents: opts.agents.map((a) => a.name),
+      maxAttempts: opts.agents.map((a) => a.retry?.maxAttempts ?? DEFAULT_RETRY.maxAttempts),
+    };
     this.queues = [...new Set(opts.queues ?? opts.agents.map((a) => a.queue ?? "default"))];
     this.concurrency = opts.concurrency ?? 10;
     this.fairness = opts.fairness ? new Fairness(opts.fairness) : undefined;
@@ -126,7 +137,13 @@ export class Worker {
           const res = await withDbRetry(
             () =>
               want > 0
-                ? this.repo.finishAndClaim(items, queues, want, this.id, this.fairClaim(queues))
+                ? this.repo.finishAndClaim(
+                    items,
+                    queues,
+                    want,
+                    this.claimant,
+                    this.fairClaim(queues),
+                  )
                 : this.repo.finishRuns(items).then((finished) => ({ finished, claimed: [] })),
             forever,
           );
@@ -246,12 +263,14 @@ export class Worker {
     const uncapped = this.uncappedQueues;
     const out: ClaimedRun[] = [];
     if (uncapped.length > 0) {
-      out.push(...(await this.repo.claim(uncapped, free, this.id, this.fairClaim(uncapped))));
+      out.push(...(await this.repo.claim(uncapped, free, this.claimant, this.fairClaim(uncapped))));
     }
     for (const q of this.queues) {
       const cap = limits[q];
       if (cap === undefined || out.length >= free) continue;
-      out.push(...(await this.repo.claimCapped(q, cap, free - out.length, this.id, this.fairness)));
+      out.push(
+        ...(await this.repo.claimCapped(q, cap, free - out.length, this.claimant, this.fairness)),
+      );
     }
     return out;
   }
@@ -298,16 +317,6 @@ export class Worker {
     const agent = this.agents.get(run.agent);
     if (!agent) return { kind: "failed", error: unknownAgent(run.agent) };
     if (run.cancel_requested) return { kind: "cancelled", error: new CancelledError() };
-    // The retry policy is this worker's: a deploy with a new `retry` applies to runs
-    // submitted before it. Written only when it differs, so the claim path stays one write.
-    const maxAttempts = maxAttemptsFor(agent, run);
-    if (maxAttempts !== run.max_attempts) {
-      const current = await withDbRetry(() =>
-        this.repo.setMaxAttempts(run.id, run.lease_token, maxAttempts),
-      );
-      if (!current) return { kind: "abandon" };
-      run.max_attempts = maxAttempts;
-    }
     const journal: ReadonlyMap<number, JournalEntry> =
       run.claims > 1
         ? await withDbRetry(() => this.repo.loadJournal(run.id), { maxElapsedMs: 60_000 })

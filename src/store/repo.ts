@@ -147,6 +147,16 @@ function finishArrays(items: Finish[]): unknown[] {
   ];
 }
 
+/**
+ * The worker a claim is for: its id, and its agents' retry policies (parallel arrays),
+ * which replace the policies the runs it claims were submitted with.
+ */
+export interface Claimant {
+  id: string;
+  agents: string[];
+  maxAttempts: number[];
+}
+
 /** A fair claim's arguments in the order CLAIM_RUNS_FAIR takes them after the worker id. */
 function fairArgs(f: FairClaim): unknown[] {
   return [f.tenants, f.weights, f.running, f.defaultWeight];
@@ -211,12 +221,19 @@ export class Repo {
   claim(
     queues: string[],
     limit: number,
-    workerId: string,
+    worker: Claimant,
     fair?: FairClaim,
   ): Promise<ClaimedRun[]> {
+    const policy = [worker.agents, worker.maxAttempts];
     return fair
-      ? this.db.query<ClaimedRun>(R.CLAIM_RUNS_FAIR, [queues, limit, workerId, ...fairArgs(fair)])
-      : this.db.query<ClaimedRun>(R.CLAIM_RUNS, [queues, limit, workerId]);
+      ? this.db.query<ClaimedRun>(R.CLAIM_RUNS_FAIR, [
+          queues,
+          limit,
+          worker.id,
+          ...fairArgs(fair),
+          ...policy,
+        ])
+      : this.db.query<ClaimedRun>(R.CLAIM_RUNS, [queues, limit, worker.id, ...policy]);
   }
 
   /**
@@ -228,7 +245,7 @@ export class Repo {
     queue: string,
     cap: number,
     limit: number,
-    workerId: string,
+    worker: Claimant,
     fairness?: Fairness,
   ): Promise<ClaimedRun[]> {
     return this.db.transaction(async (tx) => {
@@ -241,12 +258,25 @@ export class Repo {
         const n = Math.min(limit, cap - rows.reduce((sum, r) => sum + r.n, 0));
         if (n <= 0) return [];
         const fair = fairness.claimArgs(new Map(rows.map((r) => [r.tenant, r.n])));
-        return tx.query<ClaimedRun>(R.CLAIM_RUNS_FAIR, [[queue], n, workerId, ...fairArgs(fair)]);
+        return tx.query<ClaimedRun>(R.CLAIM_RUNS_FAIR, [
+          [queue],
+          n,
+          worker.id,
+          ...fairArgs(fair),
+          worker.agents,
+          worker.maxAttempts,
+        ]);
       }
       const running = (await tx.query<{ n: number }>(R.COUNT_RUNNING_IN_QUEUE, [queue]))[0]?.n ?? 0;
       const n = Math.min(limit, cap - running);
       if (n <= 0) return [];
-      return tx.query<ClaimedRun>(R.CLAIM_RUNS, [[queue], n, workerId]);
+      return tx.query<ClaimedRun>(R.CLAIM_RUNS, [
+        [queue],
+        n,
+        worker.id,
+        worker.agents,
+        worker.maxAttempts,
+      ]);
     });
   }
 
@@ -272,15 +302,17 @@ export class Repo {
     items: Finish[],
     queues: string[],
     claimLimit: number,
-    workerId: string,
+    worker: Claimant,
     fair?: FairClaim,
   ): Promise<{ finished: Set<string>; claimed: ClaimedRun[] }> {
     const head = items.slice(0, 150);
+    const claim = [queues, claimLimit, worker.id];
+    const policy = [worker.agents, worker.maxAttempts];
     const rows = await this.db.query<{ finished: string[]; claimed: ClaimedRun[] }>(
       fair ? R.FINISH_AND_CLAIM_FAIR : R.FINISH_AND_CLAIM,
       fair
-        ? [...finishArrays(head), queues, claimLimit, workerId, ...fairArgs(fair)]
-        : [...finishArrays(head), queues, claimLimit, workerId],
+        ? [...finishArrays(head), ...claim, ...fairArgs(fair), ...policy]
+        : [...finishArrays(head), ...claim, ...policy],
     );
     const finished = new Set(rows[0]?.finished ?? []);
     if (items.length > head.length)
@@ -421,12 +453,6 @@ export class Repo {
       call,
     ]);
     return rows[0]?.cancel_requested;
-  }
-
-  /** Applies the worker's retry policy to a claimed run; false when the claim is gone. */
-  async setMaxAttempts(id: string, leaseToken: string, maxAttempts: number): Promise<boolean> {
-    const rows = await this.db.query(R.SET_MAX_ATTEMPTS, [id, leaseToken, maxAttempts]);
-    return rows.length > 0;
   }
 
   async loadJournal(runId: string): Promise<Map<number, JournalEntry>> {

@@ -50,8 +50,8 @@ async function genericPlan(sql: string, types: string[], args: string[]): Promis
 test("a claim leases its runs by primary key, not by a seq scan of the runs table", async () => {
   const plan = await genericPlan(
     CLAIM_RUNS,
-    ["text[]", "int", "text"],
-    ["ARRAY['default']", "10", "'w1'"],
+    ["text[]", "int", "text", "text[]", "int[]"],
+    ["ARRAY['default']", "10", "'w1'", "ARRAY['a']", "ARRAY[3]"],
   );
   expect(plan).toContain("runs_pkey");
   expect(plan).not.toMatch(/Seq Scan[^}]*"Relation Name":"runs"/);
@@ -61,7 +61,7 @@ test("finish-and-claim does the same", async () => {
   const id = uuidv7();
   const plan = await genericPlan(
     FINISH_AND_CLAIM,
-    ["uuid[]", "uuid[]", "text[]", "text[]", "text[]", "text[]", "int", "text"],
+    ["uuid[]", "uuid[]", "text[]", "text[]", "text[]", "text[]", "int", "text", "text[]", "int[]"],
     [
       `ARRAY['${id}']::uuid[]`,
       `ARRAY['${uuidv7()}']::uuid[]`,
@@ -71,6 +71,8 @@ test("finish-and-claim does the same", async () => {
       "ARRAY['default']",
       "10",
       "'w1'",
+      "ARRAY['a']",
+      "ARRAY[3]",
     ],
   );
   expect(plan).toContain("runs_pkey");

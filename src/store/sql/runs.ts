@@ -112,36 +112,43 @@ const TENANT = "coalesce(tags ->> 'tenant', '')";
 
 /**
  * Leases the runs `c` selected; a claim after a submit, a retry or a resume begins the
- * next attempt (`new_attempt`, migration 010), any other continues the current one. The `= ANY(ARRAY(…))` is for the planner: in a generic plan
+ * next attempt (`new_attempt`, migration 010), any other continues the current one. The
+ * claiming worker's retry policy replaces the one the run was submitted with (`agents`
+ * and `maxAttempts`: parallel arrays, an agent's policy at its index), never below the
+ * attempt the run is in; in the claim itself, so a changed policy costs no round trip. The `= ANY(ARRAY(…))` is for the planner: in a generic plan
  * `LIMIT $n` is estimated at 10% of the ready runs, and once the table has statistics
  * (autovacuum's ANALYZE) a join on `r.id = c.id` alone became a hash join over a seq scan
  * of every run, an O(table) claim: FINISH_AND_CLAIM of 10 runs took 4.1–5.5 ms at 10k runs
  * analyzed, 2.1 ms with this (index scan of runs_pkey by the ids of `c`).
  */
-const LEASE = (workerId: string) => `UPDATE outlast.runs r
+const LEASE = (workerId: string, agents: string, maxAttempts: string) => `UPDATE outlast.runs r
 SET status = 'running', lease_owner = ${workerId}, lease_token = gen_random_uuid(),
     claims = r.claims + 1, started_at = coalesce(r.started_at, now()), updated_at = now(),
-    waiting_for = NULL, attempt = r.attempt + r.new_attempt::int, new_attempt = false
+    waiting_for = NULL, attempt = r.attempt + r.new_attempt::int, new_attempt = false,
+    max_attempts = greatest(r.attempt + r.new_attempt::int, coalesce(
+      (${maxAttempts}::int[])[array_position(${agents}::text[], r.agent)], r.max_attempts))
 FROM c WHERE r.id = ANY(ARRAY(SELECT id FROM c)) AND r.id = c.id
 RETURNING ${CLAIMED_COLUMNS}`;
 
 /**
  * Claim: lease the best ready runs of some queues for one worker, in one statement
  * (graphile-worker's getJobs shape). Each claim gets a new fencing token.
- * $1 text[] queues, $2 int limit, $3 worker id
+ * $1 text[] queues, $2 int limit, $3 worker id, $4 text[] the worker's agents, $5 int[]
+ * their maxAttempts
  */
 export const CLAIM_RUNS = `
 WITH c AS (${readyRuns("$1", "$2")})
-${LEASE("$3")}`;
+${LEASE("$3", "$4", "$5")}`;
 
 /**
  * CLAIM_RUNS with weighted fairness between tenants (see fairReadyRuns).
  * $1 text[] queues, $2 int limit, $3 worker id, $4 tenants text[], $5 weights float8[],
- * $6 runs each tenant runs now int[], $7 weight of unlisted tenants float8
+ * $6 runs each tenant runs now int[], $7 weight of unlisted tenants float8, $8 text[] the
+ * worker's agents, $9 int[] their maxAttempts
  */
 export const CLAIM_RUNS_FAIR = `
 WITH c AS (${fairReadyRuns("$1", "$2", "$4", "$5", "$6", "$7")})
-${LEASE("$3")}`;
+${LEASE("$3", "$8", "$9")}`;
 
 /**
  * Serialises claims on a queue with a global concurrency cap. $1 lock namespace, $2 queue
@@ -270,39 +277,33 @@ WHERE id = $1 AND lease_token = $2 AND status = 'running'
 RETURNING cancel_requested`;
 
 /**
- * The worker's current retry policy replaces the one the run was submitted with (a worker
- * deployed with a new `retry` applies it to runs already queued). Fenced by the claim.
- * $1 id, $2 lease token, $3 max attempts
- */
-export const SET_MAX_ATTEMPTS = `
-UPDATE outlast.runs SET max_attempts = $3::int
-WHERE id = $1 AND lease_token = $2 AND status = 'running'
-RETURNING id`;
-
-/**
  * Finish a batch of runs and claim as many new ones in the same round trip: a finishing
  * run hands its slot straight to the next. One statement per batch instead of two halved
  * the round trips of short runs (measured: 895 → see bench/core.ts).
  * Returns one row: `finished` (ids) and `claimed` (runs, as JSON).
- * $1..$5 the finish batch as FINISH_RUNS, $6 text[] queues, $7 int claim limit, $8 worker id
+ * $1..$5 the finish batch as FINISH_RUNS, $6 text[] queues, $7 int claim limit, $8 worker id,
+ * $9 text[] the worker's agents, $10 int[] their maxAttempts
  */
-export const FINISH_AND_CLAIM = finishAndClaim(readyRuns("$6", "$7"));
+export const FINISH_AND_CLAIM = finishAndClaim(readyRuns("$6", "$7"), "$9", "$10");
 
 /**
  * FINISH_AND_CLAIM with weighted fairness between tenants (see fairReadyRuns).
  * $1..$8 as FINISH_AND_CLAIM, $9 tenants text[], $10 weights float8[],
- * $11 runs each tenant runs now int[], $12 weight of unlisted tenants float8
+ * $11 runs each tenant runs now int[], $12 weight of unlisted tenants float8, $13 text[] the
+ * worker's agents, $14 int[] their maxAttempts
  */
 export const FINISH_AND_CLAIM_FAIR = finishAndClaim(
   fairReadyRuns("$6", "$7", "$9", "$10", "$11", "$12"),
+  "$13",
+  "$14",
 );
 
-function finishAndClaim(ready: string): string {
+function finishAndClaim(ready: string, agents: string, maxAttempts: string): string {
   return `
 ${FINISH_CTES}, note AS (
   SELECT pg_notify('outlast_done', string_agg(id::text, ',')) FROM upd HAVING count(*) > 0
 ), c AS (${ready}), claimed AS (
-  ${LEASE("$8")}
+  ${LEASE("$8", agents, maxAttempts)}
 )
 SELECT
   (SELECT coalesce(json_agg(upd.id), '[]'::json) FROM upd) AS finished,
