@@ -15,11 +15,12 @@ import {
 } from "../gateway/index.js";
 import { QuotaService } from "../quota/admission.js";
 import { Fairness, tenantOf } from "../quota/fairness.js";
-import { type Simulator, startSimulator } from "../sim/index.js";
+import type { Simulator } from "../sim/index.js";
 import type { Db } from "../store/db.js";
 import { openStore } from "../store/open.js";
 import type { Logger } from "../util/log.js";
 import { startDeliverer } from "../webhooks/deliverer.js";
+import { startDevSimulator } from "./dev-simulator.js";
 
 export interface SystemOptions {
   config: ResolvedConfig;
@@ -118,17 +119,11 @@ export async function startSystem(opts: SystemOptions): Promise<RunningSystem> {
     const aliases = { ...config.models };
     let sim: Simulator | undefined;
     if (opts.simulator && Object.keys(providers).length === 0) {
-      const started = await startSimulator({ port: 0, defaults: { latencyMs: [20, 80] } });
-      sim = started;
-      stack.push(() => started.close());
-      providers.sim = {
-        type: "openai",
-        baseUrl: `${started.url}/v1`,
-        apiKey: "sim-key",
-        timeoutMs: 60_000,
-      };
-      aliases.fast ??= "sim/gpt-4o-mini";
-      aliases.smart ??= "sim/gpt-4o";
+      const dev = await startDevSimulator(config, log);
+      sim = dev.sim;
+      stack.push(() => dev.sim.close());
+      providers.sim = dev.provider;
+      Object.assign(aliases, dev.aliases);
     }
     const db = await openStore({
       databaseUrl: config.database.url,
