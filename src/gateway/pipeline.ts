@@ -260,15 +260,6 @@ async function attempt(ctx: AttemptContext, target: Target, waitUntil: number): 
     return { failure: { kind: "circuit", target, retryInMs: breaker.retryInMs() } };
   }
   const upstreamFormat = target.provider.type;
-  if (stream && upstreamFormat !== call.format) {
-    breaker.neutral();
-    throw new GatewayError(
-      400,
-      "OUTLAST_GATEWAY_UNSUPPORTED",
-      `streaming from ${call.format}-format callers to ${target.id} (${upstreamFormat} format) is not supported; send stream: false or route to a ${call.format}-format target`,
-      { param: "stream" },
-    );
-  }
   const input = countInput(call.format, call.body);
   const output = outputBound(call.body) ?? r.estimator.estimate(target.id);
   const reserved = amountsFor(input, output);
@@ -376,11 +367,16 @@ async function attempt(ctx: AttemptContext, target: Target, waitUntil: number): 
 function upstreamBody(call: GatewayCall, target: Target): string {
   const up = target.provider.type;
   if (up !== call.format) {
-    return JSON.stringify(
+    const body =
       up === "anthropic"
         ? openaiToAnthropicRequest(call.body, target.model)
-        : anthropicToOpenaiRequest(call.body, target.model),
-    );
+        : anthropicToOpenaiRequest(call.body, target.model);
+    if (call.body.stream === true) {
+      body.stream = true;
+      // Usage comes only when asked; the translated stream needs it for the caller's.
+      if (up === "openai") body.stream_options = { include_usage: true };
+    }
+    return JSON.stringify(body);
   }
   const addUsage =
     up === "openai" &&
