@@ -6,7 +6,7 @@
  */
 
 import type { Encoder } from "./encode-openai.js";
-import { type StopReason, type StreamEvent, TO_ANTHROPIC_STOP } from "./events.js";
+import { type StopReason, TO_ANTHROPIC_STOP } from "./events.js";
 
 const named = (name: string, payload: object) =>
   `event: ${name}\ndata: ${JSON.stringify({ type: name, ...payload })}\n\n`;
