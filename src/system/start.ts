@@ -1,3 +1,4 @@
+import type { OpenAPIHono } from "@hono/zod-openapi";
 import type { z } from "zod";
 import { createApi } from "../api/app.js";
 import { type ApiServer, startApiServer } from "../api/server.js";
@@ -7,6 +8,7 @@ import { RunService } from "../engine/run-service.js";
 import { Worker } from "../engine/worker.js";
 import {
   createGateway,
+  type FastListener,
   GATEWAY_BODY_LIMIT_BYTES,
   type Gateway,
   GatewayHttp,
@@ -72,6 +74,25 @@ export interface HttpApiOptions {
  * const server = await startHttpApi({ service, gateway, config, log, apiKey, port: 0, host: "127.0.0.1" });
  */
 export async function startHttpApi(o: HttpApiOptions): Promise<ApiServer> {
+  const { app, fastPath } = buildHttpApi(o);
+  return startApiServer(app, { port: o.port, hostname: o.host, fastPath }).catch((err) => {
+    if ((err as NodeJS.ErrnoException).code === "EADDRINUSE") {
+      throw new ConfigError(
+        `port ${o.port} on ${o.host} is in use; pass --port or set OUTLAST_PORT`,
+      );
+    }
+    throw err;
+  });
+}
+
+/**
+ * The Hono app (API and gateway routes) and the gateway's node:http fast path in front of
+ * it, not yet listening: what `startHttpApi` serves.
+ */
+export function buildHttpApi(o: Omit<HttpApiOptions, "port" | "host">): {
+  app: OpenAPIHono;
+  fastPath: FastListener;
+} {
   const http = new GatewayHttp(o.gateway);
   const app = createApi({
     service: o.service,
@@ -88,14 +109,7 @@ export async function startHttpApi(o: HttpApiOptions): Promise<ApiServer> {
     apiKey: o.apiKey,
     bodyLimitBytes: GATEWAY_BODY_LIMIT_BYTES,
   });
-  return startApiServer(app, { port: o.port, hostname: o.host, fastPath }).catch((err) => {
-    if ((err as NodeJS.ErrnoException).code === "EADDRINUSE") {
-      throw new ConfigError(
-        `port ${o.port} on ${o.host} is in use; pass --port or set OUTLAST_PORT`,
-      );
-    }
-    throw err;
-  });
+  return { app, fastPath };
 }
 
 /**
