@@ -47,11 +47,11 @@ const tag = (feature: string, calls: number) => {
 };
 
 const weatherSchema = {
-  type: "object",
-  properties: { city: { type: "string" } },
+  type: "object" as const,
+  properties: { city: { type: "string" as const } },
   required: ["city"],
   additionalProperties: false,
-} as const;
+};
 
 beforeAll(async () => {
   const dir = mkdtempSync(join(tmpdir(), "outlast-clients-"));
