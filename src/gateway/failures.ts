@@ -60,7 +60,7 @@ export function finalError(failures: Failure[], route: Route): GatewayError {
     return new GatewayError(
       400,
       "OUTLAST_GATEWAY_UNSUPPORTED",
-      `no target of "${route.requested}" serves ${what} (${failures.map((f) => f.target.id).join(", ")} speak${failures.length === 1 ? "s" : ""} another wire format); route it to an OpenAI-format target`,
+      `no target of "${route.requested}" can serve ${what} (${[...new Set(failures.map((f) => f.target.id))].join(", ")}: Anthropic format); route the call to an OpenAI-format target`,
       { param: "model" },
     );
   }

@@ -34,6 +34,7 @@ import {
   passThroughError,
   storeUnavailable,
 } from "./failures.js";
+import { cannotServe } from "./formats/support.js";
 import { CapHold, type CapTable, CapUnavailable } from "./limiter/caps.js";
 import { amountsFor, zero } from "./limiter/dimensions.js";
 import { remainingFromHeaders } from "./limiter/headers.js";
@@ -276,9 +277,10 @@ async function attempt(ctx: AttemptContext, target: Target, waitUntil: number): 
     return { failure: { kind: "circuit", target, retryInMs: breaker.retryInMs() } };
   }
   const upstreamFormat = target.provider.type;
-  if (call.endpoint === "embeddings" && upstreamFormat !== "openai") {
+  const unsupported = cannotServe(call, target);
+  if (unsupported !== undefined) {
     breaker.neutral();
-    return { failure: { kind: "unsupported", target, what: "embeddings" } };
+    return { failure: { kind: "unsupported", target, what: unsupported } };
   }
   const input = inputOf(call);
   const output = outputOf(r, call, target);

@@ -132,7 +132,11 @@ export async function startSystem(opts: SystemOptions): Promise<RunningSystem> {
     const providers: Record<string, z.input<typeof providerSchema>> = { ...config.providers };
     const aliases = { ...config.models };
     let sim: Simulator | undefined;
-    if (opts.simulator && Object.keys(providers).length === 0) {
+    if (opts.simulator && Object.keys(providers).length > 0) {
+      if (Object.keys(config.simulator.replies).length > 0) {
+        log.warn("simulator.replies unused: providers are configured, so no simulator runs");
+      }
+    } else if (opts.simulator) {
       const dev = await startDevSimulator(config, log);
       sim = dev.sim;
       stack.push(() => dev.sim.close());

@@ -17,9 +17,11 @@ let db: Db;
 let gw: GatewayServer | undefined;
 
 const weather = (req: SimReplyRequest) =>
-  req.tools.includes("get_weather") && req.toolResults === 0
-    ? { toolCalls: [{ name: "get_weather", arguments: { city: "Paris" } }] }
-    : { text: `Sunny (${req.toolResults} tool result).` };
+  req.responseSchema !== undefined
+    ? { json: true }
+    : req.tools.includes("get_weather") && req.toolResults === 0
+      ? { toolCalls: [{ name: "get_weather", arguments: { city: "Paris" } }] }
+      : { text: `Sunny (${req.toolResults} tool result).` };
 
 beforeAll(async () => {
   [sim, db] = await Promise.all([
@@ -52,6 +54,7 @@ const config = () =>
         // The Anthropic-format target first: it cannot embed, so it is skipped.
         embed: { targets: ["claude/claude-sonnet-4-5", "sim/text-embedding-3-small"] },
         "claude-only": { targets: ["claude/claude-sonnet-4-5"] },
+        "claude-first": { targets: ["claude/claude-sonnet-4-5", "sim/gpt-4o-mini"] },
       },
     },
   });
@@ -171,6 +174,33 @@ test("embeddings: an Anthropic-format target is skipped, not failed; cached; acc
   expect(rows).toContainEqual(
     expect.objectContaining({ feature: "search", outcome: "cache_hit", requests: 1 }),
   );
+});
+
+test("a JSON-schema answer skips Anthropic-format targets, which have no response_format", async () => {
+  gw = await serveGateway(db, config());
+  const client = new OpenAI({ baseURL: `${gw.url}/v1`, apiKey: "unused", maxRetries: 0 });
+  const text = {
+    format: {
+      type: "json_schema" as const,
+      name: "w",
+      schema: { type: "object", properties: { city: { type: "string" } } },
+    },
+  };
+  const res = await client.responses
+    .create({ model: "claude-first", input: "JSON please", text })
+    .withResponse();
+  expect(res.response.headers.get("x-outlast-target")).toBe("sim/gpt-4o-mini");
+  expect(JSON.parse(res.data.output_text)).toEqual({ city: "city" });
+  // Without JSON asked for, the first target serves it.
+  const plain = await client.responses
+    .create({ model: "claude-first", input: "hi" })
+    .withResponse();
+  expect(plain.response.headers.get("x-outlast-target")).toBe("claude/claude-sonnet-4-5");
+  const only = await client.responses
+    .create({ model: "claude-only", input: "JSON please", text })
+    .catch((e: unknown) => e);
+  expect(only).toMatchObject({ status: 400, code: "OUTLAST_GATEWAY_UNSUPPORTED" });
+  expect(sim.stats().requests).toBe(2);
 });
 
 test("count_tokens counts what the gateway reserves; an unknown model is a 404", async () => {
