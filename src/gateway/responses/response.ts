@@ -61,10 +61,11 @@ export function chatToResponse(chat: Obj, req: Obj): Obj {
   const message = (choice.message ?? {}) as Obj;
   const id = idFrom("resp_", chat.id);
   const output: Obj[] = [];
-  if (typeof message.content === "string" && message.content !== "") {
-    output.push(messageItem(idFrom("msg_", chat.id), message.content));
-  }
-  for (const [i, c] of ((message.tool_calls as Obj[] | undefined) ?? []).entries()) {
+  const calls = (message.tool_calls as Obj[] | undefined) ?? [];
+  const text = typeof message.content === "string" ? message.content : "";
+  // A message item unless the answer is tool calls alone (an empty answer is a message).
+  if (text !== "" || calls.length === 0) output.push(messageItem(idFrom("msg_", chat.id), text));
+  for (const [i, c] of calls.entries()) {
     const fn = (c.function ?? {}) as Obj;
     output.push(
       functionCallItem(

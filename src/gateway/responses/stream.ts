@@ -93,6 +93,23 @@ export function responsesEncoder(
     calls.clear();
     return out;
   };
+  /** Opens the message item (its text comes in deltas); returns it and its events. */
+  const openMessage = (): [OpenItem, string] => {
+    const index = items.length;
+    const item: Obj = { ...messageItem(idFrom("msg_", id), "", "in_progress"), content: [] };
+    items.push(item);
+    message = { index, item, text: "" };
+    return [
+      message,
+      send("response.output_item.added", { output_index: index, item }) +
+        send("response.content_part.added", {
+          item_id: item.id,
+          output_index: index,
+          content_index: 0,
+          part: { type: "output_text", text: "", annotations: [], logprobs: [] },
+        }),
+    ];
+  };
   return (e) => {
     switch (e.type) {
       case "start":
@@ -102,27 +119,13 @@ export function responsesEncoder(
           send("response.in_progress", { response: response("in_progress") })
         );
       case "text": {
-        let out = "";
-        if (!message) {
-          const index = items.length;
-          const item: Obj = { ...messageItem(idFrom("msg_", id), "", "in_progress"), content: [] };
-          items.push(item);
-          message = { index, item, text: "" };
-          out +=
-            send("response.output_item.added", { output_index: index, item }) +
-            send("response.content_part.added", {
-              item_id: item.id,
-              output_index: index,
-              content_index: 0,
-              part: { type: "output_text", text: "", annotations: [], logprobs: [] },
-            });
-        }
-        message.text += e.text;
+        const [open, out] = message ? [message, ""] : openMessage();
+        open.text += e.text;
         return (
           out +
           send("response.output_text.delta", {
-            item_id: message.item.id,
-            output_index: message.index,
+            item_id: open.item.id,
+            output_index: open.index,
             content_index: 0,
             delta: e.text,
             logprobs: [],
@@ -160,7 +163,8 @@ export function responsesEncoder(
         usage = e;
         return "";
       case "end": {
-        const out = closeAll();
+        // An answer with neither text nor tool calls is an empty message, as in JSON.
+        const out = (items.length === 0 ? openMessage()[1] : "") + closeAll();
         const incomplete = stop === "length";
         const final = response(incomplete ? "incomplete" : "completed", {
           incomplete_details: incomplete ? { reason: "max_output_tokens" } : null,
