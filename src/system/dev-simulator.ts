@@ -34,7 +34,7 @@ export interface DevSimulator {
  * providers.sim = dev.provider;
  */
 export async function startDevSimulator(
-  config: Pick<ResolvedConfig, "models" | "simulator">,
+  config: Pick<ResolvedConfig, "models" | "gateway" | "simulator">,
   log: Logger,
 ): Promise<DevSimulator> {
   const aliases: Record<string, string> = {};
@@ -54,7 +54,12 @@ export async function startDevSimulator(
     scripts.set(model, script);
   }
   const names = new Set<string>([...Object.values(DEV_ALIASES), ...scripts.keys()]);
-  for (const target of Object.values(config.models)) {
+  // Models the config routes to the simulator by name are served too.
+  const named = [
+    ...Object.values(config.models),
+    ...Object.values(config.gateway.aliases).flatMap((a) => a.targets),
+  ];
+  for (const target of named) {
     if (target.startsWith(`${PROVIDER}/`)) names.add(target.slice(PROVIDER.length + 1));
   }
   const models: SimModelConfig[] = [...names].map((name) => {
