@@ -3,6 +3,8 @@
  * and the OpenAI SDK streaming from an Anthropic-format one — text, tool calls, stop
  * reasons, and usage billed exactly as the simulator counted it.
  */
+import http from "node:http";
+import type { AddressInfo } from "node:net";
 import Anthropic from "@anthropic-ai/sdk";
 import OpenAI from "openai";
 import { afterAll, afterEach, beforeAll, expect, test } from "vitest";
@@ -178,4 +180,52 @@ test("openai SDK streams from an Anthropic-format target: tool_calls deltas, fin
     input_tokens: stats.tokens.input,
     output_tokens: stats.tokens.output,
   });
+});
+
+test("a translated stream that breaks ends with an error event in the caller's format, not a clean stop", async () => {
+  // A provider that sends two chunks of an OpenAI stream and then drops the connection.
+  const upstream = http.createServer((req, res) => {
+    req.resume();
+    req.on("end", () => {
+      res.writeHead(200, { "content-type": "text/event-stream" });
+      const chunk = (delta: object) =>
+        `data: ${JSON.stringify({ id: "c1", choices: [{ index: 0, delta, finish_reason: null }] })}\n\n`;
+      res.write(chunk({ role: "assistant", content: "" }) + chunk({ content: "Half an" }));
+      setTimeout(() => res.socket?.destroy(), 20);
+    });
+  });
+  await new Promise<void>((r) => upstream.listen(0, "127.0.0.1", r));
+  try {
+    const port = (upstream.address() as AddressInfo).port;
+    gw = await serveGateway(db, {
+      providers: { broken: { baseUrl: `http://127.0.0.1:${port}/v1`, timeoutMs: 5_000 } },
+      models: { fast: "broken/m" },
+    });
+    const res = await fetch(`${gw.url}/v1/messages`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "anthropic-version": "2023-06-01" },
+      body: JSON.stringify({
+        model: "fast",
+        max_tokens: 50,
+        stream: true,
+        messages: [{ role: "user", content: "hi" }],
+      }),
+    });
+    const text = await res.text();
+    expect(text).toContain('"text":"Half an"');
+    expect(text).toMatch(/event: error\ndata: .*OUTLAST_GATEWAY_STREAM_INTERRUPTED/);
+    expect(text).not.toContain("message_stop");
+
+    const client = new Anthropic({ baseURL: gw.url, apiKey: "unused", maxRetries: 0 });
+    const failed = await client.messages
+      .stream({ model: "fast", max_tokens: 50, messages: [{ role: "user", content: "hi" }] })
+      .finalMessage()
+      .catch((e: unknown) => e);
+    expect(failed).toBeInstanceOf(Error);
+    await gw.gateway.flush();
+    const rows = await gw.gateway.usage({ groupBy: ["outcome"] });
+    expect(rows).toEqual([expect.objectContaining({ outcome: "upstream_error", requests: 2 })]);
+  } finally {
+    await new Promise((r) => upstream.close(r));
+  }
 });
