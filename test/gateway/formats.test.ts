@@ -222,9 +222,20 @@ test("a translated stream that breaks ends with an error event in the caller's f
       .finalMessage()
       .catch((e: unknown) => e);
     expect(failed).toBeInstanceOf(Error);
+    // The Responses API's stream ends the same way: error, then response.failed.
+    const responses = await fetch(`${gw.url}/v1/responses`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ model: "fast", stream: true, input: "hi" }),
+    });
+    const events = [...(await responses.text()).matchAll(/^event: (\S+)$/gm)].map((m) => m[1]);
+    expect(events).toContain("response.output_text.delta");
+    expect(events.slice(-2)).toEqual(["error", "response.failed"]);
+    expect(events).not.toContain("response.completed");
+
     await gw.gateway.flush();
     const rows = await gw.gateway.usage({ groupBy: ["outcome"] });
-    expect(rows).toEqual([expect.objectContaining({ outcome: "upstream_error", requests: 2 })]);
+    expect(rows).toEqual([expect.objectContaining({ outcome: "upstream_error", requests: 3 })]);
   } finally {
     await new Promise((r) => upstream.close(r));
   }
