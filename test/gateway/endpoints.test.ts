@@ -203,6 +203,33 @@ test("a JSON-schema answer skips Anthropic-format targets, which have no respons
   expect(sim.stats().requests).toBe(2);
 });
 
+test("responses and embeddings are held by limits like chat: a tenant's rpm cap answers 429", async () => {
+  gw = await serveGateway(db, {
+    ...config(),
+    gateway: { ...config().gateway, caps: { tenant: { "*": { rpm: 1 } } } },
+  });
+  const client = new OpenAI({
+    baseURL: `${gw.url}/v1`,
+    apiKey: "unused",
+    maxRetries: 0,
+    defaultHeaders: { "x-outlast-wait": "0" },
+  });
+  const as = (tenant: string) => ({ headers: { "x-outlast-tenant": tenant } });
+  await client.responses.create({ model: "fast", input: "one" }, as("r"));
+  const second = await client.responses
+    .create({ model: "fast", input: "two" }, as("r"))
+    .catch((e: unknown) => e);
+  expect(second).toMatchObject({ status: 429, code: "OUTLAST_GATEWAY_RATE_LIMITED" });
+  expect((second as Error).message).toContain('tenant "r" is over its rpm cap');
+
+  await client.embeddings.create({ model: "embed", input: "one" }, as("e"));
+  const again = await client.embeddings
+    .create({ model: "embed", input: "two" }, as("e"))
+    .catch((e: unknown) => e);
+  expect(again).toMatchObject({ status: 429, code: "OUTLAST_GATEWAY_RATE_LIMITED" });
+  expect(sim.stats().requests).toBe(2);
+});
+
 test("count_tokens counts what the gateway reserves; an unknown model is a 404", async () => {
   gw = await serveGateway(db, config());
   const client = new Anthropic({ baseURL: gw.url, apiKey: "unused", maxRetries: 0 });
