@@ -171,7 +171,7 @@ test("openai SDK: chat plain and streamed, responses plain and streamed, embeddi
 });
 
 test("Vercel AI SDK: openai('fast') on the Responses API and openai.chat('fast'), with a tool", async () => {
-  const headers = tag("ai-sdk", 4);
+  const headers = tag("ai-sdk", 6);
   const openai = createOpenAI({ baseURL: `${url}/v1`, apiKey: "dev", headers, fetch: recording });
   paths.length = 0;
   const weather = tool({
@@ -201,6 +201,19 @@ test("Vercel AI SDK: openai('fast') on the Responses API and openai.chat('fast')
   expect(await viaChat.text).toBe("It is sunny in Paris.");
   expect((await viaChat.steps).length).toBe(2);
   expect(paths.slice(2)).toEqual(["/v1/chat/completions", "/v1/chat/completions"]);
+
+  // Streamed on the Responses API: its events parsed by the AI SDK's own schemas.
+  const streamedResponses = streamText({
+    model: openai("fast"),
+    prompt: "Weather in Paris?",
+    tools: { get_weather: weather },
+    stopWhen: stepCountIs(3),
+  });
+  expect(await streamedResponses.text).toBe("It is sunny in Paris.");
+  const usage = await streamedResponses.totalUsage;
+  expect(usage.inputTokens).toBeGreaterThan(0);
+  expect(usage.outputTokens).toBeGreaterThan(0);
+  expect(paths.slice(4)).toEqual(["/v1/responses", "/v1/responses"]);
 });
 
 test("LangChain ChatOpenAI: a plain call and a tool call", async () => {
@@ -222,7 +235,7 @@ test("LangChain ChatOpenAI: a plain call and a tool call", async () => {
 });
 
 test("@openai/agents on its default Responses model, model 'fast', running a tool", async () => {
-  const headers = tag("agents", 2);
+  const headers = tag("agents", 4);
   setTracingDisabled(true);
   setDefaultOpenAIClient(
     new OpenAI({ baseURL: `${url}/v1`, apiKey: "dev", defaultHeaders: headers, fetch: recording }),
@@ -250,6 +263,15 @@ test("@openai/agents on its default Responses model, model 'fast', running a too
   expect(result.finalOutput).toBe("It is sunny in Paris.");
   // Its default model path: the Responses API.
   expect(paths).toEqual(["/v1/responses", "/v1/responses"]);
+
+  // Streamed, the same run on the Responses API's event stream.
+  const streamed = await run(agent, "Weather in Paris?", { stream: true });
+  let text = "";
+  for await (const chunk of streamed.toTextStream()) text += chunk;
+  await streamed.completed;
+  expect(text).toBe("It is sunny in Paris.");
+  expect(streamed.finalOutput).toBe("It is sunny in Paris.");
+  expect(ran).toBe(2);
 });
 
 test("dev answers an unknown model with production's 404, naming the aliases", async () => {
