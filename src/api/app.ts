@@ -129,7 +129,13 @@ export function createApi(opts: ApiOptions): OpenAPIHono {
   registerDocsRoutes(app, { version: opts.version ?? packageVersion() });
   if (opts.extraRoutes) {
     const extraLimit = limitTo(opts.extraBodyLimitBytes ?? 32 * 1024 * 1024);
-    for (const path of ["/v1/chat/completions", "/v1/messages", "/v1/embeddings"])
+    for (const path of [
+      "/v1/chat/completions",
+      "/v1/messages",
+      "/v1/messages/count_tokens",
+      "/v1/responses",
+      "/v1/embeddings",
+    ])
       app.use(path, extraLimit);
     opts.extraRoutes(app);
   }

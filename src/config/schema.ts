@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { EVENT_FILTER_RE } from "../events/types.js";
+import type { SimReply, SimReplyRequest } from "../sim/types.js";
 
 const positiveInt = z.number().int().positive();
 
@@ -44,7 +45,40 @@ export const providerSchema = z.object({
   timeoutMs: positiveInt.default(120_000),
   /** Limits by model name; `"*"` applies to models not listed. */
   limits: z.record(z.string(), limitsSchema).default({}),
+  /**
+   * The models this provider serves. When set, no other name is routed to it (the caller
+   * gets 404 `OUTLAST_GATEWAY_UNKNOWN_MODEL`); unset, any model name is passed on.
+   */
+  models: z.array(z.string().min(1)).min(1).optional(),
 });
+
+/** A scripted reply of the simulator: fixed, or made from the request (docs/simulator.md). */
+export type SimReplyScript = SimReply | ((request: SimReplyRequest) => SimReply);
+
+const replyScript = z.custom<SimReplyScript>(
+  (v) => typeof v === "function" || (typeof v === "object" && v !== null && !Array.isArray(v)),
+  {
+    message:
+      "expected a reply ({ text }, { toolCalls }, { json }, { error }) or a function of the request returning one",
+  },
+);
+
+/**
+ * The simulated provider `outlast dev` starts when no provider is configured
+ * (docs/simulator.md).
+ */
+export const simulatorSchema = z
+  .object({
+    /** Reply scripts by model: an alias (`fast`, `smart`, `embed`) or a simulated model's name. */
+    replies: z.record(z.string(), replyScript).default({}),
+    /** Latency of every answer, [min, max] ms. */
+    latencyMs: z
+      .tuple([z.number().nonnegative(), z.number().nonnegative()])
+      .refine(([lo, hi]) => hi >= lo, "expected [min, max] with min <= max")
+      .default([20, 80]),
+  })
+  .strict()
+  .prefault({});
 
 /** Per million tokens, in USD. */
 export const priceSchema = z.object({
@@ -211,6 +245,8 @@ export const configSchema = z.object({
   /** Model aliases: `fast: "openai/gpt-4o-mini"`. Lists with failover: `gateway.aliases`. */
   models: z.record(z.string(), z.string()).default({}),
   gateway: gatewaySchema,
+  /** The simulated provider of `outlast dev` (used when no provider is configured). */
+  simulator: simulatorSchema,
   database: z
     .object({
       /** PostgreSQL URL; default from DATABASE_URL; without one, embedded PGlite. */

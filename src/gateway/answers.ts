@@ -7,6 +7,7 @@
 import type { CallOutcome } from "./accounting/recorder.js";
 import type { Route, Target } from "./config.js";
 import { GatewayError } from "./errors.js";
+import { streamTranslator } from "./formats/translate-stream.js";
 import type { CapHold } from "./limiter/caps.js";
 import { amountsFor, type Vec } from "./limiter/dimensions.js";
 import type { Permit } from "./limiter/key-limiter.js";
@@ -149,9 +150,21 @@ export function relay(
 ): GatewayAnswer {
   const { r, call } = ctx;
   const so = call.body.stream_options as Obj | undefined;
+  const upstream = target.provider.type;
+  const includeUsage = so?.include_usage === true;
   const stream = relayStream(reply.body, {
-    format: target.provider.type,
-    stripUsage: target.provider.type === "openai" && so?.include_usage !== true,
+    format: upstream,
+    caller:
+      upstream === call.format
+        ? undefined
+        : {
+            format: call.format,
+            translate: streamTranslator(upstream, call.format, {
+              model: call.body.model as string,
+              includeUsage,
+            }),
+          },
+    stripUsage: upstream === "openai" && upstream === call.format && !includeUsage,
     keepTranscript: ctx.cacheKey !== undefined,
     onEnd: (end) => {
       // Without usage (a broken stream), keep the reservation charged but the input.

@@ -30,7 +30,8 @@ export class ResponseCache {
     private readonly log: Logger,
   ) {}
 
-  static key(format: WireFormat, body: unknown): string {
+  /** `format`: the caller's wire format, or `embeddings` for an embeddings call. */
+  static key(format: WireFormat | "embeddings", body: unknown): string {
     return createHash("sha256")
       .update(format)
       .update("\0")

@@ -24,6 +24,8 @@ export interface ProviderEndpoint {
   apiKey: string | undefined;
   headers: Record<string, string>;
   timeoutMs: number;
+  /** The only model names routed to it, when the config lists them. */
+  models?: ReadonlySet<string> | undefined;
 }
 
 export interface Target {
@@ -75,6 +77,7 @@ export class Router {
         apiKey: p.apiKey,
         headers: p.headers ?? {},
         timeoutMs: p.timeoutMs,
+        models: p.models ? new Set(p.models) : undefined,
       });
     }
     for (const [alias, a] of Object.entries(config.gateway.aliases)) {
@@ -142,6 +145,11 @@ export class Router {
     return undefined;
   }
 
+  /** Whether `provider` serves `model` (every name, unless its config lists them). */
+  private serves(provider: ProviderEndpoint, model: string): boolean {
+    return provider.models === undefined || provider.models.has(model);
+  }
+
   private mustTarget(spec: string, where: string): Target {
     const t = this.target(spec);
     if (!t) {
@@ -152,7 +160,8 @@ export class Router {
     return t;
   }
 
-  private makeTarget(provider: ProviderEndpoint, model: string): Target {
+  private makeTarget(provider: ProviderEndpoint, model: string): Target | undefined {
+    if (!this.serves(provider, model)) return undefined;
     const limits = this.config.providers[provider.name]?.limits ?? {};
     const keyHash = createHash("sha256")
       .update(provider.apiKey ?? "")

@@ -13,7 +13,9 @@ export const GATEWAY_ERROR_CODES = {
   OUTLAST_GATEWAY_UNKNOWN_MODEL:
     "the model is neither an alias nor provider/model of a configured provider",
   OUTLAST_GATEWAY_UNSUPPORTED:
-    "the request needs a translation the gateway does not do (streaming across wire formats)",
+    "the request needs something the gateway does not translate (embeddings from an Anthropic-format target, built-in Responses tools)",
+  OUTLAST_GATEWAY_NO_STORED_RESPONSES:
+    "the gateway keeps no Responses API state: previous_response_id, conversation and GET /v1/responses/{id} are refused; send the whole conversation in input",
   OUTLAST_GATEWAY_RATE_LIMITED:
     "no quota (a provider's limit or a gateway.caps cap) before the caller's deadline; retry after Retry-After",
   OUTLAST_GATEWAY_TOO_LARGE:

@@ -16,7 +16,9 @@ export type Failure =
   | { kind: "quota"; target: Target; error: QuotaUnavailable }
   | { kind: "circuit"; target: Target; retryInMs: number }
   | { kind: "upstream"; target: Target; status: number; retryAfterMs: number | undefined }
-  | { kind: "timeout" | "network"; target: Target };
+  | { kind: "timeout" | "network"; target: Target }
+  /** The target cannot serve this kind of call (embeddings from an Anthropic-format target). */
+  | { kind: "unsupported"; target: Target; what: string };
 
 /** A provider's 4xx, in the caller's format (as is when the formats match). */
 export function passThroughError(
@@ -53,6 +55,17 @@ export function passThroughError(
 }
 
 export function finalError(failures: Failure[], route: Route): GatewayError {
+  if (failures.length > 0 && failures.every((f) => f.kind === "unsupported")) {
+    const what = failures[0]?.kind === "unsupported" ? failures[0].what : "this call";
+    return new GatewayError(
+      400,
+      "OUTLAST_GATEWAY_UNSUPPORTED",
+      `no target of "${route.requested}" can serve ${what} (${[...new Set(failures.map((f) => f.target.id))].join(", ")}: Anthropic format); route the call to an OpenAI-format target`,
+      { param: "model" },
+    );
+  }
+  // A target that cannot serve the call was skipped, not failed.
+  failures = failures.filter((f) => f.kind !== "unsupported");
   const tried = failures.map((f) => {
     switch (f.kind) {
       case "quota":

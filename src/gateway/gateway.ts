@@ -25,7 +25,14 @@ import { OutputEstimator } from "./estimator.js";
 import { CapTable } from "./limiter/caps.js";
 import { isUnlimited } from "./limiter/dimensions.js";
 import { Limiter } from "./limiter/limiter.js";
-import { type GatewayAnswer, type GatewayCall, type Resources, runCall } from "./pipeline.js";
+import {
+  type GatewayAnswer,
+  type GatewayCall,
+  type Resources,
+  runCall,
+  unknownModel,
+} from "./pipeline.js";
+import { countInput } from "./tokens.js";
 
 export interface GatewayOptions {
   db: Db;
@@ -156,6 +163,37 @@ export class Gateway implements LlmClient {
       );
     }
     return { ...toChatResult(answer), latencyMs: Math.round(performance.now() - t0) };
+  }
+
+  /**
+   * Input tokens of an Anthropic messages body, as the gateway counts them for its
+   * reservations; `POST /v1/messages/count_tokens`. The model must route somewhere (404
+   * otherwise). Nothing is sent upstream or billed; the call is recorded with 0 tokens so
+   * `/v1/usage` shows who asked.
+   */
+  countTokens(body: Record<string, unknown>, attribution: Attribution): number {
+    const requested = body.model as string;
+    if (!this.router.resolve(requested)) throw unknownModel(this.router, requested);
+    const input = countInput("anthropic", body);
+    this.recorder.record({
+      attribution,
+      requested,
+      stream: false,
+      at: new Date(),
+      provider: undefined,
+      model: undefined,
+      outcome: "ok",
+      status: 200,
+      inputTokens: 0,
+      outputTokens: 0,
+      cachedTokens: 0,
+      costUsd: 0,
+      latencyMs: 0,
+      upstreamMs: undefined,
+      attempts: 0,
+      errorCode: undefined,
+    });
+    return input;
   }
 
   /** Aliases and configured models, for `GET /v1/models`. */

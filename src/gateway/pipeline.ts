@@ -34,16 +34,17 @@ import {
   passThroughError,
   storeUnavailable,
 } from "./failures.js";
+import { cannotServe } from "./formats/support.js";
 import { CapHold, type CapTable, CapUnavailable } from "./limiter/caps.js";
 import { amountsFor, zero } from "./limiter/dimensions.js";
 import { remainingFromHeaders } from "./limiter/headers.js";
 import { type Permit, QuotaUnavailable } from "./limiter/key-limiter.js";
 import type { Limiter } from "./limiter/limiter.js";
-import { sendToTarget } from "./providers/endpoints.js";
+import { type Endpoint, sendToTarget } from "./providers/endpoints.js";
 import { type UpstreamReply, UpstreamTimeout } from "./providers/transport.js";
 import type { Usage } from "./providers/usage.js";
 import { retryAfterMs } from "./retry-after.js";
-import { countInput, outputBound } from "./tokens.js";
+import { countEmbeddingInput, countInput, outputBound } from "./tokens.js";
 import { anthropicToOpenaiRequest, openaiToAnthropicRequest } from "./translate.js";
 
 type Obj = Record<string, unknown>;
@@ -54,6 +55,11 @@ const UPSTREAM_RETRY_BUDGET_MS = 10_000;
 export interface GatewayCall {
   /** The wire format the caller speaks, and answers come back in. */
   format: WireFormat;
+  /**
+   * What is asked: a model's answer (default) or embeddings, which only OpenAI-format
+   * targets serve (others are skipped in failover).
+   */
+  endpoint?: Endpoint | undefined;
   /** The caller's body; `model` is what it asked for (an alias or provider/model). */
   body: Obj;
   /**
@@ -108,17 +114,12 @@ export async function runCall(r: Resources, call: GatewayCall): Promise<GatewayA
   const requested = call.body.model as string;
   const route = r.router.resolve(requested);
   const stream = call.body.stream === true;
-  if (!route) {
-    throw new GatewayError(
-      404,
-      "OUTLAST_GATEWAY_UNKNOWN_MODEL",
-      `model "${requested}" is not an alias (${r.router.modelNames().join(", ") || "none configured"}) nor provider/model of a configured provider (${r.router.providerNames().join(", ") || "none"})`,
-      { param: "model" },
-    );
-  }
+  if (!route) throw unknownModel(r.router, requested);
 
   const ttl = call.cacheTtlSeconds ?? route.cacheTtlSeconds;
-  const cacheKey = ttl ? ResponseCache.key(call.format, call.body) : undefined;
+  const cacheKey = ttl
+    ? ResponseCache.key(call.endpoint === "embeddings" ? "embeddings" : call.format, call.body)
+    : undefined;
   if (cacheKey) {
     const hit = await r.cache.get(cacheKey);
     if (hit) {
@@ -180,13 +181,23 @@ export async function runCall(r: Resources, call: GatewayCall): Promise<GatewayA
   }
 }
 
+/** The 404 for a model name that routes nowhere, naming what does. */
+export function unknownModel(router: Router, requested: string): GatewayError {
+  return new GatewayError(
+    404,
+    "OUTLAST_GATEWAY_UNKNOWN_MODEL",
+    `model "${requested}" is not an alias (${router.modelNames().join(", ") || "none configured"}) nor provider/model of a configured provider (${router.providerNames().join(", ") || "none"})`,
+    { param: "model" },
+  );
+}
+
 /** Reserves the call's share of every cap that applies to it, or throws its 429. */
 async function holdCaps(ctx: AttemptContext, deadline: number): Promise<CapHold | undefined> {
   const { r, call, route } = ctx;
   const caps = r.caps.for(call.attribution);
   if (caps.length === 0) return undefined;
-  const input = countInput(call.format, call.body);
-  const output = outputBound(call.body) ?? r.estimator.estimate((route.targets[0] as Target).id);
+  const input = inputOf(call);
+  const output = outputOf(r, call, route.targets[0] as Target);
   try {
     return await CapHold.acquire(r.limiter, caps, amountsFor(input, output), deadline, call.signal);
   } catch (err) {
@@ -236,7 +247,13 @@ async function rounds(ctx: AttemptContext, deadline: number): Promise<GatewayAns
       if ("answer" in res) return res.answer;
       roundFailures.push(res.failure);
     }
-    if (many && !roundFailures.some((f) => f.kind !== "quota" && f.kind !== "circuit")) {
+    // A target that cannot serve the call is skipped: it neither fails nor waits.
+    const usable = roundFailures.filter((f) => f.kind !== "unsupported");
+    if (usable.length === 0) {
+      failures.push(...roundFailures);
+      break;
+    }
+    if (many && !usable.some((f) => f.kind !== "quota" && f.kind !== "circuit")) {
       const soonest = roundFailures
         .filter((f): f is Extract<Failure, { kind: "quota" }> => f.kind === "quota")
         .sort((a, b) => a.error.retryAfterMs - b.error.retryAfterMs)[0];
@@ -248,7 +265,7 @@ async function rounds(ctx: AttemptContext, deadline: number): Promise<GatewayAns
     }
     failures.push(...roundFailures);
     // Waiting for quota already used the caller's deadline: another round cannot help.
-    if (roundFailures.every((f) => f.kind === "quota")) break;
+    if (usable.every((f) => f.kind === "quota")) break;
   }
   throw recordFailure(ctx, finalError(failures, route));
 }
@@ -260,17 +277,13 @@ async function attempt(ctx: AttemptContext, target: Target, waitUntil: number): 
     return { failure: { kind: "circuit", target, retryInMs: breaker.retryInMs() } };
   }
   const upstreamFormat = target.provider.type;
-  if (stream && upstreamFormat !== call.format) {
+  const unsupported = cannotServe(call, target);
+  if (unsupported !== undefined) {
     breaker.neutral();
-    throw new GatewayError(
-      400,
-      "OUTLAST_GATEWAY_UNSUPPORTED",
-      `streaming from ${call.format}-format callers to ${target.id} (${upstreamFormat} format) is not supported; send stream: false or route to a ${call.format}-format target`,
-      { param: "stream" },
-    );
+    return { failure: { kind: "unsupported", target, what: unsupported } };
   }
-  const input = countInput(call.format, call.body);
-  const output = outputBound(call.body) ?? r.estimator.estimate(target.id);
+  const input = inputOf(call);
+  const output = outputOf(r, call, target);
   const reserved = amountsFor(input, output);
   let permit: Permit;
   try {
@@ -301,7 +314,7 @@ async function attempt(ctx: AttemptContext, target: Target, waitUntil: number): 
   ctx.attempts++;
   let reply: UpstreamReply;
   try {
-    reply = await sendToTarget(target, body, stream, call.signal, call.passHeaders);
+    reply = await sendToTarget(target, body, stream, call.signal, call.passHeaders, call.endpoint);
   } catch (err) {
     if (call.signal.aborted) {
       permit.release(null);
@@ -372,15 +385,33 @@ async function attempt(ctx: AttemptContext, target: Target, waitUntil: number): 
   return { answer: passThroughError(call.format, upstreamFormat, status, text, target) };
 }
 
+/** Input tokens the call reserves. */
+function inputOf(call: GatewayCall): number {
+  return call.endpoint === "embeddings"
+    ? countEmbeddingInput(call.body.input)
+    : countInput(call.format, call.body);
+}
+
+/** Output tokens the call reserves: its bound, else the target's estimate (0 for embeddings). */
+function outputOf(r: Resources, call: GatewayCall, target: Target): number {
+  if (call.endpoint === "embeddings") return 0;
+  return outputBound(call.body) ?? r.estimator.estimate(target.id);
+}
+
 /** The body sent to the target, serialised. */
 function upstreamBody(call: GatewayCall, target: Target): string {
   const up = target.provider.type;
   if (up !== call.format) {
-    return JSON.stringify(
+    const body =
       up === "anthropic"
         ? openaiToAnthropicRequest(call.body, target.model)
-        : anthropicToOpenaiRequest(call.body, target.model),
-    );
+        : anthropicToOpenaiRequest(call.body, target.model);
+    if (call.body.stream === true) {
+      body.stream = true;
+      // Usage comes only when asked; the translated stream needs it for the caller's.
+      if (up === "openai") body.stream_options = { include_usage: true };
+    }
+    return JSON.stringify(body);
   }
   const addUsage =
     up === "openai" &&

@@ -3,11 +3,13 @@
  * formats, with real rate-limit enforcement. See ARCHITECTURE.md beside this file.
  */
 export { type SimFlags, simOptionsFromFlags } from "./flags.js";
+export { sampleFromSchema } from "./scripted.js";
 export { startSimulator } from "./server.js";
 export type {
   SimCounters,
   SimModelConfig,
   SimReply,
+  SimReplyRequest,
   SimStats,
   Simulator,
   SimulatorOptions,

@@ -4,6 +4,7 @@
  */
 import { decode, encode } from "gpt-tokenizer";
 import { newId } from "./ids.js";
+import { replyRequest, ScriptedError, sampleFromSchema } from "./scripted.js";
 import { countText, lastUserText } from "./tokens.js";
 import type { SimModelConfig } from "./types.js";
 
@@ -36,20 +37,38 @@ export interface ReplyRequest {
   toolsAllowed: boolean;
   /** Prefix for generated tool-call ids: `call_` (OpenAI) or `toolu_` (Anthropic). */
   toolIdPrefix: string;
+  /** The request's tool definitions, as sent. */
+  tools?: unknown;
+  /** OpenAI's `response_format`, as sent. */
+  responseFormat?: unknown;
 }
 
 /**
- * Runs the model's script (if any) and shapes the result. Throws whatever the script throws.
+ * Runs the model's script (if any) and shapes the result. Throws whatever the script
+ * throws, and a ScriptedError when the script asks for an error reply.
  */
 export function produceReply(config: SimModelConfig, req: ReplyRequest): ProducedReply {
-  const scripted = config.reply?.({ messages: req.messages, model: req.model });
+  const view = config.reply
+    ? replyRequest(req.model, req.messages, req.tools, req.responseFormat)
+    : undefined;
+  const scripted = view ? config.reply?.(view) : undefined;
+  if (scripted?.error) {
+    const { status, message } = scripted.error;
+    throw new ScriptedError(Number.isInteger(status) ? status : 500, String(message));
+  }
+  let scriptedText = scripted?.text;
+  if (scripted && scripted.json !== undefined && scriptedText === undefined) {
+    const json =
+      scripted.json === true ? sampleFromSchema(view?.responseSchema ?? {}) : scripted.json;
+    scriptedText = JSON.stringify(json);
+  }
   const calls = req.toolsAllowed && scripted?.toolCalls?.length ? scripted.toolCalls : [];
   const toolCalls = calls.map((c) => toolCall(c.name, c.arguments, req.toolIdPrefix));
   let toolTokens = 0;
   for (const c of toolCalls) toolTokens += countText(`${c.name} ${c.arguments}`);
 
-  if (scripted?.text !== undefined) {
-    const { text, tokens, truncated } = boundText(scripted.text, req.maxTokens);
+  if (scriptedText !== undefined) {
+    const { text, tokens, truncated } = boundText(scriptedText, req.maxTokens);
     const stop = truncated ? "length" : toolCalls.length ? "tool_calls" : "stop";
     return { text, toolCalls, outputTokens: tokens + toolTokens, stop };
   }

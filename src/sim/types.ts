@@ -3,8 +3,35 @@
  * Everything here is re-exported from `src/sim/index.ts`.
  */
 
-/** What a scripted model answers. Tool calls are only used when the request declares tools. */
-export type SimReply = { text?: string; toolCalls?: { name: string; arguments: unknown }[] };
+/**
+ * What a scripted model answers (see docs/simulator.md). Tool calls are only used when the
+ * request declares tools. `json`: a value sent as the reply's text, JSON-encoded, or
+ * `true` for a value made from the request's `response_format` schema. `error`: the
+ * request is answered with this HTTP status and message in the API's own error shape.
+ */
+export type SimReply = {
+  text?: string;
+  toolCalls?: { name: string; arguments: unknown }[];
+  json?: unknown;
+  error?: { status: number; message: string };
+};
+
+/**
+ * What a reply script sees of a request. Nothing in it depends on how many calls came
+ * before, so a retried or replayed call gets the same answer.
+ */
+export interface SimReplyRequest {
+  model: string;
+  messages: unknown[];
+  /** Names of the tools the request declares (empty when it declares none). */
+  tools: string[];
+  /** Tool results the conversation already carries (OpenAI `tool` messages, Anthropic `tool_result` blocks). */
+  toolResults: number;
+  /** The JSON schema of OpenAI's `response_format` (`{}` for `json_object`), when asked. */
+  responseSchema: unknown;
+  /** Text of the last user message. */
+  lastUserText: string;
+}
 
 /** Limits and behaviour of one simulated model. Every limit is optional; absent means unlimited. */
 export interface SimModelConfig {
@@ -28,7 +55,7 @@ export interface SimModelConfig {
   /** Probability (0..1) that the request is held unanswered until the client gives up. */
   timeoutRate?: number;
   /** Scripted answer; without it the reply is derived deterministically from the last user message. */
-  reply?: (req: { messages: unknown[]; model: string }) => SimReply;
+  reply?: (req: SimReplyRequest) => SimReply;
   /** Length in tokens of the generated default reply when max_tokens allows. Default 32. */
   outputTokens?: number;
 }

@@ -1,3 +1,4 @@
+import type { OpenAPIHono } from "@hono/zod-openapi";
 import type { z } from "zod";
 import { createApi } from "../api/app.js";
 import { type ApiServer, startApiServer } from "../api/server.js";
@@ -7,6 +8,7 @@ import { RunService } from "../engine/run-service.js";
 import { Worker } from "../engine/worker.js";
 import {
   createGateway,
+  type FastListener,
   GATEWAY_BODY_LIMIT_BYTES,
   type Gateway,
   GatewayHttp,
@@ -15,11 +17,12 @@ import {
 } from "../gateway/index.js";
 import { QuotaService } from "../quota/admission.js";
 import { Fairness, tenantOf } from "../quota/fairness.js";
-import { type Simulator, startSimulator } from "../sim/index.js";
+import type { Simulator } from "../sim/index.js";
 import type { Db } from "../store/db.js";
 import { openStore } from "../store/open.js";
 import type { Logger } from "../util/log.js";
 import { startDeliverer } from "../webhooks/deliverer.js";
+import { startDevSimulator } from "./dev-simulator.js";
 
 export interface SystemOptions {
   config: ResolvedConfig;
@@ -71,6 +74,25 @@ export interface HttpApiOptions {
  * const server = await startHttpApi({ service, gateway, config, log, apiKey, port: 0, host: "127.0.0.1" });
  */
 export async function startHttpApi(o: HttpApiOptions): Promise<ApiServer> {
+  const { app, fastPath } = buildHttpApi(o);
+  return startApiServer(app, { port: o.port, hostname: o.host, fastPath }).catch((err) => {
+    if ((err as NodeJS.ErrnoException).code === "EADDRINUSE") {
+      throw new ConfigError(
+        `port ${o.port} on ${o.host} is in use; pass --port or set OUTLAST_PORT`,
+      );
+    }
+    throw err;
+  });
+}
+
+/**
+ * The Hono app (API and gateway routes) and the gateway's node:http fast path in front of
+ * it, not yet listening: what `startHttpApi` serves.
+ */
+export function buildHttpApi(o: Omit<HttpApiOptions, "port" | "host">): {
+  app: OpenAPIHono;
+  fastPath: FastListener;
+} {
   const http = new GatewayHttp(o.gateway);
   const app = createApi({
     service: o.service,
@@ -87,14 +109,7 @@ export async function startHttpApi(o: HttpApiOptions): Promise<ApiServer> {
     apiKey: o.apiKey,
     bodyLimitBytes: GATEWAY_BODY_LIMIT_BYTES,
   });
-  return startApiServer(app, { port: o.port, hostname: o.host, fastPath }).catch((err) => {
-    if ((err as NodeJS.ErrnoException).code === "EADDRINUSE") {
-      throw new ConfigError(
-        `port ${o.port} on ${o.host} is in use; pass --port or set OUTLAST_PORT`,
-      );
-    }
-    throw err;
-  });
+  return { app, fastPath };
 }
 
 /**
@@ -117,18 +132,16 @@ export async function startSystem(opts: SystemOptions): Promise<RunningSystem> {
     const providers: Record<string, z.input<typeof providerSchema>> = { ...config.providers };
     const aliases = { ...config.models };
     let sim: Simulator | undefined;
-    if (opts.simulator && Object.keys(providers).length === 0) {
-      const started = await startSimulator({ port: 0, defaults: { latencyMs: [20, 80] } });
-      sim = started;
-      stack.push(() => started.close());
-      providers.sim = {
-        type: "openai",
-        baseUrl: `${started.url}/v1`,
-        apiKey: "sim-key",
-        timeoutMs: 60_000,
-      };
-      aliases.fast ??= "sim/gpt-4o-mini";
-      aliases.smart ??= "sim/gpt-4o";
+    if (opts.simulator && Object.keys(providers).length > 0) {
+      if (Object.keys(config.simulator.replies).length > 0) {
+        log.warn("simulator.replies unused: providers are configured, so no simulator runs");
+      }
+    } else if (opts.simulator) {
+      const dev = await startDevSimulator(config, log);
+      sim = dev.sim;
+      stack.push(() => dev.sim.close());
+      providers.sim = dev.provider;
+      Object.assign(aliases, dev.aliases);
     }
     const db = await openStore({
       databaseUrl: config.database.url,

@@ -18,18 +18,30 @@ import { BACKENDS, openTestDb } from "../helpers/db.js";
 import { type GatewayServer, type SimProcess, serveGateway, startSimProcess } from "./helpers.js";
 
 let sim: SimProcess;
+/**
+ * A simulator whose answers take 1.5 s, for the streamed answer that must still be open
+ * when the next call is made: over the 150 ms of the other, a loaded machine (two test
+ * files beside each other on two cores) sometimes made that call after the stream ended.
+ */
+let slowSim: SimProcess;
 
 beforeAll(async () => {
-  sim = await startSimProcess(["--latency-ms", "150-150"]);
+  [sim, slowSim] = await Promise.all([
+    startSimProcess(["--latency-ms", "150-150"]),
+    startSimProcess(["--latency-ms", "1500-1500"]),
+  ]);
 });
 
 afterAll(async () => {
-  await sim?.stop();
+  await Promise.all([sim?.stop(), slowSim?.stop()]);
 });
 
-function config(caps: NonNullable<GatewayConfigInput["gateway"]>["caps"]): GatewayConfigInput {
+function config(
+  caps: NonNullable<GatewayConfigInput["gateway"]>["caps"],
+  simUrl = sim.url,
+): GatewayConfigInput {
   return {
-    providers: { sim: { baseUrl: `${sim.url}/v1`, apiKey: "sim-key", timeoutMs: 5_000 } },
+    providers: { sim: { baseUrl: `${simUrl}/v1`, apiKey: "sim-key", timeoutMs: 5_000 } },
     models: { fast: "sim/gpt-4o-mini" },
     gateway: { caps },
   };
@@ -80,12 +92,15 @@ describe.each(BACKENDS)("gateway caps on %s", (backend) => {
     await closeDb?.();
   });
 
-  async function serve(caps: Parameters<typeof config>[0]): Promise<GatewayServer> {
+  async function serve(
+    caps: Parameters<typeof config>[0],
+    simUrl?: string,
+  ): Promise<GatewayServer> {
     await db.exec(
       "TRUNCATE outlast.gateway_buckets, outlast.gateway_leases, outlast.gateway_calls",
     );
     await sim.reset();
-    const g = await serveGateway(db, config(caps));
+    const g = await serveGateway(db, config(caps, simUrl));
     open.push(g);
     return g;
   }
@@ -294,7 +309,7 @@ describe.each(BACKENDS)("gateway caps on %s", (backend) => {
   });
 
   test("a streamed answer holds its caps until the stream ends, then gives them back", async () => {
-    const gw = await serve({ tenant: { "*": { concurrency: 1 } } });
+    const gw = await serve({ tenant: { "*": { concurrency: 1 } } }, slowSim.url);
     const t = { "x-outlast-tenant": "streamer" };
     const res = await fetch(`${gw.url}/v1/chat/completions`, {
       method: "POST",

@@ -170,7 +170,11 @@ test("openai SDK retries the gateway's 429 after its Retry-After and then succee
     await raw.text();
   }
   const t0 = Date.now();
-  const r = await client.chat.completions.create(body);
+  // The drain leaves up to one call's reservation (~30 tokens) in the bucket; asking for
+  // 40 output tokens (~50 in all) makes the wait at least 2 s whatever was left. With the
+  // drain's own size the wait could be anything from 0 to 3 s, and in some runs was
+  // shorter than the 0.7 s below.
+  const r = await client.chat.completions.create({ ...body, max_tokens: 40 });
   expect(r.choices[0]?.message.content).toBeTruthy();
   expect(statuses[0]).toBe(429);
   expect(statuses.at(-1)).toBe(200);

@@ -45,6 +45,28 @@ describe("embeddings", () => {
     expect(same.body.data[0].embedding).toEqual(a.embedding);
   });
 
+  it("embeds texts that share words near each other, texts that share none far apart", async () => {
+    const s = await start({});
+    const r = await post(s.url, "/v1/embeddings", {
+      model: "e",
+      input: [
+        "The cat sat on the mat",
+        "the CAT sat on a mat!",
+        "Quarterly revenue grew strongly",
+        "the cat chased a mouse",
+      ],
+      dimensions: 256,
+    });
+    const [a, b, c, d] = r.body.data.map((x: { embedding: number[] }) => x.embedding);
+    const cos = (x: number[], y: number[]) => x.reduce((sum, v, i) => sum + v * (y[i] ?? 0), 0);
+    // Case and punctuation aside, a and b share 5 of their 6 words; a and c none.
+    expect(cos(a, b)).toBeGreaterThan(0.7);
+    expect(Math.abs(cos(a, c))).toBeLessThan(0.25);
+    // Two shared words ("the", "cat") of six: between the two.
+    expect(cos(a, d)).toBeGreaterThan(0.25);
+    expect(cos(a, d)).toBeLessThan(cos(a, b));
+  });
+
   it("speaks base64 (the official SDK's default) and rejects bad input", async () => {
     const s = await start({});
     const floats = await post(s.url, "/v1/embeddings", { model: "e", input: "x" });

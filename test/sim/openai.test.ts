@@ -300,7 +300,79 @@ describe("OpenAI chat completions", () => {
     });
     const r = await post(s.url, CHAT, chat("x", "hi"));
     expect(r.body.choices[0].message.content).toBe("scripted answer");
-    expect(seen).toEqual([{ model: "x", messages: [{ role: "user", content: "hi" }] }]);
+    expect(seen).toEqual([
+      {
+        model: "x",
+        messages: [{ role: "user", content: "hi" }],
+        tools: [],
+        toolResults: 0,
+        responseSchema: undefined,
+        lastUserText: "hi",
+      },
+    ]);
+  });
+
+  it("scripts replies from the request: tool results, JSON from the schema, errors", async () => {
+    const s = await start({
+      defaults: {
+        reply: (req) => {
+          if (req.lastUserText === "fail")
+            return { error: { status: 422, message: "no such city" } };
+          if (req.responseSchema) return { json: true };
+          if (req.tools.includes("get_weather") && req.toolResults === 0)
+            return { toolCalls: [{ name: "get_weather", arguments: { city: "Paris" } }] };
+          return { text: `done after ${req.toolResults} tool result(s)` };
+        },
+      },
+    });
+    const tools = [{ type: "function", function: { name: "get_weather", parameters: {} } }];
+    const first = await post(s.url, CHAT, chat("m", "Weather?", { tools }));
+    const call = first.body.choices[0].message.tool_calls[0];
+    expect(call.function).toEqual({ name: "get_weather", arguments: '{"city":"Paris"}' });
+    // The same request again gets the same answer: nothing depends on call order.
+    const again = await post(s.url, CHAT, chat("m", "Weather?", { tools }));
+    expect(again.body.choices[0].message.tool_calls[0].function).toEqual(call.function);
+    const followUp = await post(s.url, CHAT, {
+      model: "m",
+      tools,
+      messages: [
+        { role: "user", content: "Weather?" },
+        { role: "assistant", content: null, tool_calls: [{ ...call }] },
+        { role: "tool", tool_call_id: call.id, content: "sunny" },
+      ],
+    });
+    expect(followUp.body.choices[0].message.content).toBe("done after 1 tool result(s)");
+
+    const schema = {
+      type: "object",
+      properties: {
+        city: { type: "string" },
+        temp: { type: "integer", minimum: -50 },
+        kind: { enum: ["sunny", "rainy"] },
+        tags: { type: "array", items: { $ref: "#/$defs/tag" } },
+      },
+      $defs: { tag: { type: "object", properties: { on: { type: "boolean" } } } },
+    };
+    const json = await post(
+      s.url,
+      CHAT,
+      chat("m", "JSON please", {
+        response_format: { type: "json_schema", json_schema: { name: "w", schema } },
+      }),
+    );
+    expect(JSON.parse(json.body.choices[0].message.content)).toEqual({
+      city: "city",
+      temp: -50,
+      kind: "sunny",
+      tags: [{ on: true }],
+    });
+
+    const failed = await post(s.url, CHAT, chat("m", "fail"));
+    expect(failed.status).toBe(422);
+    expect(failed.body.error).toMatchObject({
+      type: "invalid_request_error",
+      message: "no such city",
+    });
   });
 
   it("injects 500s with OpenAI's server_error body", async () => {

@@ -44,7 +44,7 @@ export function registerDev(program: Command): void {
           `  config:   ${config.source}`,
           `  agents:   ${config.agents.map((a) => a.name).join(", ") || "(none)"}`,
           ...(system.simulatorUrl
-            ? [`  provider: simulated, at ${system.simulatorUrl} (fast, smart)`]
+            ? [`  provider: simulated, at ${system.simulatorUrl} (fast, smart, embed)`]
             : []),
           `  docs:     ${system.apiUrl}/docs`,
           "",

@@ -8,15 +8,24 @@
 import type { WireFormat } from "../config.js";
 import { errorBody, errorHeaders, GatewayError } from "../errors.js";
 import type { Gateway } from "../gateway.js";
+import type { GatewayAnswer } from "../pipeline.js";
+import { responsesToChat } from "../responses/request.js";
+import { chatToResponse } from "../responses/response.js";
+import { chatStreamToResponses } from "../responses/stream.js";
 import {
   attribution,
   cacheTtl,
+  checkCountTokens,
+  checkEmbeddings,
   type HeaderGet,
   KeyBook,
   parseBody,
+  parseObject,
   readText,
   waitMs,
 } from "./request.js";
+
+type Obj = Record<string, unknown>;
 
 /** What to answer: a JSON text, an SSE stream, or no body (499 for a caller who left). */
 export interface Reply {
@@ -74,25 +83,80 @@ export class GatewayHttp {
         signal: req.signal(),
         passHeaders,
       });
-      if (answer.kind === "stream") {
-        return {
-          status: 200,
-          headers: {
-            "content-type": "text/event-stream; charset=utf-8",
-            "cache-control": "no-cache",
-            ...answer.headers,
-          },
-          body: answer.stream,
-        };
-      }
-      return {
-        status: answer.status,
-        headers: { "content-type": "application/json", ...answer.headers },
-        body: answer.text,
-      };
+      return toReply(answer);
     } catch (err) {
       return this.fail(format, req, err);
     }
+  }
+
+  /**
+   * `POST /v1/responses`: OpenAI's Responses API over any target, translated to a chat
+   * call and back (src/gateway/responses/).
+   */
+  async responses(req: CallRequest): Promise<Reply> {
+    try {
+      const { body, call } = await this.prepare("openai", req);
+      const chat = responsesToChat(body);
+      const answer = await this.gateway.call({ ...call, format: "openai", body: chat });
+      if (answer.kind === "stream") {
+        return toReply({ ...answer, stream: chatStreamToResponses(answer.stream, body) });
+      }
+      if (answer.status >= 400) return toReply(answer);
+      const text = JSON.stringify(chatToResponse(JSON.parse(answer.text) as Obj, body));
+      return toReply({ ...answer, text });
+    } catch (err) {
+      return this.fail("openai", req, err);
+    }
+  }
+
+  /** `POST /v1/embeddings`: routed to OpenAI-format targets, with limits and accounting. */
+  async embeddings(req: CallRequest): Promise<Reply> {
+    try {
+      const { body, call } = await this.prepare("openai", req);
+      checkEmbeddings(body);
+      const answer = await this.gateway.call({
+        ...call,
+        format: "openai",
+        endpoint: "embeddings",
+        body,
+      });
+      return toReply(answer);
+    } catch (err) {
+      return this.fail("openai", req, err);
+    }
+  }
+
+  /**
+   * `POST /v1/messages/count_tokens`: the input tokens of a messages body, counted as the
+   * gateway counts them for its reservations (an estimate of the provider's own count).
+   */
+  async countTokens(req: CallRequest): Promise<Reply> {
+    try {
+      const { body, call } = await this.prepare("anthropic", req);
+      checkCountTokens(body);
+      const inputTokens = this.gateway.countTokens(body, call.attribution);
+      return {
+        status: 200,
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ input_tokens: inputTokens }),
+      };
+    } catch (err) {
+      return this.fail("anthropic", req, err);
+    }
+  }
+
+  /** What every call endpoint reads first: key, body, attribution, wait and cache headers. */
+  private async prepare(format: WireFormat, req: CallRequest) {
+    const header = req.header;
+    const base = this.keys.authenticate(header, format);
+    const body = parseObject(await readText(() => req.body()));
+    const call = {
+      attribution: attribution(header, base),
+      waitMs: waitMs(header, this.settings.maxWaitMs),
+      cacheTtlSeconds: cacheTtl(header, this.settings.cache.defaultTtlSeconds),
+      signal: req.signal(),
+    };
+    return { body, call };
   }
 
   /**
@@ -124,4 +188,24 @@ export class GatewayHttp {
       body: JSON.stringify(errorBody(format, e)),
     };
   }
+}
+
+/** A gateway answer as the HTTP reply: JSON as it is, a stream as server-sent events. */
+function toReply(answer: GatewayAnswer): Reply {
+  if (answer.kind === "stream") {
+    return {
+      status: 200,
+      headers: {
+        "content-type": "text/event-stream; charset=utf-8",
+        "cache-control": "no-cache",
+        ...answer.headers,
+      },
+      body: answer.stream,
+    };
+  }
+  return {
+    status: answer.status,
+    headers: { "content-type": "application/json", ...answer.headers },
+    body: answer.text,
+  };
 }

@@ -3,6 +3,10 @@
  *
  *   POST /v1/chat/completions   OpenAI-compatible (plain and streaming)
  *   POST /v1/messages           Anthropic-compatible (plain and streaming)
+ *   POST /v1/messages/count_tokens  input tokens, counted by the gateway
+ *   POST /v1/responses          OpenAI's Responses API, stateless (plain and streaming)
+ *   GET|DELETE /v1/responses/:id    400: the gateway stores no responses
+ *   POST /v1/embeddings         OpenAI-compatible, OpenAI-format targets only
  *   GET  /v1/models             aliases and configured models (Anthropic shape when the
  *                               request carries anthropic-version)
  *   GET  /v1/usage              usage totals: ?group_by=model,feature&from=…&to=…
@@ -15,20 +19,26 @@ import { USAGE_GROUPS, type UsageGroup } from "../../store/sql/gateway.js";
 import type { WireFormat } from "../config.js";
 import { GatewayError } from "../errors.js";
 import type { Gateway } from "../gateway.js";
+import { NO_STORED_RESPONSES } from "../responses/request.js";
 import { type CallRequest, GatewayHttp, type Reply } from "./call.js";
+import { documentGateway, type OpenApiRegistryLike } from "./openapi.js";
 import { headerGetter } from "./request.js";
 
 /** The paths `mountGateway` serves; an app-wide auth middleware should let them through. */
 export const GATEWAY_PATHS: readonly string[] = [
   "/v1/chat/completions",
   "/v1/messages",
+  "/v1/messages/count_tokens",
+  "/v1/responses",
+  "/v1/responses/:id",
+  "/v1/embeddings",
   "/v1/models",
   "/v1/usage",
 ];
 
 /** Anything with Hono's `get`/`post` — a Hono or OpenAPIHono app. */
 // biome-ignore lint/suspicious/noExplicitAny: accepts Hono apps of any Env/Schema.
-type HonoLike = Pick<Hono<any, any, any>, "get" | "post">;
+type HonoLike = Pick<Hono<any, any, any>, "get" | "post" | "delete">;
 
 /**
  * Adds the gateway's routes to an app. Pass the `GatewayHttp` that a node:http fast path
@@ -55,6 +65,24 @@ export function mountGateway(
 
   app.post("/v1/chat/completions", model("openai"));
   app.post("/v1/messages", model("anthropic"));
+  app.post("/v1/messages/count_tokens", async (c: Context) =>
+    toResponse(await http.countTokens(callRequest(c))),
+  );
+  app.post("/v1/responses", async (c: Context) => toResponse(await http.responses(callRequest(c))));
+  const noStore = (c: Context) =>
+    fail(
+      c,
+      "openai",
+      new GatewayError(400, "OUTLAST_GATEWAY_NO_STORED_RESPONSES", NO_STORED_RESPONSES, {
+        param: "id",
+      }),
+    );
+  app.get("/v1/responses/:id", noStore);
+  app.delete("/v1/responses/:id", noStore);
+  app.post("/v1/embeddings", async (c: Context) =>
+    toResponse(await http.embeddings(callRequest(c))),
+  );
+  if ("openAPIRegistry" in app) documentGateway(app as unknown as OpenApiRegistryLike);
 
   app.get("/v1/models", (c: Context) => {
     const header = headerGetter(c);

@@ -36,6 +36,9 @@ const FORMATS: ReadonlyMap<string, WireFormat> = new Map([
   ["/v1/messages", "anthropic"],
 ]);
 
+/** The paths the fast path answers (POST only); the Hono routes serve them too. */
+export const FAST_PATHS: readonly string[] = [...FORMATS.keys()];
+
 /**
  * The presented key against the API's, in constant time for keys of the right length.
  * Not hashed first: even one-shot SHA-256 cost ~9 µs a request here (OpenSSL fetches the

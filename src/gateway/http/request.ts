@@ -141,8 +141,8 @@ export async function readText(read: () => Promise<string>): Promise<string> {
   }
 }
 
-/** Parses and checks the fields routing depends on. */
-export function parseBody(text: string, format: WireFormat): Obj {
+/** The body as a JSON object. */
+export function parseObject(text: string): Obj {
   let body: unknown;
   try {
     body = JSON.parse(text);
@@ -152,9 +152,41 @@ export function parseBody(text: string, format: WireFormat): Obj {
   if (body === null || typeof body !== "object" || Array.isArray(body)) {
     throw invalid("the body must be a JSON object");
   }
-  const b = body as Obj;
+  return body as Obj;
+}
+
+function checkModel(b: Obj): void {
   if (typeof b.model !== "string" || b.model === "")
     throw invalid("model is required (an alias or provider/model)", "model");
+}
+
+/** An embeddings body: a model, and input as a string, strings or token ids, none empty. */
+export function checkEmbeddings(b: Obj): void {
+  checkModel(b);
+  const input = b.input;
+  const ok =
+    (typeof input === "string" && input !== "") ||
+    (Array.isArray(input) &&
+      input.length > 0 &&
+      input.every(
+        (x) =>
+          (typeof x === "string" && x !== "") ||
+          Number.isInteger(x) ||
+          (Array.isArray(x) && x.length > 0 && x.every(Number.isInteger)),
+      ));
+  if (!ok) {
+    throw invalid("input must be a non-empty string, an array of them, or token ids", "input");
+  }
+  if (b.stream !== undefined) throw invalid("embeddings cannot be streamed", "stream");
+}
+
+/** A count_tokens body: a model and messages (max_tokens is not needed to count). */
+export function checkCountTokens(b: Obj): void {
+  checkModel(b);
+  checkMessages(b);
+}
+
+function checkMessages(b: Obj): void {
   if (!Array.isArray(b.messages) || b.messages.length === 0) {
     throw invalid("messages must be a non-empty array", "messages");
   }
@@ -163,6 +195,13 @@ export function parseBody(text: string, format: WireFormat): Obj {
       throw invalid(`messages[${i}] must be an object with a role`, `messages[${i}]`);
     }
   }
+}
+
+/** Parses and checks the fields routing depends on. */
+export function parseBody(text: string, format: WireFormat): Obj {
+  const b = parseObject(text);
+  checkModel(b);
+  checkMessages(b);
   if (b.stream !== undefined && b.stream !== null && typeof b.stream !== "boolean") {
     throw invalid("stream must be a boolean", "stream");
   }

@@ -12,6 +12,9 @@ const PATHS: Record<WireFormat, string> = {
   anthropic: "/messages",
 };
 
+/** What a call asks of its target: a model's answer, or embeddings (OpenAI format only). */
+export type Endpoint = "chat" | "embeddings";
+
 /** Sends `body` (serialised JSON; `stream` says whether it asks for a stream). */
 export function sendToTarget(
   target: Target,
@@ -19,6 +22,7 @@ export function sendToTarget(
   stream: boolean,
   signal: AbortSignal,
   passHeaders: Record<string, string> = {},
+  endpoint: Endpoint = "chat",
 ): Promise<UpstreamReply> {
   const p = target.provider;
   const { list, configured } = fixedHeaders(p);
@@ -32,7 +36,8 @@ export function sendToTarget(
     const beta = configured["anthropic-beta"] ?? passHeaders["anthropic-beta"];
     if (beta) headers.push("anthropic-beta", beta);
   }
-  return post(`${p.baseUrl}${PATHS[p.type]}`, headers, body, signal, p.timeoutMs);
+  const path = endpoint === "embeddings" ? "/embeddings" : PATHS[p.type];
+  return post(`${p.baseUrl}${path}`, headers, body, signal, p.timeoutMs);
 }
 
 /** Headers set per call; a provider's configured value for one of them still wins. */

@@ -14,6 +14,7 @@
  */
 import type { IncomingMessage } from "node:http";
 import type { WireFormat } from "../config.js";
+import type { SseTranslator } from "../formats/events.js";
 import { anthropicUsage, openaiUsage, type Usage } from "./usage.js";
 
 export interface RelayEnd {
@@ -27,7 +28,13 @@ export interface RelayEnd {
 }
 
 export interface RelayOptions {
+  /** The provider's wire format. */
   format: WireFormat;
+  /**
+   * The caller's, when it differs: each provider event is read for usage as usual, then
+   * `translate` makes the caller's events of it (formats/translate-stream.ts).
+   */
+  caller?: { format: WireFormat; translate: SseTranslator } | undefined;
   /** OpenAI: the caller did not ask for usage, so usage is removed from what it sees. */
   stripUsage: boolean;
   keepTranscript: boolean;
@@ -63,6 +70,8 @@ export function relayStream(
     });
   };
 
+  const translate = opts.caller?.translate;
+
   /** Processes one SSE event block; returns what to forward ("" to drop it). */
   const handle = (block: string): string => {
     let event = "";
@@ -71,6 +80,12 @@ export function relayStream(
       if (line.startsWith("data:")) data += line.slice(line[5] === " " ? 6 : 5);
       else if (line.startsWith("event:")) event = line.slice(6).trim();
     }
+    const forward = read(block, event, data);
+    return translate === undefined ? forward : translate(event, data);
+  };
+
+  /** Reads usage and the end out of one provider event; returns it as relayed as is. */
+  const read = (block: string, event: string, data: string): string => {
     if (opts.format === "openai") {
       if (data === "[DONE]") {
         complete = true;
@@ -109,7 +124,7 @@ export function relayStream(
 
   const errorEvent = (message: string): string => {
     const code = "OUTLAST_GATEWAY_STREAM_INTERRUPTED";
-    return opts.format === "openai"
+    return (opts.caller?.format ?? opts.format) === "openai"
       ? `data: ${JSON.stringify({ error: { message, type: "server_error", param: null, code } })}\n\n`
       : `event: error\ndata: ${JSON.stringify({ type: "error", error: { type: "api_error", message, code } })}\n\n`;
   };

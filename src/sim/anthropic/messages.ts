@@ -6,6 +6,7 @@ import { admit, type SimContext } from "../engine.js";
 import { sendJson, startSse } from "../http.js";
 import { newId } from "../ids.js";
 import { type ProducedReply, produceReply, type StopReason } from "../reply.js";
+import { ScriptedError } from "../scripted.js";
 import {
   groupEvents,
   jsonWith,
@@ -75,10 +76,18 @@ export function handleMessages(
       maxTokens: p.maxTokens,
       toolsAllowed: p.toolsAllowed,
       toolIdPrefix: "toolu_",
+      tools: p.tools,
     });
   } catch (err) {
     ctx.stats.count("errors", name);
     const headers = anthropicHeaders(requestId, limits);
+    if (err instanceof ScriptedError) {
+      const type = err.status < 500 ? "invalid_request_error" : "api_error";
+      exchange.later(latencyMs, () =>
+        sendAnthropicError(res, err.status, headers, type, err.message),
+      );
+      return;
+    }
     sendAnthropicError(
       res,
       500,

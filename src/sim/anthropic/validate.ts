@@ -13,6 +13,8 @@ export interface MessagesRequest {
   /** Tools were declared and `tool_choice` is not `{type:"none"}`. */
   toolsAllowed: boolean;
   toolsText: string;
+  /** `tools` as sent, for reply scripts. */
+  tools: unknown;
 }
 
 export type Parsed = { ok: true; value: MessagesRequest } | { ok: false; message: string };
@@ -68,6 +70,7 @@ export function parseMessages(body: unknown): Parsed {
       stream: body.stream === true,
       toolsAllowed: hasTools && !(isRecord(choice) && choice.type === "none"),
       toolsText: hasTools ? JSON.stringify(tools) : "",
+      tools,
     },
   };
 }

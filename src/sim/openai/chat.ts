@@ -6,10 +6,17 @@ import { admit, type SimContext } from "../engine.js";
 import { sendJson, startSse } from "../http.js";
 import { newId } from "../ids.js";
 import { DEFAULT_OUTPUT_TOKENS, type ProducedReply, produceReply } from "../reply.js";
+import { ScriptedError } from "../scripted.js";
 import { dataEvent, groupEvents, jsonWith, paceStream, type SseEvent, textPieces } from "../sse.js";
 import { countPrompt } from "../tokens.js";
 import { parseChat } from "./validate.js";
-import { openaiHeaders, SERVER_ERROR, sendOpenAIError, sendOpenAIRateLimited } from "./wire.js";
+import {
+  invalidRequest,
+  openaiHeaders,
+  SERVER_ERROR,
+  sendOpenAIError,
+  sendOpenAIRateLimited,
+} from "./wire.js";
 
 const FINGERPRINT = "fp_sim";
 
@@ -63,10 +70,22 @@ export function handleChat(
       maxTokens: p.maxTokens,
       toolsAllowed: p.toolsAllowed,
       toolIdPrefix: "call_",
+      tools: p.tools,
+      responseFormat: p.responseFormat,
     });
   } catch (err) {
     ctx.stats.count("errors", name);
-    sendOpenAIError(res, 500, openaiHeaders(requestId, startedAt, limits), {
+    const headers = openaiHeaders(requestId, startedAt, limits);
+    if (err instanceof ScriptedError) {
+      exchange.later(latencyMs, () =>
+        sendOpenAIError(res, err.status, headers, {
+          ...(err.status < 500 ? invalidRequest(err.message) : SERVER_ERROR),
+          message: err.message,
+        }),
+      );
+      return;
+    }
+    sendOpenAIError(res, 500, headers, {
       ...SERVER_ERROR,
       message: `The simulated model's reply script threw: ${String(err)}`,
     });

@@ -1,6 +1,7 @@
 /**
- * `POST /v1/embeddings`: deterministic unit vectors seeded by a hash of each input, so
- * equal texts embed equally across runs and processes.
+ * `POST /v1/embeddings`: deterministic unit vectors that carry meaning a test can rely
+ * on — hashed bag-of-words, so equal texts embed equally across runs and processes, and
+ * texts that share words are near (cosine ≈ the share of their words in common).
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { admit, type SimContext } from "../engine.js";
@@ -67,20 +68,27 @@ export function handleEmbeddings(
   });
 }
 
+/** Words: runs of letters or digits, lower-cased. */
+const WORD = /[\p{L}\p{N}]+/gu;
+
 /**
- * A unit-length vector drawn from a PRNG seeded with the text's hash.
+ * Hashed bag-of-words: each distinct word adds a pseudo-random vector seeded by its hash
+ * (a random projection of the word counts), and the sum is scaled to unit length. Two
+ * texts with no word in common are nearly orthogonal (cosine ~0 ± 1/√dimensions); each
+ * shared word moves them closer. A text without words embeds as its whole string.
  *
  * @example embed("hello", 64).length // 64
+ * @example cosine(embed("red apple", 64), embed("green apple", 64)) > 0.3 // true
  */
 export function embed(text: string, dimensions: number): Float32Array {
-  const next = seededRandom(fnv1a(text));
+  const words = text.toLowerCase().match(WORD) ?? [text];
   const v = new Float32Array(dimensions);
-  let norm = 0;
-  for (let i = 0; i < dimensions; i++) {
-    const x = next() * 2 - 1;
-    v[i] = x;
-    norm += x * x;
+  for (const word of words) {
+    const next = seededRandom(fnv1a(word));
+    for (let i = 0; i < dimensions; i++) v[i] = v[i]! + (next() * 2 - 1);
   }
+  let norm = 0;
+  for (let i = 0; i < dimensions; i++) norm += v[i]! * v[i]!;
   const scale = norm > 0 ? 1 / Math.sqrt(norm) : 0;
   for (let i = 0; i < dimensions; i++) v[i] = v[i]! * scale;
   return v;

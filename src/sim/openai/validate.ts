@@ -17,6 +17,9 @@ export interface ChatRequest {
   toolsAllowed: boolean;
   /** Tool definitions as text: they count toward prompt tokens. */
   toolsText: string;
+  /** `tools` and `response_format` as sent, for reply scripts. */
+  tools: unknown;
+  responseFormat: unknown;
 }
 
 const ROLES = new Set(["system", "developer", "user", "assistant", "tool", "function"]);
@@ -115,6 +118,8 @@ export function parseChat(body: unknown): Parsed<ChatRequest> {
       includeUsage: isRecord(streamOptions) && streamOptions.include_usage === true,
       toolsAllowed: hasTools && body.tool_choice !== "none",
       toolsText: hasTools ? JSON.stringify(tools) : "",
+      tools,
+      responseFormat: body.response_format,
     },
   };
 }
