@@ -13,7 +13,7 @@ const tracked = execFileSync("git", ["ls-files"], { cwd: ROOT, encoding: "utf8" 
  * Why a link leaves the repository, or null when it stays inside (or goes to a public
  * site over http(s), or is an in-page anchor or a mailto).
  */
-export function leavesRepo(file: string, target: string): string | null {
+function leavesRepo(file: string, target: string): string | null {
   if (/^https?:\/\//i.test(target) || /^mailto:/i.test(target) || target.startsWith("#")) {
     return null;
   }
