@@ -22,6 +22,22 @@ export interface RunResource {
   [key: string]: unknown;
 }
 
+/** `GET /v1/workers`: live workers and the queues they serve. */
+export interface WorkersOverview {
+  workers: {
+    id: string;
+    hostname: string;
+    pid: number;
+    queues: string[];
+    concurrency: number | null;
+    slots: { in_use: number | null; free: number | null };
+    started_at: string;
+    last_heartbeat_at: string;
+    lease_expires_at: string;
+  }[];
+  queues: { name: string; workers: number; free_slots: number }[];
+}
+
 export class OutlastApiError extends Error {
   constructor(
     readonly status: number,
@@ -219,6 +235,11 @@ export class OutlastClient {
       // The stream ended before the run did (a restart, a proxy): resume after a pause.
       await new Promise((r) => setTimeout(r, 500));
     }
+  }
+
+  /** Live workers, their queues and slots; per queue, how many workers serve it. */
+  workers(): Promise<WorkersOverview> {
+    return this.request("GET", "/v1/workers");
   }
 
   /** Requeues a failed run; completed steps are not repeated. */
