@@ -169,7 +169,8 @@ export class OutlastClient {
   }
 
   /**
-   * A run's events as they happen (server-sent events), until its final event. A dropped
+   * A run's events as they happen (server-sent events), until its final event (the last
+   * one, for a failed run that was resumed: the stream goes on to its new end). A dropped
    * connection is resumed with Last-Event-ID from the last event seen, so each event comes
    * exactly once and in order.
    *
@@ -219,6 +220,9 @@ export class OutlastClient {
         }
         throw new OutlastApiError(res.status, e?.code ?? `HTTP_${res.status}`, e?.message ?? text);
       }
+      // A final event ends the watch only when the server ends the stream after it: a
+      // failed run that was resumed has later events (queued, running, …, its new end).
+      let final = false;
       try {
         for await (const msg of parseSse(res.body)) {
           const ev = JSON.parse(msg.data) as RunEvent;
@@ -226,8 +230,9 @@ export class OutlastClient {
           after = ev.seq;
           failures = 0;
           yield ev;
-          if (FINAL_EVENTS.has(ev.type)) return;
+          final = FINAL_EVENTS.has(ev.type);
         }
+        if (final) return;
       } catch (err) {
         if (opts.signal?.aborted) return;
         if (++failures > maxReconnects) throw err;
