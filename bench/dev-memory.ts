@@ -181,10 +181,10 @@ console.log(
   `\noutlast dev resident memory, MB (${values["settle-s"]} s after ready; after ${RUNS} runs of hello)\n`,
 );
 console.log(
-  "| start       | ready ms | when          |   rss |  wasm (n) | js+native | files |  tree |  peak |",
+  "| start       | ready ms | when             |   rss |  wasm (n) | js+native | files |  tree |  peak |",
 );
 console.log(
-  "|-------------|----------|---------------|-------|-----------|-----------|-------|-------|-------|",
+  "|-------------|----------|------------------|-------|-----------|-----------|-------|-------|-------|",
 );
 for (const r of rows) {
   for (const [when, b] of [
@@ -192,7 +192,7 @@ for (const r of rows) {
     [`after ${RUNS} runs`, r.loaded],
   ] as const) {
     console.log(
-      `| ${r.label.padEnd(11)} | ${String(r.readyMs).padStart(8)} | ${when.padEnd(13)} | ${f(b.rss)} | ${f(b.wasm)} (${b.wasmMemories}) | ${f(b.jsNative).padStart(9)} | ${f(b.files)} | ${f(b.tree)} | ${f(b.peak)} |`,
+      `| ${r.label.padEnd(11)} | ${String(r.readyMs).padStart(8)} | ${when.padEnd(16)} | ${f(b.rss)} | ${f(b.wasm)} (${b.wasmMemories}) | ${f(b.jsNative).padStart(9)} | ${f(b.files)} | ${f(b.tree)} | ${f(b.peak)} |`,
     );
   }
 }
