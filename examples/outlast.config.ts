@@ -1,5 +1,6 @@
 import { defineConfig } from "outlast";
 import { hello } from "./agents/hello.js";
+import { release } from "./agents/release.js";
 import { research } from "./agents/research.js";
 
 /**
@@ -11,6 +12,6 @@ import { research } from "./agents/research.js";
  *   models: { fast: "openai/gpt-4o-mini", smart: "openai/gpt-4o" },
  */
 export default defineConfig({
-  agents: [hello, research],
+  agents: [hello, research, release],
   queues: { default: {}, heavy: { concurrency: 2 } },
 });

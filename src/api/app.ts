@@ -23,6 +23,7 @@ import { registerHealthRoutes } from "./routes/health.js";
 import { registerQuotaRoutes } from "./routes/quota.js";
 import { registerRunRoutes } from "./routes/runs.js";
 import { registerWebhookRoutes } from "./routes/webhooks.js";
+import { registerWorkerRoutes } from "./routes/workers.js";
 
 export interface ApiOptions {
   service: RunService;
@@ -119,6 +120,7 @@ export function createApi(opts: ApiOptions): OpenAPIHono {
   registerHealthRoutes(app, ready);
   registerRunRoutes(app, opts.service, opts.webhooks);
   registerEventRoutes(app, { service: opts.service, signal: opts.shutdown });
+  registerWorkerRoutes(app, opts.service);
   app.use("/v1/webhooks/*", limitTo(limit));
   app.use("/v1/webhooks", limitTo(limit));
   registerWebhookRoutes(app, { db: opts.service.db, config: { webhooks: opts.webhooks } });

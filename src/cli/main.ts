@@ -10,6 +10,7 @@ import { registerServe } from "./commands/serve.js";
 import { registerSim } from "./commands/sim.js";
 import { registerUsage } from "./commands/usage.js";
 import { registerWorker } from "./commands/worker.js";
+import { registerWorkers } from "./commands/workers.js";
 import { CliError } from "./errors.js";
 
 const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
@@ -26,6 +27,7 @@ registerMigrate(program);
 registerRuns(program);
 registerSim(program);
 registerUsage(program);
+registerWorkers(program);
 
 try {
   await program.parseAsync();

@@ -28,6 +28,22 @@ export interface RunResource {
   [key: string]: unknown;
 }
 
+/** `GET /v1/workers`: live workers and the queues they serve. */
+export interface WorkersOverview {
+  workers: {
+    id: string;
+    hostname: string;
+    pid: number;
+    queues: string[];
+    concurrency: number | null;
+    slots: { in_use: number | null; free: number | null };
+    started_at: string;
+    last_heartbeat_at: string;
+    lease_expires_at: string;
+  }[];
+  queues: { name: string; workers: number; free_slots: number }[];
+}
+
 export class OutlastApiError extends Error {
   constructor(
     readonly status: number,
@@ -159,7 +175,8 @@ export class OutlastClient {
   }
 
   /**
-   * A run's events as they happen (server-sent events), until its final event. A dropped
+   * A run's events as they happen (server-sent events), until its final event (the last
+   * one, for a failed run that was resumed: the stream goes on to its new end). A dropped
    * connection is resumed with Last-Event-ID from the last event seen, so each event comes
    * exactly once and in order.
    *
@@ -209,6 +226,9 @@ export class OutlastClient {
         }
         throw new OutlastApiError(res.status, e?.code ?? `HTTP_${res.status}`, e?.message ?? text);
       }
+      // A final event ends the watch only when the server ends the stream after it: a
+      // failed run that was resumed has later events (queued, running, …, its new end).
+      let final = false;
       try {
         for await (const msg of parseSse(res.body)) {
           const ev = JSON.parse(msg.data) as RunEvent;
@@ -216,8 +236,9 @@ export class OutlastClient {
           after = ev.seq;
           failures = 0;
           yield ev;
-          if (FINAL_EVENTS.has(ev.type)) return;
+          final = FINAL_EVENTS.has(ev.type);
         }
+        if (final) return;
       } catch (err) {
         if (opts.signal?.aborted) return;
         if (++failures > maxReconnects) throw err;
@@ -225,6 +246,11 @@ export class OutlastClient {
       // The stream ended before the run did (a restart, a proxy): resume after a pause.
       await new Promise((r) => setTimeout(r, 500));
     }
+  }
+
+  /** Live workers, their queues and slots; per queue, how many workers serve it. */
+  workers(): Promise<WorkersOverview> {
+    return this.request("GET", "/v1/workers");
   }
 
   /** Requeues a failed run; completed steps are not repeated. */

@@ -8,6 +8,10 @@ export interface LivenessOptions {
   heartbeatIntervalMs: number;
   leaseTtlMs: number;
   reapIntervalMs: number;
+  /** The worker's slots, recorded at registration. */
+  concurrency: number;
+  /** Slots taken now; each heartbeat records it (GET /v1/workers). */
+  slotsInUse: () => number;
 }
 
 /**
@@ -18,7 +22,7 @@ export interface LivenessOptions {
  *    SIGKILL), and every peer's reaper — which runs every `reapIntervalMs` — sees the lock
  *    gone and gives the dead worker's runs back to the queue.
  * 2. A heartbeat (one UPDATE per worker, however many runs it holds) extends the worker's
- *    lease. A hung or partitioned worker stops renewing and is reaped after `leaseTtlMs`
+ *    lease, and records the slots in use on the way (what `GET /v1/workers` shows). A hung or partitioned worker stops renewing and is reaped after `leaseTtlMs`
  *    (this also covers poolers in transaction mode, where session locks do not work).
  * 3. On PGlite one process owns the database, so at start-up every other worker is dead.
  *
@@ -102,13 +106,19 @@ export class Liveness {
       pid: process.pid,
       lockKey: this.lockKey,
       ttlMs: this.opts.leaseTtlMs,
+      concurrency: this.opts.concurrency,
+      slotsInUse: this.opts.slotsInUse(),
     });
     this.lastRenewal = Date.now();
   }
 
   private async heartbeat(): Promise<void> {
     try {
-      const alive = await this.repo.heartbeat(this.workerId, this.opts.leaseTtlMs);
+      const alive = await this.repo.heartbeat(
+        this.workerId,
+        this.opts.leaseTtlMs,
+        this.opts.slotsInUse(),
+      );
       if (!alive) {
         this.onLeaseLost("a peer declared this worker dead");
         await this.register();

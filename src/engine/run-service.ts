@@ -84,6 +84,13 @@ export class RunService {
     return [...this.agents.keys()];
   }
 
+  /** The queues this deployment knows: configured ones and every agent's. */
+  queueNames(): string[] {
+    return [
+      ...new Set([...this.queues, ...[...this.agents.values()].map((a) => a.queue ?? "default")]),
+    ];
+  }
+
   async submit(req: SubmitRequest): Promise<SubmitResult> {
     const agent = this.agents.get(req.agent);
     if (!agent) {

@@ -178,6 +178,8 @@ export class Worker {
         heartbeatIntervalMs: opts.heartbeatIntervalMs ?? 2_000,
         leaseTtlMs: opts.leaseTtlMs ?? 15_000,
         reapIntervalMs: opts.reapIntervalMs ?? 500,
+        concurrency: this.concurrency,
+        slotsInUse: () => Math.min(this.concurrency, Math.max(0, this.busy)),
       },
       this.log,
       (why) => this.abortAll(new LeaseLostError(`worker lease lost: ${why}`)),
@@ -389,12 +391,18 @@ export class Worker {
         });
         if (!ok) log.warn("run finished after its claim ended; the result was discarded");
         else if (outcome.kind === "failed")
-          log.warn("run failed", { error: errorJson(outcome.error).message });
+          log.info("run failed", failureFields(run, outcome.error));
         return;
       }
       case "retry":
       case "throttled": {
         const error = errorJson(outcome.error);
+        if (outcome.kind === "retry") {
+          log.info("attempt failed; the run will retry", {
+            ...failureFields(run, outcome.error),
+            retryInMs: Math.round(outcome.delayMs),
+          });
+        }
         await withDbRetry(
           () =>
             this.repo.requeueRun({
@@ -475,6 +483,17 @@ export class Worker {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, Math.max(0, ms)));
+}
+
+/** What a log line about a failed attempt says: which attempt, and the error's code and message. */
+function failureFields(run: ClaimedRun, error: unknown): Record<string, unknown> {
+  const e = errorJson(error);
+  return {
+    attempt: run.attempt,
+    maxAttempts: run.max_attempts,
+    ...(e.code ? { code: e.code } : {}),
+    error: e.message,
+  };
 }
 
 function unknownAgent(name: string): Error {

@@ -1,7 +1,9 @@
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readdirSync } from "node:fs";
 import { PGlite } from "@electric-sql/pglite";
 import type { Db, Queryable, SessionLock } from "./db.js";
 import { lockDataDir } from "./dir-lock.js";
+import { hasDatabase, initDataDirInChild } from "./pglite-initdb.js";
+import { PGLITE_START_PARAMS } from "./pglite-settings.js";
 
 /**
  * Embedded PostgreSQL (WASM) persisted to a folder. One process owns the folder, so
@@ -19,13 +21,21 @@ export class PgliteDb implements Db {
     private readonly unlock: () => void,
   ) {}
 
-  /** `dataDir` undefined keeps the database in memory (tests). */
+  /**
+   * `dataDir` undefined keeps the database in memory (tests). An empty data folder gets
+   * its database from a short-lived child process (pglite-initdb.ts), which keeps initdb's
+   * memory out of this one.
+   */
   static async open(dataDir?: string): Promise<PgliteDb> {
-    if (!dataDir) return new PgliteDb(await PGlite.create({}), () => {});
+    const startParams = [...PGLITE_START_PARAMS];
+    if (!dataDir) return new PgliteDb(await PGlite.create({ startParams }), () => {});
     mkdirSync(dataDir, { recursive: true });
     const unlock = lockDataDir(dataDir);
     try {
-      return new PgliteDb(await PGlite.create({ dataDir }), unlock);
+      if (!hasDatabase(dataDir) && readdirSync(dataDir).length === 0) {
+        await initDataDirInChild(dataDir);
+      }
+      return new PgliteDb(await PGlite.create({ dataDir, startParams }), unlock);
     } catch (err) {
       unlock();
       throw err;

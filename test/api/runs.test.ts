@@ -299,6 +299,7 @@ describe.each(BACKENDS)("runs API on %s", (backend) => {
       "/v1/webhooks/deliveries/{id}/redeliver",
       "/v1/webhooks/secret",
       "/v1/webhooks/{id}",
+      "/v1/workers",
     ]);
     const post = res.body.paths["/v1/runs"].post;
     expect(Object.keys(post.responses)).toEqual(expect.arrayContaining(["200", "202", "400"]));

@@ -64,5 +64,13 @@ describe("outlast runs signal / resume", () => {
     // "first" ran once, before the failure; only the failed step ran again.
     const steps = (await client.steps(id)).steps.map((s) => s.name);
     expect(steps).toEqual(["first", "second"]);
+    // Watching it now follows past the first end to the run's last (`outlast runs watch`).
+    const types: string[] = [];
+    for await (const ev of client.events(id)) types.push(ev.type);
+    expect(types.filter((t) => t === "run.failed" || t === "run.succeeded")).toEqual([
+      "run.failed",
+      "run.succeeded",
+    ]);
+    expect(types.at(-1)).toBe("run.succeeded");
   });
 });

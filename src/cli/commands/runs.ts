@@ -71,6 +71,7 @@ export function registerRuns(program: Command): void {
     .description("submit a run")
     .option("-i, --input <json>", "input as JSON", "{}")
     .option("-w, --wait", "show the run's events live until it finishes, then print it")
+    .option("-q, --quiet", "print only the run's id (for scripts: run=$(outlast runs submit …))")
     .option("--queue <name>")
     .option("--priority <n>", "higher runs first", Number)
     .option("--idempotency-key <key>")
@@ -81,6 +82,7 @@ export function registerRuns(program: Command): void {
         o: {
           input: string;
           wait?: boolean;
+          quiet?: boolean;
           queue?: string;
           priority?: number;
           idempotencyKey?: string;
@@ -103,7 +105,8 @@ export function registerRuns(program: Command): void {
           ...(o.thread ? { thread_id: o.thread } : {}),
         });
         const final = o.wait ? await follow(c, run.id) : run;
-        print(final);
+        if (o.quiet) process.stdout.write(`${final.id}\n`);
+        else print(final);
         if (o.wait && final.status !== "succeeded") process.exitCode = 1;
       },
     );

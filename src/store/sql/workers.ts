@@ -3,17 +3,22 @@
  * per worker renews them all, however many runs it executes.
  */
 
-/** $1 id, $2 queues text[], $3 hostname, $4 pid, $5 lock key|null, $6 ttl ms */
+/** $1 id, $2 queues text[], $3 hostname, $4 pid, $5 lock key|null, $6 ttl ms, $7 concurrency, $8 slots in use */
 export const REGISTER_WORKER = `
-INSERT INTO outlast.workers (id, queues, hostname, pid, lock_key, expires_at)
-VALUES ($1, $2::text[], $3, $4, $5, now() + ($6::int * interval '1 millisecond'))
+INSERT INTO outlast.workers (id, queues, hostname, pid, lock_key, expires_at, concurrency, slots_in_use)
+VALUES ($1, $2::text[], $3, $4, $5, now() + ($6::int * interval '1 millisecond'), $7, $8)
 ON CONFLICT (id) DO UPDATE SET lock_key = EXCLUDED.lock_key, heartbeat_at = now(),
-  expires_at = EXCLUDED.expires_at`;
+  expires_at = EXCLUDED.expires_at, concurrency = EXCLUDED.concurrency,
+  slots_in_use = EXCLUDED.slots_in_use`;
 
-/** $1 id, $2 ttl ms. No row back: the worker was declared dead and must re-register. */
+/**
+ * $1 id, $2 ttl ms, $3 slots in use. No row back: the worker was declared dead and must
+ * re-register. The slots ride on the heartbeat, so showing them costs no statement.
+ */
 export const HEARTBEAT = `
 UPDATE outlast.workers
-SET heartbeat_at = now(), expires_at = now() + ($2::int * interval '1 millisecond')
+SET heartbeat_at = now(), expires_at = now() + ($2::int * interval '1 millisecond'),
+  slots_in_use = $3
 WHERE id = $1
 RETURNING id`;
 
@@ -21,6 +26,14 @@ RETURNING id`;
 export const SERVED_QUEUES = `
 SELECT DISTINCT q AS queue FROM outlast.workers, unnest(queues) AS q
 WHERE expires_at > now() AND q = ANY($1::text[])`;
+
+/** Live workers (lease not expired), oldest first. No parameters. */
+export const LIST_WORKERS = `
+SELECT id, queues, hostname, pid, concurrency, slots_in_use, started_at, heartbeat_at,
+  expires_at
+FROM outlast.workers
+WHERE expires_at > now()
+ORDER BY started_at, id`;
 
 /** $1 id */
 export const DEREGISTER_WORKER = `DELETE FROM outlast.workers WHERE id = $1`;
