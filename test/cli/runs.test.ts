@@ -1,17 +1,14 @@
 import { execFile } from "node:child_process";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { promisify } from "node:util";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { OutlastClient } from "../../src/client/client.js";
-import { type CliProcess, ROOT, spawnCli, until } from "../helpers/processes.js";
+import { devSuite, ROOT, until } from "../helpers/processes.js";
 
 const run = promisify(execFile);
 
 /** The `outlast runs` commands against a real `outlast dev`, as a user types them. */
 describe("outlast runs signal / resume", () => {
-  let dev: CliProcess;
+  const suite = devSuite("test/fixtures/cli.config.ts");
   let url: string;
   let client: OutlastClient;
 
@@ -24,19 +21,9 @@ describe("outlast runs signal / resume", () => {
     return JSON.parse(stdout) as { id: string; status: string; output: unknown };
   };
 
-  beforeAll(async () => {
-    const dir = mkdtempSync(join(tmpdir(), "outlast-cli-"));
-    dev = spawnCli(["dev", "--config", "test/fixtures/cli.config.ts", "--port", "0"], {
-      DATABASE_URL: undefined,
-      OUTLAST_DATA_DIR: join(dir, "data"),
-    });
-    url = (await dev.waitFor(/running at http:\/\/\S+/, 60_000)).replace("running at ", "");
+  beforeAll(() => {
+    url = suite.url;
     client = new OutlastClient({ url });
-  });
-
-  afterAll(async () => {
-    dev?.child.kill("SIGTERM");
-    await dev?.exited;
   });
 
   it("signals a waiting run", async () => {

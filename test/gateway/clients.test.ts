@@ -1,15 +1,3 @@
-/**
- * The clients people point at Outlast, each against a real `outlast dev` (scripted
- * simulator behind the gateway), with tool calls where the client supports them:
- * @anthropic-ai/sdk, openai (chat, Responses, embeddings), the Vercel AI SDK (Responses
- * and chat), LangChain's ChatOpenAI and the OpenAI Agents SDK on its default Responses
- * path. Every call carries its own x-outlast-feature / x-outlast-tenant, and /v1/usage
- * must attribute each one; a stream translated across formats is billed exactly what the
- * simulator counted.
- */
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { createOpenAI } from "@ai-sdk/openai";
 import Anthropic from "@anthropic-ai/sdk";
 import { tool as langchainTool } from "@langchain/core/tools";
@@ -23,12 +11,12 @@ import {
 } from "@openai/agents";
 import { generateText, jsonSchema, stepCountIs, streamText, tool } from "ai";
 import OpenAI from "openai";
-import { afterAll, beforeAll, expect, test } from "vitest";
+import { beforeAll, expect, test } from "vitest";
 import { z } from "zod";
 import type { SimStats } from "../../src/sim/index.js";
-import { type CliProcess, spawnCli } from "../helpers/processes.js";
+import { devSuite } from "../helpers/processes.js";
 
-let dev: CliProcess;
+const suite = devSuite("test/fixtures/clients.config.ts");
 let url: string;
 let simUrl: string;
 /** Calls made per feature, to compare with /v1/usage. */
@@ -53,19 +41,9 @@ const weatherSchema = {
   additionalProperties: false,
 };
 
-beforeAll(async () => {
-  const dir = mkdtempSync(join(tmpdir(), "outlast-clients-"));
-  dev = spawnCli(["dev", "--config", "test/fixtures/clients.config.ts", "--port", "0"], {
-    DATABASE_URL: undefined,
-    OUTLAST_DATA_DIR: join(dir, "data"),
-  });
-  url = (await dev.waitFor(/running at http:\/\/\S+/, 60_000)).replace("running at ", "");
-  simUrl = (await dev.waitFor(/simulated, at http:\/\/\S+/)).replace("simulated, at ", "");
-}, 90_000);
-
-afterAll(async () => {
-  dev?.child.kill("SIGTERM");
-  await dev?.exited;
+beforeAll(() => {
+  url = suite.url;
+  simUrl = suite.simUrl;
 });
 
 const simStats = async () => (await (await fetch(`${simUrl}/stats`)).json()) as SimStats;

@@ -1,5 +1,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll } from "vitest";
 import type { Db } from "../../src/store/db.js";
@@ -123,6 +125,35 @@ export function processSuite(): { url: string; db: Db; procs: CliProcess[] } {
     await Promise.all(suite.procs.map((p) => p.exited));
     await suite.db?.close();
     await drop?.();
+  });
+  return suite;
+}
+
+/**
+ * A suite that talks to its own `outlast dev` (from source, PGlite in a temporary folder,
+ * a free port), started before the tests and stopped with SIGTERM after. Read the fields
+ * inside tests (they are set in beforeAll).
+ */
+export function devSuite(config: string): { url: string; simUrl: string; dev: CliProcess } {
+  const suite = { url: "", simUrl: "", dev: undefined as unknown as CliProcess };
+  beforeAll(async () => {
+    const dir = mkdtempSync(join(tmpdir(), "outlast-dev-"));
+    suite.dev = spawnCli(["dev", "--config", config, "--port", "0"], {
+      DATABASE_URL: undefined,
+      OUTLAST_DATA_DIR: join(dir, "data"),
+    });
+    suite.url = (await suite.dev.waitFor(/running at http:\/\/\S+/, 60_000)).replace(
+      "running at ",
+      "",
+    );
+    // The banner's last line; the provider line, when there is one, comes before it.
+    await suite.dev.waitFor(/docs: +http/, 10_000);
+    const sim = /simulated, at (http:\/\/\S+)/.exec(suite.dev.output());
+    suite.simUrl = sim?.[1] ?? "";
+  }, 90_000);
+  afterAll(async () => {
+    suite.dev?.child.kill("SIGTERM");
+    await suite.dev?.exited;
   });
   return suite;
 }
