@@ -6,6 +6,7 @@ import { Worker } from "../../src/engine/worker.js";
 import { TerminalError } from "../../src/errors.js";
 import type { Db } from "../../src/store/db.js";
 import { BACKENDS, openTestDb } from "../helpers/db.js";
+import { until } from "../helpers/processes.js";
 
 /** What an agent can tell about an error it caught. */
 interface Seen {
@@ -23,7 +24,7 @@ function seen(err: unknown): Seen {
 // Recorded failures (a terminal step, a failed child run, a signal timeout) are journaled:
 // a replay — after a park, or after `resume` of a failed run — must throw the same errors
 // at the same places, or the agent takes another path than the one it recorded.
-describe.each(BACKENDS)("replay of recorded failures on %s", (backend) => {
+describe.each(BACKENDS)("replay on %s", (backend) => {
   let db: Db;
   let close: () => Promise<void>;
   let service: RunService;
@@ -59,7 +60,22 @@ describe.each(BACKENDS)("replay of recorded failures on %s", (backend) => {
     return caught;
   }
 
+  /** Which code `changing` runs: the test "deploys" another version under a parked run. */
+  let variant: "old" | "renamed" | "rekinded" = "old";
+
   const agents = [
+    defineAgent({
+      name: "changing",
+      // One version throughout, as when a deploy forgets to bump it.
+      version: "1",
+      run: async (ctx) => {
+        if (variant === "old") await ctx.step("charge card", () => "charged");
+        if (variant === "renamed") await ctx.step("send invoice", () => "sent");
+        if (variant === "rekinded") await ctx.sleep("charge card", 1);
+        await ctx.sleep("pause", 50);
+        return variant;
+      },
+    }),
     defineAgent({
       name: "doomed",
       run: async () => {
@@ -98,6 +114,7 @@ describe.each(BACKENDS)("replay of recorded failures on %s", (backend) => {
     views.clear();
     bodies.length = 0;
     fixed = false;
+    variant = "old";
   });
 
   afterEach(async () => {
@@ -162,5 +179,28 @@ describe.each(BACKENDS)("replay of recorded failures on %s", (backend) => {
     expect(bodies).toEqual([`refuse:${run.id}`]);
     // The failed child is not started again by the replay.
     await childOf(run.id);
+  });
+
+  it("fails the run with OUTLAST_NONDETERMINISM naming both steps when the code calls another step at a recorded position", async () => {
+    const cases = [
+      { to: "renamed", now: '"send invoice"' },
+      { to: "rekinded", now: 'sleep "charge card"' },
+    ] as const;
+    for (const { to, now } of cases) {
+      variant = "old";
+      const { run } = await service.submit({ agent: "changing" });
+      await until(
+        async () => (await service.get(run.id)).status === "waiting",
+        10_000,
+        "the run to park after its first step",
+      );
+      variant = to;
+      const { run: done } = await service.waitFor(run.id, 10_000);
+      expect(done.status).toBe("failed");
+      expect(done.error?.code).toBe("OUTLAST_NONDETERMINISM");
+      expect(done.error?.message).toContain(
+        `step 1 of run ${run.id}: the journal recorded "charge card" but the code now calls ${now}`,
+      );
+    }
   });
 });
