@@ -163,7 +163,19 @@ describe.each(BACKENDS)("durable control flow on %s", (backend) => {
   });
 
   it("delivers a signal to a waiting run, and keeps one sent before the wait", async () => {
+    // Sent before any worker exists, so before the run can reach its wait: kept until the
+    // wait consumes it.
+    const early = await service.submit({ agent: "approver" });
+    await service.signal(early.run.id, "approval", { ok: false });
+    expect((await service.get(early.run.id)).status).toBe("queued");
     await startWorker();
+    const { run: done2 } = await service.waitFor(early.run.id, 10_000);
+    expect(done2.output).toEqual({ decision: { ok: false } });
+    expect(events).toEqual(["prepare"]);
+    await expect(service.signal(early.run.id, "approval", {})).rejects.toMatchObject({
+      status: 409,
+    });
+
     const { run } = await service.submit({ agent: "approver" });
     await until(
       async () => (await service.get(run.id)).status === "waiting",
@@ -174,15 +186,6 @@ describe.each(BACKENDS)("durable control flow on %s", (backend) => {
     await service.signal(run.id, "approval", { ok: true });
     const { run: done } = await service.waitFor(run.id, 10_000);
     expect(done.output).toEqual({ decision: { ok: true } });
-
-    // Sent before any worker runs it: kept until the wait consumes it.
-    const early = await service.submit({ agent: "approver" });
-    await service.signal(early.run.id, "approval", { ok: false });
-    const { run: done2 } = await service.waitFor(early.run.id, 10_000);
-    expect(done2.output).toEqual({ decision: { ok: false } });
-    await expect(service.signal(early.run.id, "approval", {})).rejects.toMatchObject({
-      status: 409,
-    });
   });
 
   it("times out a signal wait with an error the agent can catch", async () => {
