@@ -10,7 +10,7 @@ import type { Db } from "../../src/store/db.js";
 import { startDeliverer } from "../../src/webhooks/deliverer.js";
 import { BACKENDS, openTestDb } from "../helpers/db.js";
 import { until } from "../helpers/processes.js";
-import { startReceiver } from "../webhooks/helpers.js";
+import { startReceiver, untilDeliveriesSettled } from "../webhooks/helpers.js";
 
 interface Mail {
   from: string;
@@ -155,7 +155,7 @@ describe.each(BACKENDS)("Slack and email notifiers on %s", (backend) => {
     expect(JSON.stringify(badMsg.blocks)).toContain("the API key was revoked");
 
     // Email: only run.failed was asked for.
-    await new Promise((r) => setTimeout(r, 300));
+    await untilDeliveriesSettled(db);
     expect(smtp.mails).toHaveLength(1);
     const mail = smtp.mails[0]!;
     expect(mail.from).toBe("outlast@example.com");
