@@ -80,9 +80,11 @@ describe("a provider 429 during a run", () => {
         // No limits configured: only the provider knows it serves one request at a time.
         providers: { sim: { baseUrl: `${narrow.url}/v1`, apiKey: "k" } },
         models: { narrow: "sim/gpt-4o-mini" },
-        // No in-process retry either: the provider's 1.5 s retry-after would be waited out
-        // within the gateway's upstream retry budget (10 s), and the run would not park.
-        gateway: { llmMaxWaitMs: 100, retries: 0 },
+        // No in-process retry: the provider's 1.5 s retry-after would be waited out within
+        // the gateway's upstream retry budget (10 s), and the run would not park. (And the
+        // default llmMaxWaitMs: a shorter one, 100 ms, once let the limiter's first store
+        // round trip, slow under load, throttle the run before the provider was asked.)
+        gateway: { retries: 0 },
       },
     });
     await gateway.start();
