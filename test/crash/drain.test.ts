@@ -8,7 +8,7 @@ import { type CliProcess, processSuite, spawnCli, until } from "../helpers/proce
 
 const CONFIG = "test/fixtures/drain.config.ts";
 /** The fixture's worker.shutdownGraceMs. */
-const GRACE_MS = 3_000;
+const GRACE_MS = 4_000;
 
 interface Note {
   role: string;
