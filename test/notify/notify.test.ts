@@ -129,7 +129,7 @@ describe.each(BACKENDS)("Slack and email notifiers on %s", (backend) => {
     const { run: ok } = await service.submit({ agent: "researcher" });
     const { run: bad } = await service.submit({ agent: "breaker" });
     const okDone = (await service.waitFor(ok.id, 10_000)).run;
-    await service.waitFor(bad.id, 10_000);
+    const badDone = (await service.waitFor(bad.id, 10_000)).run;
 
     await until(() => slack.received.length >= 2 && smtp.mails.length >= 1, 15_000, "messages");
     const duration = formatDuration(
@@ -161,7 +161,11 @@ describe.each(BACKENDS)("Slack and email notifiers on %s", (backend) => {
     expect(mail.from).toBe("outlast@example.com");
     expect(mail.to).toEqual(["ops@example.com", "oncall@example.com"]);
     const text = readable(mail.raw);
-    expect(text).toMatch(/^Subject: \[Outlast\] Run of breaker failed \(\d+ ms\)/m);
+    // The run's duration as the message formats it ("850 ms", or "1.7 s" on a loaded machine).
+    const badDuration = formatDuration(
+      new Date(badDone.finished_at!).getTime() - new Date(badDone.started_at!).getTime(),
+    );
+    expect(text).toContain(`Subject: [Outlast] Run of breaker failed (${badDuration})`);
     expect(text).toContain("Agent: breaker");
     expect(text).toContain("Status: failed");
     expect(text).toContain("Cost: n/a");
