@@ -136,6 +136,8 @@ describe("chaos: killed workers and a PostgreSQL restart", () => {
     const submitting = submitAll();
     const began = Date.now();
     let kills = 0;
+    /** Kills of a worker that had started (a restarted one takes seconds to come up). */
+    let liveKills = 0;
     let pgRestarted = false;
     while (Date.now() - began < CHAOS_MS) {
       await new Promise((r) => setTimeout(r, 2_000 + Math.random() * 3_000));
@@ -145,12 +147,20 @@ describe("chaos: killed workers and a PostgreSQL restart", () => {
         continue;
       }
       const slot = Math.floor(Math.random() * 3);
-      workers[slot]!.child.kill("SIGKILL");
-      await workers[slot]!.exited;
+      const victim = workers[slot]!;
+      const wasUp = victim.child.exitCode === null && /worker started/.test(victim.output());
+      victim.child.kill("SIGKILL");
+      await victim.exited;
       kills++;
+      if (wasUp && victim.child.signalCode === "SIGKILL") liveKills++;
       start(slot);
     }
     expect(pgRestarted).toBe(true);
+    // A round every 2–5 s, one of them restarting PostgreSQL instead (and taking longer).
+    expect(kills).toBeGreaterThanOrEqual(Math.floor(CHAOS_MS / 5_000) - 2);
+    // Some land on a worker still starting (tsx takes seconds on a loaded machine); at
+    // least a third of the fewest rounds possible must hit a worker that was running.
+    expect(liveKills).toBeGreaterThanOrEqual(Math.floor(CHAOS_MS / 5_000 / 3));
     await submitting;
     const chaosEnded = Date.now();
 
@@ -200,7 +210,7 @@ describe("chaos: killed workers and a PostgreSQL restart", () => {
     expect([...applied.keys()].sort()).toEqual([...keys].sort());
     for (const s of journal) expect(s.output).toBe(applied.get(`${s.run_id}:${s.seq}`));
     console.log(
-      `chaos: ${kills} worker kills, PostgreSQL restarted once, ${applied.size} side effects applied once each, ${repeats} repeated calls absorbed by idempotency keys; all runs done ${drainedMs} ms after the chaos ended`,
+      `chaos: ${kills} worker kills (${liveKills} of a started worker), PostgreSQL restarted once, ${applied.size} side effects applied once each, ${repeats} repeated calls absorbed by idempotency keys; all runs done ${drainedMs} ms after the chaos ended`,
     );
   }, 300_000);
 });

@@ -47,8 +47,9 @@ describe("outlast runs signal / resume", () => {
       20_000,
       "the run to finish",
     );
-    expect((await client.get(id)).output).toBe(3);
-    // "first" ran once, before the failure; only the failed step ran again.
+    // "first" ran once, before the failure (the dev process counts its body's runs); only
+    // the failed step ran again.
+    expect((await client.get(id)).output).toEqual({ sum: 3, firstRan: 1 });
     const steps = (await client.steps(id)).steps.map((s) => s.name);
     expect(steps).toEqual(["first", "second"]);
     // Watching it now follows past the first end to the run's last (`outlast runs watch`).

@@ -46,40 +46,59 @@ afterAll(async () => {
   await drop?.();
 });
 
-function runBurst(): Promise<{
+interface BurstResult {
   calls: { at: number; tokens: number }[];
   errors: number;
   errorSamples: string[];
-}> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      [
-        "--import",
-        "tsx",
-        BURST,
-        dbUrl,
-        sim.url,
-        String(DURATION_MS),
-        String(CONCURRENCY),
-        String(RPM),
-        String(TPM),
-      ],
-      { stdio: ["ignore", "pipe", "pipe"] },
-    );
-    let out = "";
-    let err = "";
-    child.stdout.on("data", (d: Buffer) => (out += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (err += d.toString()));
+}
+
+/** Starts a burst process; it begins once `go()` is called (see fixtures/burst.ts). */
+function startBurst(): { ready: Promise<void>; go: () => void; result: Promise<BurstResult> } {
+  const child = spawn(
+    process.execPath,
+    [
+      "--import",
+      "tsx",
+      BURST,
+      dbUrl,
+      sim.url,
+      String(DURATION_MS),
+      String(CONCURRENCY),
+      String(RPM),
+      String(TPM),
+    ],
+    { stdio: ["pipe", "pipe", "pipe"] },
+  );
+  let out = "";
+  let err = "";
+  let onReady: () => void = () => {};
+  const ready = new Promise<void>((r) => {
+    onReady = r;
+  });
+  child.stdout.on("data", (d: Buffer) => {
+    out += d.toString();
+    if (out.startsWith("ready\n")) onReady();
+  });
+  child.stderr.on("data", (d: Buffer) => (err += d.toString()));
+  const result = new Promise<BurstResult>((resolve, reject) => {
     child.on("exit", (code) => {
       if (code !== 0) return reject(new Error(`burst process exited ${code}: ${err}`));
       resolve(JSON.parse(out.trim().split("\n").at(-1) as string));
     });
   });
+  // A process that dies before it is ready fails the test through `result`.
+  return {
+    ready: Promise.race([ready, result.then(() => {})]),
+    go: () => child.stdin.end("go\n"),
+    result,
+  };
 }
 
 test("four processes share RPM 120 / TPM 20,000: no 429 from the provider, ≥ 90% of the binding limit", async () => {
-  const results = await Promise.all(Array.from({ length: PROCESSES }, runBurst));
+  const bursts = Array.from({ length: PROCESSES }, startBurst);
+  await Promise.all(bursts.map((b) => b.ready));
+  for (const b of bursts) b.go();
+  const results = await Promise.all(bursts.map((b) => b.result));
   const stats = await sim.stats();
   const calls = results.flatMap((r) => r.calls);
   // The window runs from the first answer to the last: process start-up (tsx on two

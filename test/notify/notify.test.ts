@@ -10,7 +10,7 @@ import type { Db } from "../../src/store/db.js";
 import { startDeliverer } from "../../src/webhooks/deliverer.js";
 import { BACKENDS, openTestDb } from "../helpers/db.js";
 import { until } from "../helpers/processes.js";
-import { startReceiver } from "../webhooks/helpers.js";
+import { startReceiver, untilDeliveriesSettled } from "../webhooks/helpers.js";
 
 interface Mail {
   from: string;
@@ -129,7 +129,7 @@ describe.each(BACKENDS)("Slack and email notifiers on %s", (backend) => {
     const { run: ok } = await service.submit({ agent: "researcher" });
     const { run: bad } = await service.submit({ agent: "breaker" });
     const okDone = (await service.waitFor(ok.id, 10_000)).run;
-    await service.waitFor(bad.id, 10_000);
+    const badDone = (await service.waitFor(bad.id, 10_000)).run;
 
     await until(() => slack.received.length >= 2 && smtp.mails.length >= 1, 15_000, "messages");
     const duration = formatDuration(
@@ -155,13 +155,17 @@ describe.each(BACKENDS)("Slack and email notifiers on %s", (backend) => {
     expect(JSON.stringify(badMsg.blocks)).toContain("the API key was revoked");
 
     // Email: only run.failed was asked for.
-    await new Promise((r) => setTimeout(r, 300));
+    await untilDeliveriesSettled(db);
     expect(smtp.mails).toHaveLength(1);
     const mail = smtp.mails[0]!;
     expect(mail.from).toBe("outlast@example.com");
     expect(mail.to).toEqual(["ops@example.com", "oncall@example.com"]);
     const text = readable(mail.raw);
-    expect(text).toMatch(/^Subject: \[Outlast\] Run of breaker failed \(\d+ ms\)/m);
+    // The run's duration as the message formats it ("850 ms", or "1.7 s" on a loaded machine).
+    const badDuration = formatDuration(
+      new Date(badDone.finished_at!).getTime() - new Date(badDone.started_at!).getTime(),
+    );
+    expect(text).toContain(`Subject: [Outlast] Run of breaker failed (${badDuration})`);
     expect(text).toContain("Agent: breaker");
     expect(text).toContain("Status: failed");
     expect(text).toContain("Cost: n/a");

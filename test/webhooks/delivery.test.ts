@@ -49,23 +49,26 @@ describe("webhooks on PostgreSQL: failing receiver, deliverer killed mid-deliver
     const tries = new Map<string, number>();
     const acked = new Map<string, number>();
     const badSignatures: string[] = [];
-    let secrets: string[] = [];
+    /** The secret each receiving path's webhook signs with: its own, and only it. */
+    let secretFor: Record<string, string> = {};
     let hung: { id: string; res: ServerResponse } | undefined;
     let onHang: () => void = () => {};
     const hang = new Promise<void>((r) => {
       onHang = r;
     });
-    const receiver = await startReceiver((req, res) => {
+    const receiver = await startReceiver((req, res, raw) => {
       const id = req.headers["webhook-id"]!;
-      const ok = secrets.some((s) => {
+      const verifies = (secret: string | undefined) => {
         try {
-          new Webhook(s).verify(req.body, req.headers);
+          new Webhook(secret ?? "").verify(req.body, req.headers);
           return true;
         } catch {
           return false;
         }
-      });
-      if (!ok) badSignatures.push(id);
+      };
+      const own = secretFor[raw.url ?? ""];
+      const others = Object.values(secretFor).filter((s) => s !== own);
+      if (!verifies(own) || others.some(verifies)) badSignatures.push(id);
       const n = (tries.get(id) ?? 0) + 1;
       tries.set(id, n);
       if (n <= 3) {
@@ -85,7 +88,7 @@ describe("webhooks on PostgreSQL: failing receiver, deliverer killed mid-deliver
       expect(created.status).toBe(201);
       expect(created.body.secret).toMatch(/^whsec_/);
       const defaultSecret = (await call(app, "GET", "/v1/webhooks/secret")).body.secret as string;
-      secrets = [created.body.secret, defaultSecret];
+      secretFor = { "/hooks": created.body.secret, "/own": defaultSecret };
 
       // Events: queued, then cancelled, of four runs not yet due. The fourth also has a
       // webhook of its own, attached after its first event, that wants its end only.

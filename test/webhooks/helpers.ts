@@ -2,7 +2,8 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { fileURLToPath } from "node:url";
-import { ROOT } from "../helpers/processes.js";
+import type { Db } from "../../src/store/db.js";
+import { ROOT, until } from "../helpers/processes.js";
 
 const DELIVERER = fileURLToPath(new URL("./fixtures/deliverer.ts", import.meta.url));
 
@@ -88,4 +89,25 @@ export async function startReceiver(
         server.close(() => r());
       }),
   };
+}
+
+/**
+ * Waits until the deliverers have fanned out every event written so far and settled every
+ * delivery (delivered or given up): after this, nothing more arrives for those events, so
+ * a test can check that something was not sent without sleeping for a guessed while.
+ */
+export async function untilDeliveriesSettled(db: Db, timeoutMs = 10_000): Promise<void> {
+  await until(
+    async () => {
+      const [r] = await db.query<{ behind: number; pending: number }>(
+        `SELECT (SELECT count(*)::int FROM outlast.events e, outlast.webhook_cursor c
+                 WHERE c.id = 1 AND (e.txid, e.id) > (c.txid, c.event_id)) AS behind,
+                (SELECT count(*)::int FROM outlast.webhook_deliveries
+                 WHERE status = 'pending') AS pending`,
+      );
+      return r?.behind === 0 && r.pending === 0;
+    },
+    timeoutMs,
+    "every event to be fanned out and every delivery settled",
+  );
 }

@@ -14,7 +14,7 @@ import { isPrivateAddress } from "../../src/webhooks/ssrf.js";
 import { call } from "../api/http.js";
 import { BACKENDS, openTestDb } from "../helpers/db.js";
 import { until } from "../helpers/processes.js";
-import { startReceiver } from "./helpers.js";
+import { startReceiver, untilDeliveriesSettled } from "./helpers.js";
 
 describe("webhook signing and the SSRF guard", () => {
   it("signs per Standard Webhooks: the standardwebhooks library verifies it", () => {
@@ -165,8 +165,7 @@ describe.each(BACKENDS)("webhooks on %s", (backend) => {
     const { run: b } = await service.submit({ agent: "beta" });
     await service.waitFor(a.id, 10_000);
     await service.waitFor(b.id, 10_000);
-    await until(() => receiver.received.length >= 3, 10_000, "three deliveries");
-    await new Promise((r) => setTimeout(r, 300));
+    await untilDeliveriesSettled(db);
     const types = receiver.received.map(
       (r) => JSON.parse(r.body) as { type: string; data: { run_id: string } },
     );
@@ -192,7 +191,7 @@ describe.each(BACKENDS)("webhooks on %s", (backend) => {
     );
     const { run: c } = await service.submit({ agent: "alpha" });
     await service.waitFor(c.id, 10_000);
-    await new Promise((r) => setTimeout(r, 400));
+    await untilDeliveriesSettled(db);
     expect(receiver.received).toHaveLength(3);
   });
 
