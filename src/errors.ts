@@ -105,15 +105,19 @@ export interface SerializedError {
   code?: string;
   retryable?: boolean;
   stack?: string;
+  /** What an error class needs to be rebuilt on replay (a child run's id, a signal's name). */
+  data?: Record<string, unknown>;
 }
 
 export function serializeError(err: unknown): SerializedError {
   if (err instanceof Error) {
     const code = (err as { code?: unknown }).code;
+    const data = (err as { data?: unknown }).data;
     return {
       name: err.name,
       message: err.message,
       ...(typeof code === "string" ? { code } : {}),
+      ...(data && typeof data === "object" ? { data: data as Record<string, unknown> } : {}),
       ...(err.stack ? { stack: err.stack } : {}),
     };
   }

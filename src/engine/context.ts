@@ -1,6 +1,5 @@
 import {
   CancelledError,
-  deserializeError,
   errorKind,
   NonDeterminismError,
   type SerializedError,
@@ -14,7 +13,7 @@ import type { Logger } from "../util/log.js";
 import { abortReason } from "../util/signal.js";
 import { parseDuration } from "./duration.js";
 import type { JournalEntry, StartedStep, StepRecord } from "./journal.js";
-import { ChildRunFailedError, SignalTimeoutError } from "./wait-errors.js";
+import { ChildRunFailedError, reviveError, SignalTimeoutError } from "./wait-errors.js";
 
 export interface StepContext {
   /**
@@ -320,7 +319,7 @@ export class RunContextImpl implements RunContext {
           `step ${seq} of run ${this.runId}: the journal recorded ${what(recorded.kind, recorded.name)} but the code now calls ${what(kind, name)}. The agent's code changed under a running run, or it branches on something that is not journaled (time, randomness, I/O outside ctx.step).`,
         );
       }
-      if (recorded.status === "failed") throw deserializeError(recorded.error as SerializedError);
+      if (recorded.status === "failed") throw reviveError(recorded.error as SerializedError);
       return recorded.output;
     }
     this.inFlight++;

@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { defineAgent } from "../../src/engine/agent.js";
 import type { RunContext } from "../../src/engine/context.js";
 import { RunService } from "../../src/engine/run-service.js";
+import { ChildRunFailedError, SignalTimeoutError } from "../../src/engine/wait-errors.js";
 import { Worker } from "../../src/engine/worker.js";
 import { TerminalError } from "../../src/errors.js";
 import type { Db } from "../../src/store/db.js";
@@ -14,11 +15,27 @@ interface Seen {
   code: string | undefined;
   message: string;
   terminal: boolean;
+  /** The class an agent's `instanceof` sees, and what it carries. */
+  cls: string;
+  childRunId?: string;
 }
 
 function seen(err: unknown): Seen {
   const e = err as Error & { code?: string };
-  return { name: e.name, code: e.code, message: e.message, terminal: e instanceof TerminalError };
+  const cls =
+    e instanceof ChildRunFailedError
+      ? "ChildRunFailedError"
+      : e instanceof SignalTimeoutError
+        ? "SignalTimeoutError"
+        : e.constructor.name;
+  return {
+    name: e.name,
+    code: e.code,
+    message: e.message,
+    terminal: e instanceof TerminalError,
+    cls,
+    ...(e instanceof ChildRunFailedError ? { childRunId: e.childRunId } : {}),
+  };
 }
 
 // Recorded failures (a terminal step, a failed child run, a signal timeout) are journaled:
@@ -129,18 +146,22 @@ describe.each(BACKENDS)("replay on %s", (backend) => {
       code: "APP_DECLINED",
       message: "the card was declined",
       terminal: true,
+      cls: "TerminalError",
     },
     {
       name: "ChildRunFailedError",
       code: "OUTLAST_CHILD_FAILED",
       message: `child run ${childId} of agent "doomed" failed: the child gave up`,
       terminal: true,
+      cls: "ChildRunFailedError",
+      childRunId: childId,
     },
     {
       name: "SignalTimeoutError",
       code: "OUTLAST_SIGNAL_TIMEOUT",
       message: 'no signal "approval" arrived within 50 ms',
       terminal: true,
+      cls: "SignalTimeoutError",
     },
   ];
 
