@@ -313,6 +313,9 @@ export class Worker {
       outcome.kind === "succeeded" || outcome.kind === "failed" || outcome.kind === "cancelled";
     if (!finishing) this.wake.notify();
     await this.settle(run, outcome, log);
+    // Woken above before the park was written, the claim loop may have worked out its idle
+    // wait without this run's wake-up time, and slept a whole poll interval past it.
+    if (outcome.kind === "park") this.wake.notify();
   }
 
   private async attempt(run: ClaimedRun, abort: AbortController, log: Logger): Promise<Outcome> {

@@ -335,6 +335,16 @@ describe.each(BACKENDS)("run accounting on %s", (backend) => {
     expect(done.error).toMatchObject({ code: "OUTLAST_CANCELLED", retryable: false });
   });
 
+  it("a short sleep wakes on time, not a poll interval later", async () => {
+    await startWorker({ pollIntervalMs: 30_000 });
+    const { run } = await service.submit({ agent: "patient" });
+    const started = Date.now();
+    const done = await finish(run.id);
+    expect(done.status).toBe("succeeded");
+    // A 50 ms nap and a 50 ms throttle: well under the 30 s poll even on a loaded machine.
+    expect(Date.now() - started).toBeLessThan(10_000);
+  });
+
   it("steps that listen on their signal leave no listener on the run's", async () => {
     const warnings: string[] = [];
     const onWarning = (w: Error) => warnings.push(`${w.name}: ${w.message}`);
