@@ -1,10 +1,16 @@
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { Repo } from "../../src/store/repo.js";
 import { uuidv7 } from "../../src/util/ids.js";
-import { type CliProcess, processSuite, spawnCli, until } from "../helpers/processes.js";
+import {
+  type CliProcess,
+  processSuite,
+  readFields,
+  spawnCli,
+  until,
+} from "../helpers/processes.js";
 
 const CONFIG = "test/fixtures/lease.config.ts";
 
@@ -16,19 +22,12 @@ interface Note {
 }
 
 function readNotes(dir: string): Note[] {
-  let text = "";
-  try {
-    text = readFileSync(join(dir, "ledger"), "utf8");
-  } catch {
-    return [];
-  }
-  return text
-    .split("\n")
-    .filter(Boolean)
-    .map((l) => {
-      const [role, event, runId, seq] = l.split(" ");
-      return { role: role!, event: event!, runId: runId!, seq: Number(seq) };
-    });
+  return readFields(join(dir, "ledger")).map(([role, event, runId, seq]) => ({
+    role: role!,
+    event: event!,
+    runId: runId!,
+    seq: Number(seq),
+  }));
 }
 
 describe("crash: a worker that loses its runs while alive (SIGSTOP past the lease) on PostgreSQL", () => {

@@ -77,7 +77,8 @@ export interface LedgerLine {
   pid: number;
 }
 
-export function readLedger(path: string): LedgerLine[] {
+/** The space-separated fields of each line of a file fixtures append to; none when it is missing. */
+export function readFields(path: string): string[][] {
   let text = "";
   try {
     text = readFileSync(path, "utf8");
@@ -87,10 +88,16 @@ export function readLedger(path: string): LedgerLine[] {
   return text
     .split("\n")
     .filter(Boolean)
-    .map((l) => {
-      const [runId, seq, at, pid] = l.split(" ");
-      return { runId: runId!, seq: Number(seq), at: Number(at), pid: Number(pid) };
-    });
+    .map((l) => l.split(" "));
+}
+
+export function readLedger(path: string): LedgerLine[] {
+  return readFields(path).map(([runId, seq, at, pid]) => ({
+    runId: runId!,
+    seq: Number(seq),
+    at: Number(at),
+    pid: Number(pid),
+  }));
 }
 
 export async function until(
