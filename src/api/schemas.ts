@@ -6,7 +6,7 @@
  */
 import { z } from "@hono/zod-openapi";
 import { RUN_STATUSES } from "../engine/run-states.js";
-import { WAIT_KINDS, type WaitKind } from "../engine/waiting-for.js";
+import { WAIT_KINDS } from "../engine/waiting-for.js";
 import { EVENT_FILTER_RE } from "../events/types.js";
 import { API_ERROR_CODES, type ApiErrorCode } from "./error-codes.js";
 
@@ -98,7 +98,7 @@ export const RunSchema = z
     duration_ms: z.number().nullable().openapi({ description: "finished_at − started_at" }),
     waiting_for: z
       .object({
-        kind: z.enum(WAIT_KINDS as [WaitKind, ...WaitKind[]]).openapi({
+        kind: z.enum(WAIT_KINDS).openapi({
           description:
             "What holds the run: sleep, signal, child (waiting); provider_limit, cap (throttled); retry, scheduled (queued); no_worker (ready, but no live worker serves its queue); budget, thread (reserved). Kinds are added, never changed.",
         }),

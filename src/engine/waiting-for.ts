@@ -16,9 +16,9 @@
  * `budget` and `thread` are reserved for budgets and threads. Kinds are only ever added,
  * never changed: clients switch on them. `reason` is a sentence for people.
  */
-import type { Wait, WaitingFor, WaitKind } from "../store/repo.js";
+import type { Wait, WaitingFor } from "../store/repo.js";
 
-export type { WaitingFor, WaitKind } from "../store/repo.js";
+export { WAIT_KINDS, type WaitingFor, type WaitKind } from "../store/repo.js";
 
 function describeWait(w: Wait): string {
   switch (w.kind) {
@@ -103,16 +103,3 @@ export function noWorkerFor(queue: string): WaitingFor {
     queue,
   };
 }
-
-export const WAIT_KINDS: readonly WaitKind[] = [
-  "sleep",
-  "signal",
-  "child",
-  "provider_limit",
-  "cap",
-  "budget",
-  "thread",
-  "no_worker",
-  "retry",
-  "scheduled",
-];

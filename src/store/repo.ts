@@ -46,17 +46,19 @@ export interface Wait {
 }
 
 /** Why a held run is not running (src/engine/waiting-for.ts lists the kinds). */
-export type WaitKind =
-  | "sleep"
-  | "signal"
-  | "child"
-  | "provider_limit"
-  | "cap"
-  | "budget"
-  | "thread"
-  | "no_worker"
-  | "retry"
-  | "scheduled";
+export const WAIT_KINDS = [
+  "sleep",
+  "signal",
+  "child",
+  "provider_limit",
+  "cap",
+  "budget",
+  "thread",
+  "no_worker",
+  "retry",
+  "scheduled",
+] as const;
+export type WaitKind = (typeof WAIT_KINDS)[number];
 
 /** Why a run is not running (runs.waiting_for); built by src/engine/waiting-for.ts. */
 export interface WaitingFor {
