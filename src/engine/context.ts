@@ -8,11 +8,10 @@ import {
   TimeoutError,
 } from "../errors.js";
 import type { ChatRequest, ChatResult, LlmClient } from "../llm/types.js";
-import type { Wait, WaitingFor } from "../store/repo.js";
+import type { JournalEntry, StartedStep, StepRecord, Wait, WaitingFor } from "../types/index.js";
 import type { Logger } from "../util/log.js";
 import { abortReason } from "../util/signal.js";
 import { parseDuration } from "./duration.js";
-import type { JournalEntry, StartedStep, StepRecord } from "./journal.js";
 import { ChildRunFailedError, reviveError, SignalTimeoutError } from "./wait-errors.js";
 
 export interface StepContext {
@@ -143,7 +142,7 @@ export interface ContextDeps {
   /** Creates the child run (idempotent per key) and returns its current state. */
   startChild(agent: string, input: unknown, idempotencyKey: string): Promise<ChildState>;
   /** Every ctx call in flight is blocked: park the run until one of `waits` can proceed. */
-  suspend(waits: Wait[]): void;
+  park(waits: Wait[]): void;
 }
 
 /**
@@ -151,7 +150,7 @@ export interface ContextDeps {
  *
  * Waiting (sleep, signals, child runs) never holds the worker: a wait that cannot proceed
  * "blocks" — its promise stays pending — and once every ctx call in flight is blocked, the
- * run is suspended: the worker parks it and forgets it (the pending promises and the
+ * worker parks the run and forgets it (the pending promises and the
  * agent's frames are garbage then). When a wait can proceed the run is claimed again and
  * replayed; the wait finds its answer and is journaled like any step.
  */
@@ -161,7 +160,7 @@ export class RunContextImpl implements RunContext {
   private progressCalls = 0;
   private inFlight = 0;
   private readonly blocked: Wait[] = [];
-  private suspendScheduled = false;
+  private parkScheduled = false;
 
   constructor(private readonly deps: ContextDeps) {}
 
@@ -422,16 +421,16 @@ export class RunContextImpl implements RunContext {
    * calls the agent starts right after (the rest of a Promise.all) are counted first.
    */
   private maybeSuspend(): void {
-    if (this.suspendScheduled || this.blocked.length === 0) return;
-    this.suspendScheduled = true;
+    if (this.parkScheduled || this.blocked.length === 0) return;
+    this.parkScheduled = true;
     setImmediate(() => {
-      this.suspendScheduled = false;
+      this.parkScheduled = false;
       if (
         this.blocked.length > 0 &&
         this.blocked.length === this.inFlight &&
         !this.deps.abort.signal.aborted
       ) {
-        this.deps.suspend([...this.blocked]);
+        this.deps.park([...this.blocked]);
       }
     });
   }

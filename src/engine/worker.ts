@@ -5,16 +5,10 @@ import type { LlmClient } from "../llm/types.js";
 import type { Admission } from "../quota/admission.js";
 import { Fairness, type FairnessConfig, TenantLoad, tenantOf } from "../quota/fairness.js";
 import type { Db } from "../store/db.js";
-import {
-  type Claimant,
-  type ClaimedRun,
-  type Finish,
-  Repo,
-  type StepWrite,
-  type StepWriteResult,
-} from "../store/repo.js";
+import { type Finish, Repo, type StepWrite, type StepWriteResult } from "../store/repo.js";
 import { withDbRetry } from "../store/retry.js";
 import { WorkerRegistry } from "../store/worker-registry.js";
+import type { Claimant, ClaimedRun, JournalEntry } from "../types/index.js";
 import { Batcher } from "../util/batcher.js";
 import { type Logger, silentLogger } from "../util/log.js";
 import { Wakeup } from "../util/signal.js";
@@ -27,11 +21,10 @@ import {
   admissionOutcome,
   errorJson,
   type Outcome,
+  ParkSignal,
   runAgent,
   ShutdownError,
-  SuspendSignal,
 } from "./execute.js";
-import type { JournalEntry } from "./journal.js";
 import { Liveness } from "./liveness.js";
 import { versionMismatch } from "./versions.js";
 import { parkedFor, retryFor, throttledFor } from "./waiting-for.js";
@@ -321,7 +314,7 @@ export class Worker {
   private async attempt(run: ClaimedRun, abort: AbortController, log: Logger): Promise<Outcome> {
     const agent = this.agents.get(run.agent);
     if (!agent) return { kind: "failed", error: unknownAgent(run.agent) };
-    if (run.cancel_requested) return { kind: "cancelled", error: new CancelledError() };
+    if (run.cancelRequested) return { kind: "cancelled", error: new CancelledError() };
     const journal: ReadonlyMap<number, JournalEntry> =
       run.claims > 1
         ? await withDbRetry(() => this.repo.loadJournal(run.id), { maxElapsedMs: 60_000 })
@@ -338,9 +331,9 @@ export class Worker {
       runId: run.id,
       agent: run.agent,
       attempt: attemptNo,
-      progressPublished: run.progress_calls,
+      progressPublished: run.progressCalls,
       journal,
-      priorWaits: run.prior_waiting_for,
+      priorWaits: run.priorWaitingFor,
       abort,
       log,
       llm: this.opts.llm,
@@ -352,7 +345,7 @@ export class Worker {
       record: (step) => steps.record(step),
       setProgress: async (data, call) => {
         const cancel = await withDbRetry(() =>
-          this.repo.setProgress(run.id, run.lease_token, data, call),
+          this.repo.setProgress(run.id, run.leaseToken, data, call),
         );
         if (cancel === undefined) abort.abort(new LeaseLostError());
         else if (cancel) abort.abort(new CancelledError());
@@ -363,13 +356,13 @@ export class Worker {
             runId: run.id,
             name,
             seq,
-            leaseToken: run.lease_token,
+            leaseToken: run.leaseToken,
             attempt: attemptNo,
           }),
         ),
       startChild: (childAgent, input, key) =>
         startChildRun(this.repo, this.agents, run, childAgent, input, key),
-      suspend: (waits) => abort.abort(new SuspendSignal(waits)),
+      park: (waits) => abort.abort(new ParkSignal(waits)),
     });
     try {
       return await runAgent(agent, run, ctx, abort);
@@ -387,7 +380,7 @@ export class Worker {
       case "cancelled": {
         const ok = await this.finisher.submit({
           id: run.id,
-          leaseToken: run.lease_token,
+          leaseToken: run.leaseToken,
           status: outcome.kind,
           outputJson: outcome.kind === "succeeded" ? outcome.outputJson : undefined,
           error: outcome.kind === "succeeded" ? undefined : errorJson(outcome.error),
@@ -410,7 +403,7 @@ export class Worker {
           () =>
             this.repo.requeueRun({
               id: run.id,
-              leaseToken: run.lease_token,
+              leaseToken: run.leaseToken,
               status: outcome.kind === "retry" ? "queued" : "throttled",
               delayMs: outcome.delayMs,
               error,
@@ -429,7 +422,7 @@ export class Worker {
         const until = timed.length > 0 ? new Date(Math.min(...timed)) : null;
         await this.parker.submit({
           id: run.id,
-          leaseToken: run.lease_token,
+          leaseToken: run.leaseToken,
           until,
           wakeups: run.wakeups,
           waitingFor: parkedFor(outcome.waits, until?.toISOString() ?? null),
@@ -441,7 +434,7 @@ export class Worker {
         // A run this worker stops executing goes back at once. The write is fenced by the
         // lease token, so it is a no-op when a peer already reclaimed the run.
         await withDbRetry(
-          () => this.repo.releaseRuns([{ id: run.id, leaseToken: run.lease_token }]),
+          () => this.repo.releaseRuns([{ id: run.id, leaseToken: run.leaseToken }]),
           forever,
         ).catch(() => {});
         return;
@@ -493,7 +486,7 @@ function failureFields(run: ClaimedRun, error: unknown): Record<string, unknown>
   const e = errorJson(error);
   return {
     attempt: run.attempt,
-    maxAttempts: run.max_attempts,
+    maxAttempts: run.maxAttempts,
     ...(e.code ? { code: e.code } : {}),
     error: e.message,
   };
