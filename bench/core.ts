@@ -12,6 +12,7 @@ import { parseArgs } from "node:util";
 import { defineAgent } from "../src/engine/agent.js";
 import { RunService } from "../src/engine/run-service.js";
 import { Worker } from "../src/engine/worker.js";
+import { Fairness } from "../src/quota/fairness.js";
 import type { Db } from "../src/store/db.js";
 import { openStore } from "../src/store/open.js";
 import { Repo } from "../src/store/repo.js";
@@ -82,7 +83,7 @@ async function trivialThroughput(db: Db, tenants = 0): Promise<number> {
     db,
     agents,
     concurrency: 10,
-    ...(tenants > 0 ? { fairness: {} } : {}),
+    ...(tenants > 0 ? { fairness: new Fairness({}) } : {}),
   });
   const t0 = performance.now();
   await worker.start();

@@ -55,13 +55,12 @@ export class RunService {
   private readonly agents: Map<string, AnyAgent>;
   private readonly waiter: RunWaiter;
 
-  /** Quota-aware admission; set by the system when a gateway is configured. */
-  quota: QuotaService | undefined;
-
   constructor(
     readonly db: Db,
     agents: readonly AnyAgent[],
     private readonly queues: readonly string[] = [],
+    /** Quota-aware admission (a `whenQuotaShort: "fail"` agent is refused at submit). */
+    private readonly quota?: QuotaService,
   ) {
     this.repo = new Repo(db);
     this.agents = new Map(agents.map((a) => [a.name, a]));

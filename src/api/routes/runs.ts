@@ -1,7 +1,7 @@
 import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
 import type { RunService } from "../../engine/run-service.js";
+import { refusalReason } from "../../outbound/ssrf.js";
 import { attachRunWebhook } from "../../webhooks/run-webhooks.js";
-import { refusalReason } from "../../webhooks/ssrf.js";
 import { ApiError } from "../errors.js";
 import { jsonBody } from "../middleware/json-body.js";
 import { toRunResource, toStepResource } from "../resources.js";
