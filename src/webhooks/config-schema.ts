@@ -17,11 +17,12 @@ const eventPattern = z
 export const webhooksSchema = z
   .object({
     /**
-     * Deliver to private, loopback and link-local addresses (127.0.0.1, 10/8, 169.254/16…).
-     * Off by default: a webhook URL is anyone's with an API key, and must not reach internal
-     * services. `outlast dev`, bound to 127.0.0.1, turns it on unless the config says.
+     * Deliver to private, loopback and link-local addresses (127.0.0.1, 10/8, 169.254/16…):
+     * `true` all of them, `"loopback"` only this machine's (127/8, ::1). Off by default: a
+     * webhook URL is anyone's with an API key, and must not reach internal services.
+     * `outlast dev`, bound to 127.0.0.1, defaults to `"loopback"` unless the config says.
      */
-    allowPrivateAddresses: z.boolean().optional(),
+    allowPrivateAddresses: z.union([z.boolean(), z.literal("loopback")]).optional(),
     /** `whsec_…` secret that signs per-run webhooks without a secret of their own. Default: generated and kept in the database. */
     secret: z
       .string()

@@ -1,6 +1,6 @@
 import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
 import type { RunService } from "../../engine/run-service.js";
-import { refusalReason } from "../../outbound/ssrf.js";
+import { type PrivateAddressPolicy, refusalReason } from "../../outbound/ssrf.js";
 import { attachRunWebhook } from "../../webhooks/run-webhooks.js";
 import { ApiError } from "../errors.js";
 import { jsonBody } from "../middleware/json-body.js";
@@ -130,7 +130,7 @@ const resumeRun = createRoute({
 export function registerRunRoutes(
   app: OpenAPIHono,
   service: RunService,
-  webhooks: { allowPrivateAddresses?: boolean | undefined } = {},
+  webhooks: { allowPrivateAddresses?: PrivateAddressPolicy | undefined } = {},
 ): void {
   app.openapi(submitRun, async (c) => {
     const body = c.req.valid("json");
