@@ -243,9 +243,10 @@ export class Worker {
       outcome.kind === "succeeded" || outcome.kind === "failed" || outcome.kind === "cancelled";
     if (!finishing) this.wake.notify();
     await this.executor.settle(run, outcome, log);
-    // Woken above before the park was written, the claim loop may have worked out its idle
-    // wait without this run's wake-up time, and slept a whole poll interval past it.
-    if (outcome.kind === "park") this.wake.notify();
+    // Woken above before the park or requeue was written, the claim loop may have worked
+    // out its idle wait without this run's wake-up time, and slept a whole poll interval
+    // past it (seen for a 50 ms throttle on a loaded machine, as for a park before).
+    if (!finishing) this.wake.notify();
   }
 
   private abortAll(reason: Error): void {
