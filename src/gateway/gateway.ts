@@ -13,6 +13,7 @@ import { PriceTable } from "./accounting/pricing.js";
 import { type Attribution, CallRecorder } from "./accounting/recorder.js";
 import { Breaker } from "./breaker.js";
 import { ResponseCache } from "./cache.js";
+import type { GatewayAnswer, GatewayCall, Resources } from "./call-types.js";
 import {
   type GatewayConfig,
   type GatewayConfigInput,
@@ -25,13 +26,7 @@ import { OutputEstimator } from "./estimator.js";
 import { CapTable } from "./limiter/caps.js";
 import { isUnlimited } from "./limiter/dimensions.js";
 import { Limiter } from "./limiter/limiter.js";
-import {
-  type GatewayAnswer,
-  type GatewayCall,
-  type Resources,
-  runCall,
-  unknownModel,
-} from "./pipeline.js";
+import { runCall, unknownModel } from "./pipeline.js";
 import { countInput } from "./tokens.js";
 
 export interface GatewayOptions {

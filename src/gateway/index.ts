@@ -4,6 +4,7 @@
 
 export { DEFAULT_PRICES, type Price } from "./accounting/pricing.js";
 export type { Attribution, CallOutcome } from "./accounting/recorder.js";
+export type { GatewayAnswer, GatewayCall } from "./call-types.js";
 export type { GatewayConfigInput, WireFormat } from "./config.js";
 export { GATEWAY_ERROR_CODES, GatewayError, type GatewayErrorCode } from "./errors.js";
 export {
@@ -21,4 +22,3 @@ export {
   GATEWAY_BODY_LIMIT_BYTES,
   gatewayFastPath,
 } from "./http/node.js";
-export type { GatewayAnswer, GatewayCall } from "./pipeline.js";
