@@ -26,6 +26,7 @@ import { OutputEstimator } from "./estimator.js";
 import { CapTable } from "./limiter/caps.js";
 import { isUnlimited } from "./limiter/dimensions.js";
 import { Limiter } from "./limiter/limiter.js";
+import type { BucketReader } from "./limiter/store.js";
 import { runCall, unknownModel } from "./pipeline.js";
 import { countInput } from "./tokens.js";
 
@@ -199,6 +200,14 @@ export class Gateway implements LlmClient {
   /** The targets a model name routes to (empty when it routes nowhere), for admission. */
   targetsOf(model: string): Target[] {
     return this.router.resolve(model)?.targets ?? [];
+  }
+
+  /**
+   * The limiter's shared buckets, read without taking (quota admission, `GET /v1/quota`):
+   * refilled as the next take would find them.
+   */
+  get buckets(): BucketReader {
+    return this.limiter.store;
   }
 
   /** Every configured target with limits: what `GET /v1/quota` reports. */
