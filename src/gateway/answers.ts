@@ -1,70 +1,24 @@
 /**
  * What an upstream answer becomes: a JSON answer (`complete`) or a relayed stream
- * (`relay`) in the caller's format, and the bookkeeping behind it — reconciling the
- * reservation, the accounting row (`record`), the cache entry. `pipeline.ts` decides which
- * target answers; this file turns its reply into the caller's answer.
+ * (`relay`) in the caller's format, or a cache hit (`cached`), and the bookkeeping behind
+ * it — reconciling the reservation, the accounting row, the cache entry. `pipeline.ts` and
+ * `attempt.ts` decide which target answers; this file turns its reply into the caller's
+ * answer.
  */
-import type { CallOutcome } from "./accounting/recorder.js";
-import type { Route, Target } from "./config.js";
+import type { CachedAnswer } from "./cache.js";
+import type { CallState } from "./call-state.js";
+import type { GatewayAnswer } from "./call-types.js";
+import type { Target } from "./config.js";
 import { GatewayError } from "./errors.js";
 import { streamTranslator } from "./formats/translate-stream.js";
-import type { CapHold } from "./limiter/caps.js";
 import { amountsFor, type Vec } from "./limiter/dimensions.js";
 import type { Permit } from "./limiter/key-limiter.js";
-import type { GatewayAnswer, GatewayCall, Resources } from "./pipeline.js";
 import { relayStream } from "./providers/relay.js";
 import type { UpstreamReply } from "./providers/transport.js";
 import { anthropicUsage, openaiUsage, type Usage } from "./providers/usage.js";
 import { anthropicToOpenaiResponse, openaiToAnthropicResponse } from "./translate.js";
 
 type Obj = Record<string, unknown>;
-
-export interface AttemptContext {
-  r: Resources;
-  call: GatewayCall;
-  route: Route;
-  stream: boolean;
-  cacheKey: string | undefined;
-  ttl: number | undefined;
-  /** performance.now() when the call arrived. */
-  started: number;
-  attempts: number;
-  /** performance.now() when the latest attempt went upstream (after its wait for quota). */
-  sentAt: number | undefined;
-  /** The call's share of gateway.caps, when any apply to it. */
-  caps?: CapHold | undefined;
-}
-
-/** The call's accounting row (written behind the answer, see accounting/recorder.ts). */
-export function record(
-  ctx: Pick<AttemptContext, "r" | "call" | "started" | "attempts" | "sentAt">,
-  outcome: CallOutcome,
-  status: number,
-  target: Target | undefined,
-  usage: Usage | undefined,
-  errorCode?: string,
-  now = performance.now(),
-): void {
-  const { r, call } = ctx;
-  r.recorder.record({
-    attribution: call.attribution,
-    requested: call.body.model as string,
-    stream: call.body.stream === true,
-    at: new Date(),
-    provider: target?.provider.name,
-    model: target?.model,
-    outcome,
-    status,
-    inputTokens: usage?.input ?? 0,
-    outputTokens: usage?.output ?? 0,
-    cachedTokens: usage?.cached ?? 0,
-    costUsd: usage && outcome === "ok" && target ? r.prices.cost(target.model, usage) : 0,
-    latencyMs: now - ctx.started,
-    upstreamMs: ctx.sentAt === undefined ? undefined : now - ctx.sentAt,
-    attempts: ctx.attempts,
-    errorCode,
-  });
-}
 
 /**
  * Work an answer does not wait for — reconciling its reservation, reading the provider's
@@ -87,7 +41,7 @@ function limiterUsage(target: Target, u: Usage): Vec {
 
 /** A JSON answer from `raw`, the whole body of a 2xx `reply`. */
 export function complete(
-  ctx: AttemptContext,
+  ctx: CallState,
   target: Target,
   reply: UpstreamReply,
   raw: string,
@@ -122,7 +76,7 @@ export function complete(
   behind(() => {
     permit.release(usage ? limiterUsage(target, usage) : null);
     if (usage) r.estimator.observe(target.id, usage.output);
-    record(ctx, "ok", reply.status, target, usage, undefined, answeredAt);
+    ctx.record("ok", reply.status, target, usage, undefined, answeredAt);
     if (ctx.cacheKey && ctx.ttl && usage) {
       r.cache.put(
         ctx.cacheKey,
@@ -135,14 +89,14 @@ export function complete(
     kind: "json",
     status: reply.status,
     text,
-    headers: answerHeaders(ctx, target, reply),
+    headers: ctx.answerHeaders(target, reply),
     target,
     usage,
   };
 }
 
 export function relay(
-  ctx: AttemptContext,
+  ctx: CallState,
   target: Target,
   reply: UpstreamReply,
   permit: Permit,
@@ -172,8 +126,7 @@ export function relay(
         end.usage ? limiterUsage(target, end.usage) : end.complete ? null : amountsFor(input, 0),
       );
       if (end.usage) r.estimator.observe(target.id, end.usage.output);
-      record(
-        ctx,
+      ctx.record(
         end.complete ? "ok" : "upstream_error",
         200,
         target,
@@ -198,20 +151,36 @@ export function relay(
       }
     },
   });
-  return { kind: "stream", status: 200, stream, headers: answerHeaders(ctx, target, reply) };
+  return { kind: "stream", status: 200, stream, headers: ctx.answerHeaders(target, reply) };
 }
 
-function answerHeaders(
-  ctx: AttemptContext,
-  target: Target,
-  reply: UpstreamReply,
-): Record<string, string> {
-  const h: Record<string, string> = {
-    "x-outlast-target": target.id,
-    "x-outlast-attempts": String(ctx.attempts),
+/** The answer of a cache hit: no quota taken, recorded as `cache_hit`. */
+export function cached(ctx: CallState, hit: CachedAnswer): GatewayAnswer {
+  ctx.record("cache_hit", 200, undefined, hit.usage);
+  const headers = {
+    "x-outlast-cache": "hit",
+    "x-outlast-target": `${hit.provider}/${hit.model}`,
   };
-  if (ctx.cacheKey) h["x-outlast-cache"] = "miss";
-  const id = reply.headers.get("x-request-id") ?? reply.headers.get("request-id");
-  if (id) h[ctx.call.format === "anthropic" ? "request-id" : "x-request-id"] = id;
-  return h;
+  if (ctx.stream) {
+    const bytes = new TextEncoder().encode(hit.body);
+    return {
+      kind: "stream",
+      status: 200,
+      headers,
+      stream: new ReadableStream({
+        start(c) {
+          c.enqueue(bytes);
+          c.close();
+        },
+      }),
+    };
+  }
+  return {
+    kind: "json",
+    status: 200,
+    text: hit.body,
+    headers,
+    target: undefined,
+    usage: hit.usage,
+  };
 }

@@ -1,24 +1,15 @@
+import type { Failure, GatewayAnswer } from "./call-types.js";
 import type { Route, Target, WireFormat } from "./config.js";
 import { GatewayError } from "./errors.js";
 import type { CapUnavailable } from "./limiter/caps.js";
 import type { Caps } from "./limiter/dimensions.js";
 import type { QuotaUnavailable } from "./limiter/key-limiter.js";
-import type { GatewayAnswer } from "./pipeline.js";
 
 /**
  * How a gateway call that got no answer is answered: the failures of its attempts
  * (src/gateway/pipeline.ts) become one error naming every target tried, and a provider's
  * own 4xx is passed on in the caller's wire format.
  */
-
-/** Why one attempt at one target got no answer. */
-export type Failure =
-  | { kind: "quota"; target: Target; error: QuotaUnavailable }
-  | { kind: "circuit"; target: Target; retryInMs: number }
-  | { kind: "upstream"; target: Target; status: number; retryAfterMs: number | undefined }
-  | { kind: "timeout" | "network"; target: Target }
-  /** The target cannot serve this kind of call (embeddings from an Anthropic-format target). */
-  | { kind: "unsupported"; target: Target; what: string };
 
 /** A provider's 4xx, in the caller's format (as is when the formats match). */
 export function passThroughError(

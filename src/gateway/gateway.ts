@@ -13,6 +13,7 @@ import { PriceTable } from "./accounting/pricing.js";
 import { type Attribution, CallRecorder } from "./accounting/recorder.js";
 import { Breaker } from "./breaker.js";
 import { ResponseCache } from "./cache.js";
+import type { GatewayAnswer, GatewayCall, Resources } from "./call-types.js";
 import {
   type GatewayConfig,
   type GatewayConfigInput,
@@ -25,13 +26,8 @@ import { OutputEstimator } from "./estimator.js";
 import { CapTable } from "./limiter/caps.js";
 import { isUnlimited } from "./limiter/dimensions.js";
 import { Limiter } from "./limiter/limiter.js";
-import {
-  type GatewayAnswer,
-  type GatewayCall,
-  type Resources,
-  runCall,
-  unknownModel,
-} from "./pipeline.js";
+import type { BucketReader } from "./limiter/store.js";
+import { runCall, unknownModel } from "./pipeline.js";
 import { countInput } from "./tokens.js";
 
 export interface GatewayOptions {
@@ -204,6 +200,14 @@ export class Gateway implements LlmClient {
   /** The targets a model name routes to (empty when it routes nowhere), for admission. */
   targetsOf(model: string): Target[] {
     return this.router.resolve(model)?.targets ?? [];
+  }
+
+  /**
+   * The limiter's shared buckets, read without taking (quota admission, `GET /v1/quota`):
+   * refilled as the next take would find them.
+   */
+  get buckets(): BucketReader {
+    return this.limiter.store;
   }
 
   /** Every configured target with limits: what `GET /v1/quota` reports. */

@@ -4,7 +4,8 @@
 
 export { DEFAULT_PRICES, type Price } from "./accounting/pricing.js";
 export type { Attribution, CallOutcome } from "./accounting/recorder.js";
-export type { GatewayConfigInput, WireFormat } from "./config.js";
+export type { GatewayAnswer, GatewayCall } from "./call-types.js";
+export type { GatewayConfigInput, Target, WireFormat } from "./config.js";
 export { GATEWAY_ERROR_CODES, GatewayError, type GatewayErrorCode } from "./errors.js";
 export {
   createGateway,
@@ -21,4 +22,6 @@ export {
   GATEWAY_BODY_LIMIT_BYTES,
   gatewayFastPath,
 } from "./http/node.js";
-export type { GatewayAnswer, GatewayCall } from "./pipeline.js";
+export { CAP_KEY_PREFIX, type Cap, type CapTable } from "./limiter/caps.js";
+export { DIMENSIONS, type LimitSpec } from "./limiter/dimensions.js";
+export type { BucketKey, BucketReader, BucketState } from "./limiter/store.js";

@@ -1,5 +1,4 @@
-import type { Gateway } from "../gateway/index.js";
-import type { Cap } from "../gateway/limiter/caps.js";
+import type { Cap, Gateway } from "../gateway/index.js";
 import type { Db } from "../store/db.js";
 import {
   RUNNING_OF_AGENT,
@@ -90,7 +89,7 @@ export class QuotaService {
     });
     if (targets.length === 0 && caps.length === 0) return { admit: true, forecast };
     // One read for both (this sits on the claim path); rooms come back in the order asked.
-    const rooms = await readHeadroom(this.db, [...caps.map(capMeter), ...targets]);
+    const rooms = await readHeadroom(this.gateway.buckets, [...caps.map(capMeter), ...targets]);
     for (const [i, room] of rooms.entries()) {
       const refusal =
         this.tpdShort(room, forecast) ??
@@ -220,9 +219,9 @@ export class QuotaService {
     limits: (Headroom & { runsWaiting: number })[];
     throttled: { limit: string; runs: number; nextEta: string | null }[];
   }> {
-    const rooms = await readHeadroom(this.db, [
+    const rooms = await readHeadroom(this.gateway.buckets, [
       ...this.gateway.limitedTargets(),
-      ...(await capMeters(this.db, this.gateway.caps)),
+      ...(await capMeters(this.gateway.buckets, this.gateway.caps)),
     ]);
     const waiting = await this.db.query<{
       limit: string | null;

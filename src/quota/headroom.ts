@@ -1,8 +1,11 @@
-import type { Target } from "../gateway/config.js";
-import { CAP_KEY_PREFIX, type Cap, type CapTable } from "../gateway/limiter/caps.js";
-import { DIMENSIONS, PERIOD_MS } from "../gateway/limiter/dimensions.js";
-import type { Db } from "../store/db.js";
-import { BUCKET_STATES, CAP_BUCKET_KEYS } from "../store/sql/quota.js";
+import {
+  type BucketReader,
+  CAP_KEY_PREFIX,
+  type Cap,
+  type CapTable,
+  DIMENSIONS,
+  type Target,
+} from "../gateway/index.js";
 
 /** Something metered by one limiter key: a provider's target, or a gateway.caps cap. */
 export type Metered = Pick<Target, "id" | "limitKey" | "limits">;
@@ -27,40 +30,23 @@ export interface Headroom {
   pausedUntil: string | null;
 }
 
-interface BucketRow {
-  key: string;
-  caps: (number | null)[];
-  levels: number[];
-  updated_ms: number;
-  paused_until_ms: number;
-  in_flight: number;
-  concurrency: number | null;
-  now_ms: number;
-}
-
 /**
- * Reads the gateway's shared buckets for some targets, refilled to the database's now
- * the same way `gateway_take` refills them. A key never used yet has its full capacity.
+ * The gateway's shared buckets for some targets, as its limiter's next take would find
+ * them (`BucketReader.peek`: refilled to the store's now by the limiter's own refill).
+ * A key never used yet has its full capacity.
  */
-export async function readHeadroom(db: Db, targets: Metered[]): Promise<Headroom[]> {
+export async function readHeadroom(buckets: BucketReader, targets: Metered[]): Promise<Headroom[]> {
   if (targets.length === 0) return [];
-  const rows = await db.query<BucketRow>(BUCKET_STATES, [targets.map((t) => t.limitKey)]);
-  const byKey = new Map(rows.map((r) => [r.key, r]));
-  return targets.map((t) => {
-    const row = byKey.get(t.limitKey);
+  const states = await buckets.peek(targets.map((t) => ({ key: t.limitKey, caps: t.limits.caps })));
+  return targets.map((t, i) => {
+    const state = states[i];
     const caps: Headroom["caps"] = {};
     const remaining: Headroom["remaining"] = {};
-    DIMENSIONS.forEach((dim, i) => {
-      const cap = t.limits.caps[i];
+    DIMENSIONS.forEach((dim, d) => {
+      const cap = t.limits.caps[d];
       if (cap === null || cap === undefined) return;
       caps[dim] = cap;
-      if (!row) {
-        remaining[dim] = cap;
-        return;
-      }
-      const level =
-        (row.levels[i] ?? cap) + (cap * (row.now_ms - row.updated_ms)) / (PERIOD_MS[i] ?? 60_000);
-      remaining[dim] = Math.max(0, Math.min(cap, Math.floor(level)));
+      remaining[dim] = Math.max(0, Math.min(cap, Math.floor(state?.levels[d] ?? cap)));
     });
     return {
       target: t.id,
@@ -68,10 +54,10 @@ export async function readHeadroom(db: Db, targets: Metered[]): Promise<Headroom
       caps,
       remaining,
       concurrency: t.limits.concurrency,
-      inFlight: row?.in_flight ?? 0,
+      inFlight: state?.inFlight ?? 0,
       pausedUntil:
-        row && row.paused_until_ms > row.now_ms
-          ? new Date(row.paused_until_ms).toISOString()
+        state && state.pausedUntilMs > state.nowMs
+          ? new Date(state.pausedUntilMs).toISOString()
           : null,
     };
   });
@@ -81,14 +67,10 @@ export async function readHeadroom(db: Db, targets: Metered[]): Promise<Headroom
  * The caps to show: every one configured by name, used or not, and the buckets a `"*"`
  * cap made for the names seen so far (the first MAX_CAP_BUCKETS by key).
  */
-export async function capMeters(db: Db, caps: CapTable): Promise<Metered[]> {
+export async function capMeters(buckets: BucketReader, caps: CapTable): Promise<Metered[]> {
   if (caps.empty) return [];
   const byKey = new Map<string, Cap>(caps.named().map((c) => [c.key, c]));
-  const stored = await db.query<{ key: string }>(CAP_BUCKET_KEYS, [
-    CAP_KEY_PREFIX,
-    MAX_CAP_BUCKETS,
-  ]);
-  for (const { key } of stored) {
+  for (const key of await buckets.keys(CAP_KEY_PREFIX, MAX_CAP_BUCKETS)) {
     const c = caps.fromKey(key);
     if (c) byKey.set(key, c);
   }

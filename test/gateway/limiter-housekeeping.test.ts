@@ -154,7 +154,7 @@ describe.each(BACKENDS)("limiter housekeeping on %s", (backend) => {
       await expect(
         other.key("cap|tenant|gone", rpm).acquire(CALL, Date.now()),
       ).rejects.toMatchObject({ blocked: "paused" });
-      const [room] = await readHeadroom(db, [
+      const [room] = await readHeadroom(limiter.store, [
         { id: "gone", limitKey: "cap|tenant|gone", limits: rpm },
       ]);
       expect(room?.remaining).toEqual({ rpm: 2 });

@@ -5,9 +5,11 @@
  */
 import type { Db } from "../../store/db.js";
 import {
+  GATEWAY_BUCKET_KEYS,
   GATEWAY_GIVE,
   GATEWAY_OBSERVE,
   GATEWAY_PAUSE,
+  GATEWAY_PEEK,
   GATEWAY_RENEW_LEASES,
   GATEWAY_SWEEP,
   GATEWAY_TAKE,
@@ -26,6 +28,41 @@ export interface TakeResult {
   waitMs: number;
 }
 
+/** A key and the caps it is limited by, as a take would pass them. */
+export interface BucketKey {
+  key: string;
+  caps: Caps;
+}
+
+/** A shared bucket as the next take would find it (nothing taken). */
+export interface BucketState {
+  key: string;
+  /**
+   * Per dimension `[rpm, tpm, itpm, otpm, tpd]`, what is left refilled to `nowMs`, as the
+   * take's own refill computes it; null where uncapped. Negative while a call that used
+   * more than it reserved is paid off.
+   */
+  levels: (number | null)[];
+  /** Concurrency slots held, less those of leases that lapsed (a take reclaims them). */
+  inFlight: number;
+  /** Until when a provider's 429 paused the key (store clock, ms; 0: never). */
+  pausedUntilMs: number;
+  /** The store's clock when it was read (ms since the epoch). */
+  nowMs: number;
+}
+
+/**
+ * The buckets read without taking from them: what quota admission and `/v1/quota` see,
+ * through `Gateway.buckets`. Implemented by each limiter store (today: LimiterStore, on
+ * PostgreSQL and PGlite); `peek` must agree with that store's own refill.
+ */
+export interface BucketReader {
+  /** The buckets of `keys`, in the order asked. */
+  peek(keys: readonly BucketKey[]): Promise<BucketState[]>;
+  /** Keys of the buckets that exist, starting with `prefix`, in key order, at most `limit`. */
+  keys(prefix: string, limit: number): Promise<string[]>;
+}
+
 interface PendingWrite {
   refund: Vec;
   slots: number;
@@ -34,7 +71,7 @@ interface PendingWrite {
   elapsedMs: number;
 }
 
-export class LimiterStore {
+export class LimiterStore implements BucketReader {
   private readonly pending = new Map<string, PendingWrite>();
   private readonly flushing = new Set<string>();
   private readonly idle = new Set<() => void>();
@@ -93,6 +130,34 @@ export class LimiterStore {
       p.elapsedMs = Math.max(p.elapsedMs, elapsedMs);
     }
     this.kick(key);
+  }
+
+  async peek(keys: readonly BucketKey[]): Promise<BucketState[]> {
+    if (keys.length === 0) return [];
+    const rows = await this.db.query<{
+      key: string;
+      levels: (number | null)[];
+      in_flight: number;
+      paused_until_ms: number;
+      now_ms: number;
+    }>(GATEWAY_PEEK, [JSON.stringify(keys.map((k) => ({ key: k.key, caps: k.caps })))]);
+    const byKey = new Map(rows.map((r) => [r.key, r]));
+    return keys.map(({ key }) => {
+      const r = byKey.get(key);
+      if (!r) throw new Error(`GATEWAY_PEEK returned no row for ${key}`);
+      return {
+        key,
+        levels: r.levels,
+        inFlight: r.in_flight,
+        pausedUntilMs: Number(r.paused_until_ms),
+        nowMs: Number(r.now_ms),
+      };
+    });
+  }
+
+  async keys(prefix: string, limit: number): Promise<string[]> {
+    const rows = await this.db.query<{ key: string }>(GATEWAY_BUCKET_KEYS, [prefix, limit]);
+    return rows.map((r) => r.key);
   }
 
   async pause(key: string, ms: number): Promise<void> {

@@ -110,6 +110,33 @@ SELECT (SELECT count(*) FROM buckets)::int AS buckets,
   (SELECT count(*) FROM leases)::int AS leases,
   (SELECT count(*) FROM waiters)::int AS waiters`;
 
+/**
+ * Buckets as the next take would find them, taking nothing: levels refilled to the
+ * database's now by the take's own gateway_refill (from the caps asked for, as a take
+ * passes its caps), and the slots in flight less those of lapsed leases, which a take
+ * reclaims (looked up only when a slot is held: keys without a concurrency limit never
+ * hold one). A key without a row reads full, as a take would make it. Takes no lock.
+ * $1 jsonb [{key, caps float8[5]}] → key, levels float8[], in_flight, paused_until_ms, now_ms
+ */
+export const GATEWAY_PEEK = `
+WITH clock AS (SELECT outlast.gateway_now_ms() AS now_ms)
+SELECT k.key,
+  outlast.gateway_refill(b.caps, k.caps, b.levels, c.now_ms - b.updated_ms) AS levels,
+  CASE WHEN b.in_flight > 0 THEN greatest(0, b.in_flight - coalesce((
+    SELECT sum(l.slots) FROM outlast.gateway_leases l
+    WHERE l.key = k.key AND l.expires_ms < c.now_ms), 0)) ELSE 0 END::int AS in_flight,
+  coalesce(b.paused_until_ms, 0) AS paused_until_ms, c.now_ms
+FROM clock c
+CROSS JOIN jsonb_to_recordset($1::jsonb) AS k(key text, caps float8[])
+LEFT JOIN outlast.gateway_buckets b ON b.key = k.key`;
+
+/**
+ * Keys of the buckets that exist with a prefix (a `"*"` cap makes one per name seen).
+ * $1 key prefix, $2 how many at most
+ */
+export const GATEWAY_BUCKET_KEYS = `
+SELECT key FROM outlast.gateway_buckets WHERE starts_with(key, $1) ORDER BY key LIMIT $2`;
+
 /** Keep this process's concurrency leases alive. $1 owner, $2 lease ms */
 export const GATEWAY_RENEW_LEASES = `
 UPDATE outlast.gateway_leases SET expires_ms = outlast.gateway_now_ms() + $2::float8

@@ -1,20 +1,7 @@
-/** SQL for quota-aware scheduling: reading the gateway's buckets and learning forecasts. */
-
 /**
- * Bucket state of some limit keys, with the database's clock so the caller can refill the
- * levels to "now" the way gateway_take does. $1 keys text[]
+ * SQL for quota-aware scheduling: learning forecasts and counting runs. The gateway's
+ * buckets are read through the gateway (`Gateway.buckets`, GATEWAY_PEEK), not here.
  */
-export const BUCKET_STATES = `
-SELECT key, caps, levels, updated_ms, paused_until_ms, in_flight, concurrency,
-  outlast.gateway_now_ms() AS now_ms
-FROM outlast.gateway_buckets WHERE key = ANY($1::text[])`;
-
-/**
- * Buckets of gateway.caps that exist (a `"*"` cap makes one per name seen), by key.
- * $1 key prefix (`cap|`), $2 how many at most
- */
-export const CAP_BUCKET_KEYS = `
-SELECT key FROM outlast.gateway_buckets WHERE starts_with(key, $1) ORDER BY key LIMIT $2`;
 
 /**
  * What an agent's recent successful runs cost: per run, LLM calls and tokens billed and
