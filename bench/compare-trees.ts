@@ -7,7 +7,10 @@
  *   git worktree add /tmp/base <commit> && ln -s "$PWD/node_modules" /tmp/base/node_modules
  *   npx tsx bench/compare-trees.ts --base /tmp/base [--this .] [--store pglite|postgres] [--rounds 10]
  *
- * Prints each round and the median of the per-round ratios (this tree ÷ base).
+ * Prints each round and the median of the per-round ratios (this tree ÷ base). On PGlite the
+ * database runs inside this process, so its CPU time per run and per step is the whole
+ * work done, and it moves far less with the machine's load than wall time does: the CPU
+ * columns are the ones to trust on a busy machine (wall-time rounds here moved ±30%).
  */
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -96,29 +99,39 @@ async function succeeded(t: Tree): Promise<number> {
   return rows[0].n;
 }
 
+/** CPU ms this process spent since `from` (user + system). */
+function cpuMsSince(from: NodeJS.CpuUsage): number {
+  const d = process.cpuUsage(from);
+  return (d.user + d.system) / 1000;
+}
+
 /** Trivial runs per second, the runs enqueued beforehand (one worker, concurrency 10). */
-async function trivial(t: Tree): Promise<number> {
+async function trivial(t: Tree): Promise<{ perSec: number; cpuMs: number }> {
   await t.insertTrivial(RUNS);
   const before = await succeeded(t);
   const worker = new t.Worker({ db: t.db, agents: t.agents, concurrency: 10 });
   const t0 = performance.now();
+  const cpu = process.cpuUsage();
   await worker.start();
   while ((await succeeded(t)) - before < RUNS) await new Promise((r) => setTimeout(r, 10));
+  const cpuMs = cpuMsSince(cpu) / RUNS;
   const secs = (performance.now() - t0) / 1000;
   await worker.stop();
-  return RUNS / secs;
+  return { perSec: RUNS / secs, cpuMs };
 }
 
-/** Ms per no-op step of one run alone. */
-async function stepMs(t: Tree): Promise<number> {
+/** Ms per no-op step of one run alone, wall and CPU. */
+async function stepMs(t: Tree): Promise<{ wall: number; cpu: number }> {
   const worker = new t.Worker({ db: t.db, agents: t.agents, concurrency: 1 });
   await worker.start();
   const t0 = performance.now();
+  const cpu = process.cpuUsage();
   const { run } = await t.service.submit({ agent: "steps", input: STEPS });
   await t.service.waitFor(run.id, 120_000);
+  const cpuMs = cpuMsSince(cpu);
   const wall = performance.now() - t0;
   await worker.stop();
-  return wall / STEPS;
+  return { wall: wall / STEPS, cpu: cpuMs / STEPS };
 }
 
 const median = (xs: number[]) => {
@@ -128,24 +141,37 @@ const median = (xs: number[]) => {
 };
 
 const trees = [await load("base", values.base), await load("this", resolve(values.this))];
-const ratios = { trivial: [] as number[], step: [] as number[] };
-console.log(`| round | base runs/s | this runs/s | base ms/step | this ms/step |`);
-console.log("|---|---|---|---|---|");
+type Round = { rps: number; runCpu: number; ms: number; stepCpu: number };
+const ratios = {
+  rps: [] as number[],
+  runCpu: [] as number[],
+  ms: [] as number[],
+  stepCpu: [] as number[],
+};
+console.log(
+  "| round | runs/s base | this | CPU ms/run base | this | ms/step base | this | CPU ms/step base | this |",
+);
+console.log("|---|---|---|---|---|---|---|---|---|");
 for (let r = 1; r <= ROUNDS; r++) {
   // Alternate which tree goes first, so neither always meets a warmer or colder machine.
   const order = r % 2 ? trees : [...trees].reverse();
-  const got = new Map<string, { rps: number; ms: number }>();
-  for (const t of order) got.set(t.name, { rps: await trivial(t), ms: await stepMs(t) });
-  const b = got.get("base") as { rps: number; ms: number };
-  const n = got.get("this") as { rps: number; ms: number };
-  ratios.trivial.push(n.rps / b.rps);
-  ratios.step.push(n.ms / b.ms);
+  const got = new Map<string, Round>();
+  for (const t of order) {
+    const run = await trivial(t);
+    const step = await stepMs(t);
+    got.set(t.name, { rps: run.perSec, runCpu: run.cpuMs, ms: step.wall, stepCpu: step.cpu });
+  }
+  const b = got.get("base") as Round;
+  const n = got.get("this") as Round;
+  for (const k of ["rps", "runCpu", "ms", "stepCpu"] as const) ratios[k].push(n[k] / b[k]);
+  const f = (x: number) => (x >= 100 ? x.toFixed(0) : x.toFixed(3));
   console.log(
-    `| ${r} | ${b.rps.toFixed(0)} | ${n.rps.toFixed(0)} | ${b.ms.toFixed(3)} | ${n.ms.toFixed(3)} |`,
+    `| ${r} | ${f(b.rps)} | ${f(n.rps)} | ${f(b.runCpu)} | ${f(n.runCpu)} | ${f(b.ms)} | ${f(n.ms)} | ${f(b.stepCpu)} | ${f(n.stepCpu)} |`,
   );
 }
+const m = (k: keyof typeof ratios) => `×${median(ratios[k]).toFixed(3)}`;
 console.log(
-  `\nmedian ratio (this ÷ base) over ${ROUNDS} rounds on ${values.store}: trivial runs/s ×${median(ratios.trivial).toFixed(3)}, ms/step of one run ×${median(ratios.step).toFixed(3)}`,
+  `\nmedian ratio (this ÷ base) over ${ROUNDS} rounds on ${values.store}: trivial runs/s ${m("rps")}, CPU ms/run ${m("runCpu")}; ms/step of one run ${m("ms")}, CPU ms/step ${m("stepCpu")}`,
 );
 for (const t of trees) {
   await t.service.stop();
