@@ -12,15 +12,18 @@ export class Claimer {
   readonly uncapped: string[];
   /** Set when fairness is on; `load` then counts the runs holding slots, by tenant. */
   private readonly load = new TenantLoad();
+  private readonly queueLimits: Readonly<Record<string, number>>;
 
   constructor(
     private readonly repo: Repo,
     private readonly claimant: Claimant,
     readonly queues: readonly string[],
-    private readonly queueLimits: Readonly<Record<string, number>>,
+    queueLimits: Readonly<Record<string, number>>,
     private readonly fairness: Fairness | undefined,
   ) {
-    this.uncapped = queues.filter((q) => queueLimits[q] === undefined);
+    // A copy: which queues are capped is fixed for the worker's life.
+    this.queueLimits = Object.freeze({ ...queueLimits });
+    this.uncapped = queues.filter((q) => this.queueLimits[q] === undefined);
   }
 
   /** Claims up to `free` ready runs: the uncapped queues in one statement, then each capped one. */

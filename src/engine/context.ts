@@ -63,6 +63,8 @@ export class RunContextImpl implements RunContext {
   private progressCalls = 0;
   /** ctx.random calls so far: the count seeds each value. */
   private randomCalls = 0;
+  /** The step whose body is running synchronously right now, if any. */
+  private inStepBody: string | undefined;
   private inFlight = 0;
   private readonly blocked: Wait[] = [];
   private parkScheduled = false;
@@ -187,18 +189,43 @@ export class RunContextImpl implements RunContext {
     }) as Promise<T>;
   }
 
-  now(): Promise<Date> {
-    return this.op("now", "now", async (seq) => {
+  now(name = "now"): Promise<Date> {
+    return this.op("now", name, async (seq) => {
       const at = new Date();
-      await this.record(seq, "now", "now", at, { ok: true, value: at.toISOString() });
+      await this.record(seq, "now", name, at, { ok: true, value: at.toISOString() });
       return at.toISOString();
     }).then((iso) => new Date(iso as string));
   }
 
   random(): number {
+    this.refuseInsideStepBody("random()");
     const call = ++this.randomCalls;
     const digest = createHash("sha256").update(`${this.runId}:random:${call}`).digest();
     return digest.readUIntBE(0, 6) / 2 ** 48;
+  }
+
+  /**
+   * Calls a step's body, noting the step while the body runs synchronously: a ctx call made
+   * then is inside the body, which a replay does not run, so the call would not happen
+   * again and every later call would shift (silently, for ctx.random()). Only the
+   * synchronous part can be told apart without AsyncLocalStorage, whose promise hooks
+   * would tax every promise on Node 20; the rest is documented (run-context.ts).
+   */
+  private callBody(name: string, fn: (step: StepContext) => unknown, step: StepContext): unknown {
+    this.inStepBody = name;
+    try {
+      return fn(step);
+    } finally {
+      this.inStepBody = undefined;
+    }
+  }
+
+  private refuseInsideStepBody(call: string): void {
+    if (this.inStepBody === undefined) return;
+    throw new TerminalError(
+      `ctx.${call} inside the body of step "${this.inStepBody}": a replay does not run a journaled step's body, so the call would not happen again. Make it outside the step, or use Math.random() or Date.now() inside it (the step's result is journaled).`,
+      { code: "OUTLAST_CTX_IN_STEP" },
+    );
   }
 
   /** The deadline a wait at `seq` had before this claim, so replays keep it. */
@@ -227,6 +254,7 @@ export class RunContextImpl implements RunContext {
     name: string,
     body: (seq: number) => Promise<unknown>,
   ): Promise<unknown> {
+    this.refuseInsideStepBody(`${kind === "child" ? "runAgent" : kind}("${name}")`);
     const seq = ++this.seq;
     this.throwIfStopped();
     const recorded = this.deps.journal.get(seq);
@@ -279,7 +307,7 @@ export class RunContextImpl implements RunContext {
     let output: unknown;
     try {
       const body = Promise.resolve(
-        fn({
+        this.callBody(name, fn, {
           idempotencyKey: `${this.runId}:${seq}`,
           signal: stepAbort.signal,
           attempt: this.attempt,

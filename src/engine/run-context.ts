@@ -5,12 +5,21 @@ import type { Logger } from "../util/log.js";
 /**
  * What an agent's code sees: `RunContext` and what its steps get. Replay rules, for code
  * that calls these: every ctx call is numbered in the order the code makes it, and a replay
- * must make the same calls in the same order (else OUTLAST_NONDETERMINISM). So decisions
- * use `ctx.now()` and `ctx.random()`, never the clock or Math.random. `Promise.all` over
- * ctx calls is safe (numbers are taken at call time). `Promise.race` over ctx calls is not
- * replay-safe: on replay every recorded call settles at once, in call order, so the first
- * call wins whichever won before; give a step a `timeoutMs` instead of racing it against
- * a sleep, and race only inside one step's body.
+ * must make the same calls in the same order (else OUTLAST_NONDETERMINISM).
+ *
+ * - Decisions use `ctx.now()` and `ctx.random()`, never the clock or Math.random.
+ * - ctx calls started together (`Promise.all([ctx.step(…), ctx.step(…)])`) are safe: their
+ *   numbers are taken at call time. A ctx call made after an await inside concurrent
+ *   branches is numbered when its branch resumes, and a replay resumes branches in call
+ *   order, which need not be the order they resumed in: make such follow-up calls after
+ *   the Promise.all. Distinct names (`ctx.now("after a")`) make a different order fail
+ *   loudly (OUTLAST_NONDETERMINISM) instead of swapping results; ctx.random() has none.
+ * - No ctx call inside a step's body (a replay does not run the body): refused with
+ *   OUTLAST_CTX_IN_STEP while the body runs synchronously; after an await in the body it
+ *   cannot be told apart, so it is on the code.
+ * - `Promise.race` over ctx calls is not replay-safe: on replay every recorded call settles
+ *   at once, in call order, so the first call wins whichever won before; give a step a
+ *   `timeoutMs` instead of racing it against a sleep, and race only inside one step's body.
  */
 export interface StepContext {
   /**
@@ -106,9 +115,10 @@ export interface RunContext {
   runAgent<T = unknown>(agent: string, input: unknown, opts?: { name?: string }): Promise<T>;
   /**
    * The time, journaled: a replay gets the time the first execution saw, so code that
-   * branches on it takes the same branch. Use it, not `Date.now()`, for decisions.
+   * branches on it takes the same branch. Use it, not `Date.now()`, for decisions. `name`
+   * (default "now") tells calls in concurrent branches apart.
    */
-  now(): Promise<Date>;
+  now(name?: string): Promise<Date>;
   /**
    * A number in [0, 1), the same at the same call on every replay and attempt of the run
    * (derived from the run's id and the call's count; nothing is written). Use it, not

@@ -73,6 +73,8 @@ export class Worker {
   private readonly unlisten: (() => Promise<void>)[] = [];
   private loop: Promise<void> | undefined;
   private mode: WorkerMode = "created";
+  private starting: Promise<void> | undefined;
+  private stopping: Promise<void> | undefined;
 
   constructor(private readonly opts: WorkerOptions) {
     this.id = opts.id ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
@@ -87,7 +89,10 @@ export class Worker {
     };
     const limits = opts.queueLimits ?? {};
     this.claimer = new Claimer(this.repo, claimant, this.queues, limits, opts.fairness);
-    this.slots = new Slots(opts.concurrency ?? 10);
+    this.slots = new Slots(opts.concurrency ?? 10, (err) => {
+      this.log.error("the worker stops: its slot count is wrong", { error: err.message });
+      void this.stop();
+    });
     this.log = (opts.log ?? silentLogger).child({ worker: this.id });
     this.finisher = this.finishAndClaimBatcher();
     this.executor = new RunExecutor({
@@ -161,6 +166,14 @@ export class Worker {
 
   async start(): Promise<void> {
     this.mode = advance(this.mode, "running");
+    this.starting = this.listenAndLive();
+    await this.starting;
+    if (this.mode !== "running") return; // stopped while starting
+    this.loop = this.claimLoop();
+    this.log.info("worker started", { queues: this.queues, concurrency: this.slots.capacity });
+  }
+
+  private async listenAndLive(): Promise<void> {
     const queues = new Set(this.queues);
     this.unlisten.push(
       await this.opts.db.listen(
@@ -175,8 +188,6 @@ export class Worker {
       }),
     );
     await this.liveness.start();
-    this.loop = this.claimLoop();
-    this.log.info("worker started", { queues: this.queues, concurrency: this.slots.capacity });
   }
 
   private async claimLoop(): Promise<void> {
@@ -255,13 +266,21 @@ export class Worker {
 
   /**
    * Drains: stops claiming, lets in-flight runs finish within `graceMs`, then gives the
-   * rest back to the queue so other workers resume them at once.
+   * rest back to the queue so other workers resume them at once. Every call returns the
+   * same drain; before start it does nothing.
    */
-  async stop(graceMs = 10_000): Promise<void> {
-    if (this.mode !== "running") return;
+  stop(graceMs = 10_000): Promise<void> {
+    if (this.mode === "created") return Promise.resolve();
+    this.stopping ??= this.drain(graceMs);
+    return this.stopping;
+  }
+
+  private async drain(graceMs: number): Promise<void> {
     this.mode = advance(this.mode, "draining");
     this.wake.notify();
-    await this.loop;
+    // A stop during start: what start sets up is there before it is taken down.
+    await this.starting?.catch(() => {});
+    await this.loop?.catch((err) => this.log.error("claim loop failed", { error: String(err) }));
     const deadline = Date.now() + graceMs;
     while (this.active.size > 0 && Date.now() < deadline) {
       await Promise.race([this.allDone(), sleep(deadline - Date.now())]);

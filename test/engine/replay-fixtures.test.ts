@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { beforeEach, describe, expect, it } from "vitest";
-import type { AnyAgent } from "../../src/engine/agent.js";
+import { type AnyAgent, defineAgent } from "../../src/engine/agent.js";
 import { RunContextImpl } from "../../src/engine/context.js";
 import { type Outcome, runAgent } from "../../src/engine/execute.js";
 import { versionMismatch } from "../../src/engine/versions.js";
@@ -143,5 +143,33 @@ describe("replaying recorded journals", () => {
     expect(versionMismatch(chargeV3, run, f.journal.length)).toBeUndefined();
     // A run with nothing journaled yet starts on any version.
     expect(versionMismatch(chargeV2, run, 0)).toBeUndefined();
+  });
+
+  it.each([
+    ["ctx.random()", (ctx: Parameters<AnyAgent["run"]>[0]) => ctx.step("pick", () => ctx.random())],
+    [
+      "ctx.step",
+      (ctx: Parameters<AnyAgent["run"]>[0]) => ctx.step("outer", () => ctx.step("inner", () => 1)),
+    ],
+    ["ctx.now()", (ctx: Parameters<AnyAgent["run"]>[0]) => ctx.step("when", () => ctx.now())],
+  ])("refuses %s inside a step's body, which a replay would not run", async (_, run) => {
+    const agent = defineAgent({ name: "nested", version: "1", run: async (ctx) => run(ctx) });
+    const empty: Fixture = {
+      run: {
+        id: "01a23b00-0000-7000-8000-000000000001",
+        agent: "nested",
+        agentVersion: "1",
+        input: null,
+      },
+      output: null,
+      journal: [],
+    };
+    const { outcome, written } = await replay(agent, empty);
+    expect(outcome.kind).toBe("failed");
+    const error = (outcome as { error: Error & { code?: string } }).error;
+    expect(error.code).toBe("OUTLAST_CTX_IN_STEP");
+    expect(error.message).toMatch(/inside the body of step "(pick|outer|when)"/);
+    // The step fails with it, journaled, so a replay fails the same way.
+    expect(written.map((w) => [w.seq, w.status])).toEqual([[1, "failed"]]);
   });
 });
