@@ -1,6 +1,6 @@
 import type { MiddlewareHandler } from "hono";
+import { RequestError } from "../../errors.js";
 import { bearerToken, secretKey } from "../../util/bearer.js";
-import { ApiError } from "../errors.js";
 
 /**
  * Open without a key: health checks (load balancers carry no key) and the API's own
@@ -29,17 +29,15 @@ export function bearerAuth(apiKey: string): MiddlewareHandler {
     if (isPublic(c.req.path)) return next();
     const token = bearerToken(c.req.header("authorization"));
     if (token === undefined) {
-      throw new ApiError(
-        401,
+      throw new RequestError(
         "OUTLAST_UNAUTHORIZED",
         "send the API key as Authorization: Bearer <key>",
-        undefined,
-        { "WWW-Authenticate": 'Bearer realm="outlast"' },
+        { headers: { "WWW-Authenticate": 'Bearer realm="outlast"' } },
       );
     }
     if (!expected.matches(token)) {
-      throw new ApiError(401, "OUTLAST_UNAUTHORIZED", "the API key is not valid", undefined, {
-        "WWW-Authenticate": 'Bearer realm="outlast", error="invalid_token"',
+      throw new RequestError("OUTLAST_UNAUTHORIZED", "the API key is not valid", {
+        headers: { "WWW-Authenticate": 'Bearer realm="outlast", error="invalid_token"' },
       });
     }
     return next();
