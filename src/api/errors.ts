@@ -19,27 +19,20 @@ import { isTransientDbError } from "../store/transient.js";
 import type { Logger } from "../util/log.js";
 import { API_ERROR_CODES, type ApiErrorCode, statusOf } from "./error-codes.js";
 
-export interface ErrorBody<C extends string = string> {
-  error: { code: C; message: string; details?: unknown };
-}
-
-export function errorBody<C extends string>(
-  code: C,
-  message: string,
-  details?: unknown,
-): ErrorBody<C> {
-  return { error: { code, message, ...(details === undefined ? {} : { details }) } };
-}
-
-/** The answer for `code`, with the status its row in API_ERROR_CODES gives. */
+/**
+ * The one renderer: `{"error": {"code", "message", "details"?}}` with the status of the
+ * code's row in API_ERROR_CODES.
+ */
 export function errorResponse(
   c: Context,
   code: ApiErrorCode,
   message: string,
   options?: RequestErrorOptions,
 ): Response {
+  const details = options?.details;
+  const body = { error: { code, message, ...(details === undefined ? {} : { details }) } };
   const headers = options?.headers === undefined ? undefined : { ...options.headers };
-  return c.json(errorBody(code, message, options?.details), statusOf(code), headers);
+  return c.json(body, statusOf(code), headers);
 }
 
 const WHERE = { json: "body", query: "query", param: "path", header: "header", cookie: "cookie" };
