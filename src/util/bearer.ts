@@ -37,11 +37,13 @@ export function bearerToken(header: string | undefined): string | undefined {
  * depends on the configured key's length and the presented key's length (which the
  * caller knows), never on where they differ or whether the lengths agree.
  *
- * Measured with bench/bearer.ts (Node 20, this 2-core machine), µs a call for a 40-byte
- * key: this ~0.2; the fast path's old `length === && timingSafeEqual` ~0.2 (it returned
- * early on a length mismatch, so the key's length leaked); the old middleware's SHA-256
- * of the presented key per request ~1–9 (createHash; more after the loop slept); an HMAC
- * of the presented key with a start-up secret costs the same as that hash.
+ * Measured with bench/bearer.ts (Node 20, a 41-byte key, this shared 2-core machine
+ * lightly loaded; under a load of 12 every figure was ~4× as high, in the same order),
+ * µs a call: this 0.25; the fast path's old `length === && timingSafeEqual` 0.17 (it
+ * returned early on a length mismatch, so the key's length leaked); the old middleware's
+ * SHA-256 of the presented key 1.5 (createHash; up to ~9 and ~25 after the event loop
+ * slept, src/gateway/ARCHITECTURE.md); an HMAC of the presented key with a start-up
+ * secret 2.5. Parsing the header as well: 0.48.
  *
  * @example
  * const key = secretKey(process.env.OUTLAST_API_KEY!);
