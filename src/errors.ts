@@ -124,13 +124,81 @@ export function deserializeError(e: SerializedError): TerminalError {
   return err;
 }
 
-/** A request the API refuses: the status and a stable code tell the client what to fix. */
+/**
+ * Every code a refused request answers with. Codes only: the HTTP status of each is looked
+ * up at the edge, in the one table src/api/error-codes.ts (which must list every member,
+ * or it does not compile), and docs/errors.md documents them.
+ */
+export type RequestErrorCode =
+  | "OUTLAST_INVALID_JSON"
+  | "OUTLAST_INVALID_REQUEST"
+  | "OUTLAST_FORBIDDEN_KEY"
+  | "OUTLAST_BODY_TOO_DEEP"
+  | "OUTLAST_UNSTORABLE_VALUE"
+  | "OUTLAST_INVALID_INPUT"
+  | "OUTLAST_UNKNOWN_QUEUE"
+  | "OUTLAST_INVALID_SIGNAL"
+  | "OUTLAST_RUN_NOT_FAILED"
+  | "OUTLAST_INVALID_ID"
+  | "OUTLAST_INVALID_FILTER"
+  | "OUTLAST_INVALID_CURSOR"
+  | "OUTLAST_INVALID_EVENT_ID"
+  | "OUTLAST_WEBHOOK_URL_REFUSED"
+  | "OUTLAST_WEBHOOK_NOT_FOUND"
+  | "OUTLAST_DELIVERY_NOT_FOUND"
+  | "OUTLAST_UNAUTHORIZED"
+  | "OUTLAST_NOT_FOUND"
+  | "OUTLAST_UNKNOWN_AGENT"
+  | "OUTLAST_RUN_NOT_FOUND"
+  | "OUTLAST_METHOD_NOT_ALLOWED"
+  | "OUTLAST_IDEMPOTENCY_CONFLICT"
+  | "OUTLAST_RUN_FINISHED"
+  | "OUTLAST_QUOTA_EXHAUSTED"
+  | "OUTLAST_BODY_TOO_LARGE"
+  | "OUTLAST_UNSUPPORTED_MEDIA_TYPE"
+  | "OUTLAST_INTERNAL"
+  | "OUTLAST_NOT_READY"
+  | "OUTLAST_UNAVAILABLE";
+
+export interface RequestErrorOptions {
+  /** Shown to the client as `error.details` (e.g. the paths of invalid input). */
+  details?: unknown;
+  /** Response headers the answer needs, e.g. `WWW-Authenticate` or `Retry-After`. */
+  headers?: Readonly<Record<string, string>>;
+}
+
+/**
+ * A request Outlast refuses: a stable code that tells the client what went wrong and a
+ * message that says what to fix. Thrown by the API's middleware and routes and by
+ * RunService alike, and rendered by the API's one error handler, which maps the code to
+ * its HTTP status (src/api/error-codes.ts).
+ *
+ * @example
+ * throw new RequestError("OUTLAST_RUN_NOT_FOUND", `no run with id ${id}`);
+ * throw new RequestError("OUTLAST_UNAUTHORIZED", "the API key is not valid", {
+ *   headers: { "WWW-Authenticate": 'Bearer realm="outlast", error="invalid_token"' },
+ * });
+ */
 export class RequestError extends OutlastError {
-  readonly status: 400 | 401 | 404 | 409 | 413 | 415 | 422 | 429 | 503;
+  declare readonly code: RequestErrorCode;
   readonly details: unknown;
-  constructor(status: RequestError["status"], code: string, message: string, details?: unknown) {
-    super("request", code, message);
-    this.status = status;
-    this.details = details;
+  readonly headers: Readonly<Record<string, string>> | undefined;
+  constructor(code: RequestErrorCode, message: string, options?: RequestErrorOptions);
+  /**
+   * @deprecated Name the code only: its status comes from src/api/error-codes.ts, and this
+   * `status` is ignored. Kept so that callers written before the table still compile.
+   */
+  constructor(status: number, code: RequestErrorCode, message: string, details?: unknown);
+  constructor(
+    first: RequestErrorCode | number,
+    second: string,
+    third?: RequestErrorOptions | string,
+    fourth?: unknown,
+  ) {
+    const legacy = typeof first === "number";
+    super("request", legacy ? second : first, legacy ? String(third) : second);
+    const options = legacy ? { details: fourth } : (third as RequestErrorOptions | undefined);
+    this.details = options?.details;
+    this.headers = options?.headers;
   }
 }

@@ -13,9 +13,10 @@ import { OpenAPIHono, type z } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
 import type { webhooksSchema } from "../config/schema.js";
 import type { RunService } from "../engine/run-service.js";
+import { RequestError } from "../errors.js";
 import type { QuotaService } from "../quota/admission.js";
 import { createLogger, type Logger } from "../util/log.js";
-import { ApiError, errorHandler, notFoundHandler, validationHook } from "./errors.js";
+import { errorHandler, notFoundHandler, validationHook } from "./errors.js";
 import { bearerAuth } from "./middleware/auth.js";
 import { registerDocsRoutes } from "./routes/docs.js";
 import { registerEventRoutes } from "./routes/events.js";
@@ -107,8 +108,7 @@ export function createApi(opts: ApiOptions): OpenAPIHono {
     bodyLimit({
       maxSize,
       onError: () => {
-        throw new ApiError(
-          413,
+        throw new RequestError(
           "OUTLAST_BODY_TOO_LARGE",
           `the request body is over ${maxSize} bytes`,
         );

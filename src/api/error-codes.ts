@@ -1,9 +1,15 @@
 /**
- * Every `error.code` the HTTP API answers with, its status and what it means. Users grep
+ * The one table of the HTTP API's errors: every `error.code` it answers with, the status
+ * that code is answered with, and what it means. Throwers name a code (a RequestError,
+ * src/errors.ts) and never a status; `errorResponse` looks the status up here. Users grep
  * for codes (Fastify's `FST_ERR_*`), so a code never changes meaning once shipped.
- * The codes raised by RunService (RequestError) are listed here too: they reach clients
- * unchanged, and test/api checks that the service raises no code missing from this table.
+ *
+ * The keys are exactly `RequestErrorCode`: a code thrown without a row here, or a row for
+ * a code nobody declared, does not compile. docs/errors.md repeats the table for users
+ * (test/docs/error-codes.test.ts keeps the two in step).
  */
+import type { RequestErrorCode } from "../errors.js";
+
 export const API_ERROR_CODES = {
   OUTLAST_INVALID_JSON: { status: 400, meaning: "the request body is not valid JSON" },
   OUTLAST_INVALID_REQUEST: {
@@ -96,6 +102,14 @@ export const API_ERROR_CODES = {
     status: 503,
     meaning: "the database is briefly unreachable; retry after the Retry-After seconds",
   },
-} as const satisfies Record<string, { status: number; meaning: string }>;
+} as const satisfies Record<RequestErrorCode, { status: ErrorStatus; meaning: string }>;
 
-export type ApiErrorCode = keyof typeof API_ERROR_CODES;
+/** The statuses an error may have: 4xx for what the client sent, 5xx for our side. */
+type ErrorStatus = 400 | 401 | 404 | 405 | 409 | 413 | 415 | 429 | 500 | 503;
+
+export type ApiErrorCode = RequestErrorCode;
+
+/** The HTTP status a code is answered with. */
+export function statusOf(code: ApiErrorCode): ErrorStatus {
+  return API_ERROR_CODES[code].status;
+}

@@ -5,52 +5,34 @@
  * What the client sent is answered with a 4xx; a database that is briefly away with a 503
  * and `Retry-After`; only a bug on our side gives a 500, whose message is generic and
  * holds a reference to the full error in the server log.
+ *
+ * One renderer: every error answer — a thrown RequestError, Hono's own exceptions, the
+ * validators, 404/405, readiness — goes through `errorResponse`, which takes the status
+ * from the code's row in API_ERROR_CODES. Nothing here or at a throw site names a status.
  */
 import { randomUUID } from "node:crypto";
 import type { Context, ErrorHandler, Hono, NotFoundHandler } from "hono";
 import { HTTPException } from "hono/http-exception";
-import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { ZodError } from "zod";
-import { RequestError } from "../errors.js";
+import { RequestError, type RequestErrorOptions } from "../errors.js";
 import { isTransientDbError } from "../store/transient.js";
 import type { Logger } from "../util/log.js";
-import type { ApiErrorCode } from "./error-codes.js";
+import { API_ERROR_CODES, type ApiErrorCode, statusOf } from "./error-codes.js";
 
-/** Thrown by the API's own middleware and handlers; rendered by `errorHandler`. */
-export class ApiError extends Error {
-  constructor(
-    readonly status: ContentfulStatusCode,
-    readonly code: ApiErrorCode,
-    message: string,
-    readonly details?: unknown,
-    readonly headers?: Record<string, string>,
-  ) {
-    super(message);
-    this.name = "ApiError";
-  }
-}
-
-export interface ErrorBody<C extends string = string> {
-  error: { code: C; message: string; details?: unknown };
-}
-
-export function errorBody<C extends string>(
-  code: C,
-  message: string,
-  details?: unknown,
-): ErrorBody<C> {
-  return { error: { code, message, ...(details === undefined ? {} : { details }) } };
-}
-
+/**
+ * The one renderer: `{"error": {"code", "message", "details"?}}` with the status of the
+ * code's row in API_ERROR_CODES.
+ */
 export function errorResponse(
   c: Context,
-  status: ContentfulStatusCode,
-  code: string,
+  code: ApiErrorCode,
   message: string,
-  details?: unknown,
-  headers?: Record<string, string>,
+  options?: RequestErrorOptions,
 ): Response {
-  return c.json(errorBody(code, message, details), status, headers);
+  const details = options?.details;
+  const body = { error: { code, message, ...(details === undefined ? {} : { details }) } };
+  const headers = options?.headers === undefined ? undefined : { ...options.headers };
+  return c.json(body, statusOf(code), headers);
 }
 
 const WHERE = { json: "body", query: "query", param: "path", header: "header", cookie: "cookie" };
@@ -78,7 +60,7 @@ export function validationHook(
   const message = issues
     .map((i) => (i.path.length > 0 ? `${i.path.join(".")}: ${i.message}` : i.message))
     .join("; ");
-  return errorResponse(c, 400, "OUTLAST_INVALID_REQUEST", message, issues);
+  return errorResponse(c, "OUTLAST_INVALID_REQUEST", message, { details: issues });
 }
 
 /** Postgres refused a value the client sent (SQLSTATE class 22, or nesting too deep). */
@@ -89,34 +71,28 @@ function isDataError(err: unknown): err is Error & { code: string } {
 
 export function errorHandler(log: Logger): ErrorHandler {
   return (err, c) => {
-    if (err instanceof ApiError) {
-      return errorResponse(c, err.status, err.code, err.message, err.details, err.headers);
-    }
-    if (err instanceof RequestError) {
-      return errorResponse(c, err.status, err.code, err.message, err.details);
+    if (err instanceof RequestError && Object.hasOwn(API_ERROR_CODES, err.code)) {
+      return errorResponse(c, err.code, err.message, {
+        details: err.details,
+        headers: err.headers,
+      });
     }
     if (err instanceof HTTPException && err.status < 500) {
       // Raised by Hono's own middleware and by zod-openapi's validators.
       if (err.status === 413) {
-        return errorResponse(c, 413, "OUTLAST_BODY_TOO_LARGE", "the request body is too large");
+        return errorResponse(c, "OUTLAST_BODY_TOO_LARGE", "the request body is too large");
       }
       if (err.status === 415) {
         return errorResponse(
           c,
-          415,
           "OUTLAST_UNSUPPORTED_MEDIA_TYPE",
           "send the body as JSON with Content-Type: application/json",
         );
       }
       if (/json/i.test(err.message)) {
-        return errorResponse(c, 400, "OUTLAST_INVALID_JSON", `the body is not valid JSON`);
+        return errorResponse(c, "OUTLAST_INVALID_JSON", `the body is not valid JSON`);
       }
-      return errorResponse(
-        c,
-        err.status as ContentfulStatusCode,
-        "OUTLAST_INVALID_REQUEST",
-        err.message || "the request is invalid",
-      );
+      return errorResponse(c, "OUTLAST_INVALID_REQUEST", err.message || "the request is invalid");
     }
     if (isTransientDbError(err)) {
       log.warn("database unavailable during request", {
@@ -126,11 +102,9 @@ export function errorHandler(log: Logger): ErrorHandler {
       });
       return errorResponse(
         c,
-        503,
         "OUTLAST_UNAVAILABLE",
         "the database is briefly unavailable; retry the request",
-        undefined,
-        { "Retry-After": "1" },
+        { headers: { "Retry-After": "1" } },
       );
     }
     if (isDataError(err)) {
@@ -142,22 +116,23 @@ export function errorHandler(log: Logger): ErrorHandler {
       });
       return errorResponse(
         c,
-        400,
         "OUTLAST_UNSTORABLE_VALUE",
         `a value in the request cannot be stored: ${err.message}`,
       );
     }
+    // A bug, and so is a RequestError whose code has no row in the table (only a caller
+    // that escaped the type checker can throw one).
     const ref = randomUUID();
     log.error("request failed", {
       ref,
       method: c.req.method,
       path: c.req.path,
       error: err.message,
+      ...(err instanceof RequestError ? { code: err.code } : {}),
       stack: err.stack,
     });
     return errorResponse(
       c,
-      500,
       "OUTLAST_INTERNAL",
       `internal error; the server log has the details under ref ${ref}`,
     );
@@ -180,16 +155,13 @@ export function notFoundHandler(app: Hono): NotFoundHandler {
       const allow = [...methods].sort().join(", ");
       return errorResponse(
         c,
-        405,
         "OUTLAST_METHOD_NOT_ALLOWED",
         `${c.req.method} is not allowed on ${c.req.path}; use ${allow}`,
-        undefined,
-        { Allow: allow },
+        { headers: { Allow: allow } },
       );
     }
     return errorResponse(
       c,
-      404,
       "OUTLAST_NOT_FOUND",
       `no route ${c.req.method} ${c.req.path}; see /openapi.json for the API`,
     );

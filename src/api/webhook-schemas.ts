@@ -1,7 +1,7 @@
 import { z } from "@hono/zod-openapi";
+import { RequestError } from "../errors.js";
 import { isUuid } from "../util/ids.js";
 import type { AttemptRow, DeliveryRow, EndpointRow } from "../webhooks/store.js";
-import { ApiError } from "./errors.js";
 import { EventPattern, PageLimit, WebhookUrl } from "./schemas.js";
 
 /**
@@ -162,7 +162,7 @@ export function toDelivery(d: DeliveryRow, attempts?: AttemptRow[]) {
 
 export function uuidOrThrow(id: string, what: string): string {
   if (!isUuid(id))
-    throw new ApiError(400, "OUTLAST_INVALID_ID", `"${id}" is not a ${what} id (a UUID)`);
+    throw new RequestError("OUTLAST_INVALID_ID", `"${id}" is not a ${what} id (a UUID)`);
   return id;
 }
 
@@ -173,8 +173,7 @@ export function encodeCursor(d: DeliveryRow): string {
 export function decodeCursor(c: string): { createdAt: string; id: string } {
   const [createdAt, id] = Buffer.from(c, "base64url").toString("utf8").split("|");
   if (!createdAt || !id || !isUuid(id) || !Number.isFinite(Date.parse(createdAt))) {
-    throw new ApiError(
-      400,
+    throw new RequestError(
       "OUTLAST_INVALID_CURSOR",
       "cursor must be the next_cursor of a previous page",
     );

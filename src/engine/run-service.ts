@@ -94,7 +94,6 @@ export class RunService {
     const agent = this.agents.get(req.agent);
     if (!agent) {
       throw new RequestError(
-        404,
         "OUTLAST_UNKNOWN_AGENT",
         `no agent named "${req.agent}"; known agents: ${this.agentNames().join(", ") || "(none)"}`,
       );
@@ -104,13 +103,14 @@ export class RunService {
       const parsed = agent.input.safeParse(input);
       if (!parsed.success) {
         throw new RequestError(
-          400,
           "OUTLAST_INVALID_INPUT",
           `input does not match agent ${agent.name}: ${z.prettifyError(parsed.error)}`,
-          parsed.error.issues.map((i) => ({
-            path: ["input", ...i.path.map(String)],
-            message: i.message,
-          })),
+          {
+            details: parsed.error.issues.map((i) => ({
+              path: ["input", ...i.path.map(String)],
+              message: i.message,
+            })),
+          },
         );
       }
       input = req.input ?? null;
@@ -118,7 +118,6 @@ export class RunService {
     const queue = req.queue ?? agent.queue ?? "default";
     if (this.queues.length > 0 && !this.queues.includes(queue)) {
       throw new RequestError(
-        400,
         "OUTLAST_UNKNOWN_QUEUE",
         `no queue named "${queue}"; known queues: ${this.queues.join(", ")}`,
       );
@@ -134,12 +133,13 @@ export class RunService {
             ? "never: the run needs more than the whole daily limit"
             : `in about ${Math.ceil(a.etaMs / 60_000)} min`;
         throw new RequestError(
-          429,
           "OUTLAST_QUOTA_EXHAUSTED",
           `agent ${agent.name} fails fast when quota is short, and ${a.reason}; it could start ${eta}`,
           {
-            limit: a.limit,
-            eta: a.etaMs === undefined ? null : new Date(Date.now() + a.etaMs).toISOString(),
+            details: {
+              limit: a.limit,
+              eta: a.etaMs === undefined ? null : new Date(Date.now() + a.etaMs).toISOString(),
+            },
           },
         );
       }
@@ -170,7 +170,6 @@ export class RunService {
     if (!existing) throw new Error("insert returned no run and no idempotent match");
     if (existing.agent !== agent.name) {
       throw new RequestError(
-        409,
         "OUTLAST_IDEMPOTENCY_CONFLICT",
         `idempotency key "${req.idempotency_key}" already belongs to a run of agent "${existing.agent}"`,
       );
@@ -180,9 +179,9 @@ export class RunService {
 
   async get(id: string): Promise<RunRow> {
     if (!isUuid(id))
-      throw new RequestError(400, "OUTLAST_INVALID_ID", `"${id}" is not a run id (a UUID)`);
+      throw new RequestError("OUTLAST_INVALID_ID", `"${id}" is not a run id (a UUID)`);
     const run = await withDbRetry(() => this.repo.getRun(id));
-    if (!run) throw new RequestError(404, "OUTLAST_RUN_NOT_FOUND", `no run with id ${id}`);
+    if (!run) throw new RequestError("OUTLAST_RUN_NOT_FOUND", `no run with id ${id}`);
     return (await this.explainHeld([run]))[0] as RunRow;
   }
 
@@ -221,14 +220,12 @@ export class RunService {
   async list(req: ListRequest): Promise<{ runs: RunRow[]; next_cursor: string | null }> {
     if (req.status && !(RUN_STATUSES as readonly string[]).includes(req.status)) {
       throw new RequestError(
-        400,
         "OUTLAST_INVALID_FILTER",
         `status must be one of ${RUN_STATUSES.join(", ")}`,
       );
     }
     if (req.cursor && !isUuid(req.cursor)) {
       throw new RequestError(
-        400,
         "OUTLAST_INVALID_CURSOR",
         "cursor must be the next_cursor of a previous page",
       );
@@ -253,7 +250,6 @@ export class RunService {
     const row = await withDbRetry(() => this.repo.cancelRun(id));
     if (!row) {
       throw new RequestError(
-        409,
         "OUTLAST_RUN_FINISHED",
         `run ${id} already finished as ${current.status}; there is nothing to cancel`,
       );
@@ -266,16 +262,14 @@ export class RunService {
     await this.get(id);
     if (!/^[\w.:-]{1,128}$/.test(name)) {
       throw new RequestError(
-        400,
         "OUTLAST_INVALID_SIGNAL",
         "signal names use letters, digits, '.', ':', '_' or '-' (at most 128)",
       );
     }
     const res = await withDbRetry(() => this.repo.sendSignal(id, name, payload));
-    if (!res) throw new RequestError(404, "OUTLAST_RUN_NOT_FOUND", `no run with id ${id}`);
+    if (!res) throw new RequestError("OUTLAST_RUN_NOT_FOUND", `no run with id ${id}`);
     if (!res.stored) {
       throw new RequestError(
-        409,
         "OUTLAST_RUN_FINISHED",
         `run ${id} already finished as ${res.status}; it takes no more signals`,
       );
@@ -289,7 +283,6 @@ export class RunService {
     const row = await withDbRetry(() => this.repo.resumeRun(id));
     if (!row) {
       throw new RequestError(
-        409,
         "OUTLAST_RUN_NOT_FAILED",
         `run ${id} is ${current.status}; only a failed run can be resumed`,
       );

@@ -159,7 +159,6 @@ describe.each(BACKENDS)("engine on %s", (backend) => {
   it("rejects input that does not match the agent's schema", async () => {
     await expect(service.submit({ agent: "echo", input: { n: "x" } })).rejects.toMatchObject({
       code: "OUTLAST_INVALID_INPUT",
-      status: 400,
     });
     expect((await service.list({})).runs).toHaveLength(0);
   });
@@ -169,7 +168,6 @@ describe.each(BACKENDS)("engine on %s", (backend) => {
     const cancelled = await service.cancel(run.id);
     expect(cancelled.status).toBe("cancelled");
     await expect(service.cancel(run.id)).rejects.toMatchObject({
-      status: 409,
       code: "OUTLAST_RUN_FINISHED",
     });
   });

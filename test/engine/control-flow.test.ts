@@ -175,7 +175,7 @@ describe.each(BACKENDS)("durable control flow on %s", (backend) => {
     expect(done2.output).toEqual({ decision: { ok: false } });
     expect(events).toEqual(["prepare"]);
     await expect(service.signal(early.run.id, "approval", {})).rejects.toMatchObject({
-      status: 409,
+      code: "OUTLAST_RUN_FINISHED",
     });
 
     const { run } = await service.submit({ agent: "approver" });
@@ -259,7 +259,6 @@ describe.each(BACKENDS)("durable control flow on %s", (backend) => {
     expect((await service.resume(run.id)).status).toBe("queued");
     // Only a failed run can be resumed.
     await expect(service.resume(run.id)).rejects.toMatchObject({
-      status: 409,
       code: "OUTLAST_RUN_NOT_FAILED",
     });
     const { run: done } = await service.waitFor(run.id, 10_000);

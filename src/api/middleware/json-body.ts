@@ -1,5 +1,5 @@
 import type { MiddlewareHandler } from "hono";
-import { ApiError } from "../errors.js";
+import { RequestError } from "../../errors.js";
 
 /** Deeper bodies are refused: JSON.stringify recurses (a 500k-deep array overflows its stack) and so do Postgres' jsonb functions. */
 export const MAX_JSON_DEPTH = 64;
@@ -19,16 +19,14 @@ export function jsonBody(): MiddlewareHandler {
   return async (c, next) => {
     const text = await c.req.text();
     if (text.trim() === "") {
-      throw new ApiError(
-        400,
+      throw new RequestError(
         "OUTLAST_INVALID_REQUEST",
         'the request body is empty; send a JSON object such as {"agent": "hello"}',
       );
     }
     const mediaType = (c.req.header("content-type") ?? "").split(";")[0]!.trim();
     if (!JSON_MEDIA_TYPE.test(mediaType)) {
-      throw new ApiError(
-        415,
+      throw new RequestError(
         "OUTLAST_UNSUPPORTED_MEDIA_TYPE",
         `send the body as JSON with Content-Type: application/json (got ${mediaType ? JSON.stringify(mediaType.slice(0, 100)) : "no Content-Type"})`,
       );
@@ -37,8 +35,7 @@ export function jsonBody(): MiddlewareHandler {
     try {
       value = JSON.parse(text);
     } catch (err) {
-      throw new ApiError(
-        400,
+      throw new RequestError(
         "OUTLAST_INVALID_JSON",
         `the body is not valid JSON: ${(err as Error).message}`,
       );
@@ -56,8 +53,7 @@ function where(path: string[]): string {
 
 function checkString(s: string, path: string[]): void {
   if (s.includes("\u0000") || LONE_SURROGATE.test(s)) {
-    throw new ApiError(
-      400,
+    throw new RequestError(
       "OUTLAST_UNSTORABLE_VALUE",
       `${where(path)}: strings must not hold NUL characters or unpaired UTF-16 surrogates`,
     );
@@ -71,8 +67,7 @@ function checkJson(value: unknown, path: string[], depth: number): void {
   }
   if (value === null || typeof value !== "object") return;
   if (depth >= MAX_JSON_DEPTH) {
-    throw new ApiError(
-      400,
+    throw new RequestError(
       "OUTLAST_BODY_TOO_DEEP",
       `${where(path)}: objects and arrays nest deeper than ${MAX_JSON_DEPTH} levels`,
     );
@@ -90,8 +85,7 @@ function checkJson(value: unknown, path: string[], depth: number): void {
       key === "__proto__" ||
       (key === "constructor" && v !== null && typeof v === "object" && "prototype" in v)
     ) {
-      throw new ApiError(
-        400,
+      throw new RequestError(
         "OUTLAST_FORBIDDEN_KEY",
         `${where(at)}: the key "${key}" is refused (it could pollute object prototypes)`,
       );

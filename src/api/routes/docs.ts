@@ -2,7 +2,7 @@ import { readFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import type { OpenAPIHono } from "@hono/zod-openapi";
-import { ApiError } from "../errors.js";
+import { RequestError } from "../../errors.js";
 
 /**
  * Swagger UI at /docs, served from the swagger-ui-dist package: no CDN, so the page works
@@ -90,8 +90,7 @@ export function registerDocsRoutes(app: OpenAPIHono, opts: { version: string }):
     }
     const type = Object.hasOwn(ASSETS, file) ? ASSETS[file] : undefined;
     if (!type)
-      throw new ApiError(
-        404,
+      throw new RequestError(
         "OUTLAST_NOT_FOUND",
         `no docs asset named ${JSON.stringify(file.slice(0, 100))}`,
       );

@@ -1,10 +1,10 @@
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import { streamSSE } from "hono/streaming";
 import type { RunService } from "../../engine/run-service.js";
+import { RequestError } from "../../errors.js";
 import { EventBus } from "../../events/bus.js";
 import { followEvents, isStreamOver, listEvents } from "../../events/reader.js";
 import { RUN_EVENT_TYPES } from "../../events/types.js";
-import { ApiError } from "../errors.js";
 import { errors, RunIdParam } from "../schemas.js";
 
 export const RunEventSchema = z
@@ -80,8 +80,7 @@ function parseAfter(header: string | undefined, query: string | undefined): numb
   const raw = header ?? query;
   if (raw === undefined || raw === "") return 0;
   if (!/^\d{1,10}$/.test(raw.trim())) {
-    throw new ApiError(
-      400,
+    throw new RequestError(
       "OUTLAST_INVALID_EVENT_ID",
       `${header !== undefined ? "Last-Event-ID" : "after"} must be an event number (a non-negative integer), got "${raw.slice(0, 40)}"`,
     );

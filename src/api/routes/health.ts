@@ -1,5 +1,5 @@
 import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
-import { errorBody } from "../errors.js";
+import { RequestError } from "../../errors.js";
 import { errors, HealthSchema, json, ReadySchema } from "../schemas.js";
 
 const healthz = createRoute({
@@ -44,10 +44,10 @@ export function registerHealthRoutes(app: OpenAPIHono, ready: () => Promise<bool
 
   app.openapi(readyz, async (c) => {
     if (await probe(ready)) return c.json({ status: "ready" as const }, 200);
-    return c.json(
-      errorBody("OUTLAST_NOT_READY", "the server cannot reach its database yet; retry shortly"),
-      503,
-      { "Retry-After": "1" },
+    throw new RequestError(
+      "OUTLAST_NOT_READY",
+      "the server cannot reach its database yet; retry shortly",
+      { headers: { "Retry-After": "1" } },
     );
   });
 }

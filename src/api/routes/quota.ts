@@ -119,7 +119,7 @@ export function registerQuotaRoutes(
   app.openapi(checkQuota, async (c) => {
     const { agent: name, tags } = c.req.valid("json");
     const agent = service.agent(name);
-    if (!agent) throw new RequestError(404, "OUTLAST_UNKNOWN_AGENT", `no agent named "${name}"`);
+    if (!agent) throw new RequestError("OUTLAST_UNKNOWN_AGENT", `no agent named "${name}"`);
     const a = await quota.check(agent, { tenant: tags?.tenant, feature: tags?.feature });
     const f = a.forecast;
     return c.json(

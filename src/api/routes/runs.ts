@@ -1,8 +1,8 @@
 import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
 import type { RunService } from "../../engine/run-service.js";
+import { RequestError } from "../../errors.js";
 import { type PrivateAddressPolicy, refusalReason } from "../../outbound/ssrf.js";
 import { attachRunWebhook } from "../../webhooks/run-webhooks.js";
-import { ApiError } from "../errors.js";
 import { jsonBody } from "../middleware/json-body.js";
 import { toRunResource, toStepResource } from "../resources.js";
 import {
@@ -140,7 +140,7 @@ export function registerRunRoutes(
     // otherwise fail silently at delivery, after the 202.
     const refused =
       webhook && (await refusalReason(webhook.url, webhooks.allowPrivateAddresses ?? false));
-    if (refused) throw new ApiError(400, "OUTLAST_WEBHOOK_URL_REFUSED", `webhook.url: ${refused}`);
+    if (refused) throw new RequestError("OUTLAST_WEBHOOK_URL_REFUSED", `webhook.url: ${refused}`);
     const submitted = await service.submit(request);
     // After the insert, idempotent per (run, url): a submit retried with its idempotency
     // key also covers a crash between the two (see src/webhooks/run-webhooks.ts).

@@ -1,11 +1,11 @@
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
 import { webhooksSchema } from "../../config/schema.js";
+import { RequestError } from "../../errors.js";
 import { refusalReason } from "../../outbound/ssrf.js";
 import type { Db } from "../../store/db.js";
 import { isUuid } from "../../util/ids.js";
 import { type DeliveryRow, type EndpointRow, WebhookStore } from "../../webhooks/store.js";
-import { ApiError } from "../errors.js";
 import { jsonBody } from "../middleware/json-body.js";
 import { errors, json, NoQuery } from "../schemas.js";
 import {
@@ -176,7 +176,7 @@ export function registerWebhookRoutes(app: OpenAPIHono, deps: WebhookRouteDeps):
   const limit = bodyLimit({
     maxSize: 64 * 1024,
     onError: () => {
-      throw new ApiError(413, "OUTLAST_BODY_TOO_LARGE", "the request body is over 65536 bytes");
+      throw new RequestError("OUTLAST_BODY_TOO_LARGE", "the request body is over 65536 bytes");
     },
   });
   app.use("/v1/webhooks", limit);
@@ -186,7 +186,7 @@ export function registerWebhookRoutes(app: OpenAPIHono, deps: WebhookRouteDeps):
     const body = c.req.valid("json");
     const refused = await refusalReason(body.url, cfg.allowPrivateAddresses ?? false);
     if (refused) {
-      throw new ApiError(400, "OUTLAST_WEBHOOK_URL_REFUSED", `url: ${refused}`);
+      throw new RequestError("OUTLAST_WEBHOOK_URL_REFUSED", `url: ${refused}`);
     }
     const row = await store.createSubscription(body);
     return c.json({ ...toWebhook(row), secret: row.secret }, 201, {
@@ -197,8 +197,7 @@ export function registerWebhookRoutes(app: OpenAPIHono, deps: WebhookRouteDeps):
   app.openapi(listWebhooks, async (c) => {
     const q = c.req.valid("query");
     if (q.cursor && !isUuid(q.cursor)) {
-      throw new ApiError(
-        400,
+      throw new RequestError(
         "OUTLAST_INVALID_CURSOR",
         "cursor must be the next_cursor of a previous page",
       );
@@ -240,7 +239,7 @@ export function registerWebhookRoutes(app: OpenAPIHono, deps: WebhookRouteDeps):
   const findDelivery = async (id: string): Promise<DeliveryRow> => {
     const d = await store.getDelivery(uuidOrThrow(id, "delivery"));
     if (!d)
-      throw new ApiError(404, "OUTLAST_DELIVERY_NOT_FOUND", `no webhook delivery with id ${id}`);
+      throw new RequestError("OUTLAST_DELIVERY_NOT_FOUND", `no webhook delivery with id ${id}`);
     return d;
   };
 
@@ -258,7 +257,7 @@ export function registerWebhookRoutes(app: OpenAPIHono, deps: WebhookRouteDeps):
   const findWebhook = async (id: string): Promise<EndpointRow> => {
     const w = await store.getSubscription(uuidOrThrow(id, "webhook"));
     if (!w)
-      throw new ApiError(404, "OUTLAST_WEBHOOK_NOT_FOUND", `no webhook subscription with id ${id}`);
+      throw new RequestError("OUTLAST_WEBHOOK_NOT_FOUND", `no webhook subscription with id ${id}`);
     return w;
   };
 
@@ -270,8 +269,7 @@ export function registerWebhookRoutes(app: OpenAPIHono, deps: WebhookRouteDeps):
     const w = await findWebhook(c.req.valid("param").id);
     const dropped = await store.disableSubscription(w.id);
     if (dropped === undefined) {
-      throw new ApiError(
-        404,
+      throw new RequestError(
         "OUTLAST_WEBHOOK_NOT_FOUND",
         `no webhook subscription with id ${w.id}`,
       );

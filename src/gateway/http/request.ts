@@ -6,6 +6,7 @@
 import { createHash } from "node:crypto";
 import type { IncomingHttpHeaders, IncomingMessage } from "node:http";
 import type { Context } from "hono";
+import { bearerToken } from "../../util/bearer.js";
 import type { Attribution } from "../accounting/recorder.js";
 import type { GatewayConfig, WireFormat } from "../config.js";
 import { GatewayError } from "../errors.js";
@@ -53,16 +54,18 @@ export class KeyBook {
 
   /**
    * The attribution a key carries. Keys are looked up by SHA-256 digest, so the lookup
-   * does not compare secrets byte by byte. Without configured keys, every caller is the
-   * `default` project (the API's own bearer auth, when set, still applies).
+   * does not compare secrets byte by byte; a map of digests rather than a constant-time
+   * comparison with each key (src/util/bearer.ts, ~0.25 µs each) because one hash of the
+   * presented key (~1.5 µs) costs the same whatever the number of keys. Without configured
+   * keys, every caller is the `default` project (the API's own bearer auth, when set,
+   * still applies) and nothing is hashed.
    */
   authenticate(
     header: HeaderGet,
     format: WireFormat,
   ): Omit<Attribution, "agent" | "runId" | "step"> {
     if (this.byDigest.size === 0) return DEFAULT_PROJECT;
-    const bearer = /^Bearer[ \t]+(\S+)/i.exec(header("authorization") ?? "")?.[1];
-    const key = bearer ?? header("x-api-key");
+    const key = bearerToken(header("authorization")) ?? header("x-api-key");
     const found = key === undefined ? undefined : this.byDigest.get(digest(key));
     if (!found) {
       throw new GatewayError(
