@@ -8,9 +8,11 @@ import { RateLimitedError, RetryableError, TerminalError } from "../errors.js";
 import type { ChatRequest, ChatResult, LlmCallOptions, LlmClient, ToolCall } from "../llm/types.js";
 import type { Db } from "../store/db.js";
 import { type UsageGroup, usageTotalsSql } from "../store/sql/gateway.js";
+import { RAW_ONLY_GROUPS, usageFromRollupsSql } from "../store/sql/usage.js";
 import { createLogger, type Logger } from "../util/log.js";
 import { PriceTable } from "./accounting/pricing.js";
 import { type Attribution, CallRecorder } from "./accounting/recorder.js";
+import { usageSpans } from "./accounting/usage-spans.js";
 import { Breaker } from "./breaker.js";
 import { ResponseCache } from "./cache.js";
 import {
@@ -45,6 +47,12 @@ export interface UsageQuery {
   groupBy?: UsageGroup[];
   from?: Date;
   to?: Date;
+  /**
+   * Where totals come from: `rollups` (the default; whole minutes, hours and days from
+   * rollups, partial edge minutes from raw calls) or `raw` (every call row; what grouping
+   * by run or step always reads). Both give the same figures while raw rows are kept.
+   */
+  source?: "rollups" | "raw";
 }
 
 export interface UsageRow {
@@ -219,9 +227,18 @@ export class Gateway implements LlmClient {
   async usage(q: UsageQuery = {}): Promise<UsageRow[]> {
     const to = q.to ?? new Date(Date.now() + 1000);
     const from = q.from ?? new Date(to.getTime() - 30 * 86_400_000);
-    return this.db.query<UsageRow>(usageTotalsSql(q.groupBy ?? []), [
-      from.toISOString(),
-      to.toISOString(),
+    const groups = q.groupBy ?? [];
+    if (q.source === "raw" || groups.some((g) => RAW_ONLY_GROUPS.has(g))) {
+      return this.db.query<UsageRow>(usageTotalsSql(groups), [
+        from.toISOString(),
+        to.toISOString(),
+      ]);
+    }
+    const spans = usageSpans(from, to);
+    return this.db.query<UsageRow>(usageFromRollupsSql(groups), [
+      spans.map((s) => s.width),
+      spans.map((s) => s.from.toISOString()),
+      spans.map((s) => s.to.toISOString()),
     ]);
   }
 
