@@ -83,7 +83,7 @@ CREATE INDEX runs_finished_idx ON outlast.runs (finished_at, id)
   WHERE status IN ('succeeded', 'failed', 'cancelled');
 -- Events by age: one more btree entry per event (events are appended in time order, so
 -- it always goes to the rightmost page).
-CREATE INDEX events_at_idx ON outlast.events (at);
+CREATE INDEX events_at_idx ON outlast.events (at, id);
 -- A run's signals, consumed or not (signals_pending_idx holds the pending ones only).
 CREATE INDEX signals_run_idx ON outlast.signals (run_id);
 -- Settled deliveries by age; pending ones are never pruned.
