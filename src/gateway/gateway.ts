@@ -234,7 +234,7 @@ export class Gateway implements LlmClient {
         to.toISOString(),
       ]);
     }
-    const spans = usageSpans(from, to);
+    const spans = usageSpans(from, to, groups.includes("hour") ? 3_600 : 86_400);
     return this.db.query<UsageRow>(usageFromRollupsSql(groups), [
       spans.map((s) => s.width),
       spans.map((s) => s.from.toISOString()),

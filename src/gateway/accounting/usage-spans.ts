@@ -21,15 +21,17 @@ export interface UsageSpan {
 export const ROLLUP_WIDTHS = [86_400, 3_600, 60] as const;
 
 /**
- * The spans covering [from, to) exactly, without overlap, in time order.
+ * The spans covering [from, to) exactly, without overlap, in time order, with rollups no
+ * wider than `maxWidth` seconds (grouping by hour cannot read day rollups).
  *
  * @example
  * usageSpans(new Date("2026-01-01T10:00:30Z"), new Date("2026-01-03T00:00:00Z"));
  * // raw 10:00:30–10:01, minutes 10:01–11:00, hours 11:00–00:00, day Jan 2
  */
-export function usageSpans(from: Date, to: Date): UsageSpan[] {
+export function usageSpans(from: Date, to: Date, maxWidth = 86_400): UsageSpan[] {
   const out: UsageSpan[] = [];
-  split(from.getTime(), to.getTime(), 0, out);
+  const first = ROLLUP_WIDTHS.findIndex((w) => w <= maxWidth);
+  split(from.getTime(), to.getTime(), first < 0 ? ROLLUP_WIDTHS.length : first, out);
   return out;
 }
 
