@@ -156,3 +156,28 @@ export class Pruner {
     return report;
   }
 }
+
+/**
+ * The pruner of a worker process, with the built-in targets and the config's ages;
+ * `extra` rules for later kinds of data. Call `stop()` before closing the database.
+ *
+ * @example
+ * const pruner = startPruner({ db, retention: config.retention, log });
+ * // on shutdown
+ * await pruner.stop();
+ */
+export function startPruner(o: {
+  db: Db;
+  retention: RetentionConfig;
+  log?: Logger;
+  extra?: RetentionRule[];
+}): Pruner {
+  const pruner = new Pruner({
+    db: o.db,
+    rules: retentionRules(o.retention, o.extra),
+    log: o.log,
+    intervalMs: o.retention.intervalMs,
+  });
+  pruner.start();
+  return pruner;
+}

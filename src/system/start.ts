@@ -17,6 +17,7 @@ import {
 } from "../gateway/index.js";
 import { QuotaService } from "../quota/admission.js";
 import { Fairness, tenantOf } from "../quota/fairness.js";
+import { startPruner } from "../retention/pruner.js";
 import type { Simulator } from "../sim/index.js";
 import type { Db } from "../store/db.js";
 import { openStore } from "../store/open.js";
@@ -194,6 +195,9 @@ export async function startSystem(opts: SystemOptions): Promise<RunningSystem> {
       // Webhook and notifier deliveries go out from the worker processes' outbox.
       const deliverer = await startDeliverer({ db, config, log });
       stack.push(() => deliverer.stop());
+      // Retention: old runs, events, raw usage and deliveries, pruned in small batches.
+      const pruner = startPruner({ db, retention: config.retention, log });
+      stack.push(() => pruner.stop());
     }
 
     let apiUrl: string | undefined;
