@@ -6,34 +6,53 @@
  */
 import { USAGE_GROUPS, type UsageGroup } from "./gateway.js";
 
+/** For the transaction of a rollup query: its few thousand rows are read faster alone. */
+export const USAGE_NO_PARALLEL = "SET LOCAL max_parallel_workers_per_gather = 0";
+
 /** Groups that rollups cannot answer (unbounded keys they leave out): raw rows only. */
 export const RAW_ONLY_GROUPS: ReadonlySet<UsageGroup> = new Set(["run", "step"]);
 
 /**
  * Usage totals over spans, grouped by whitelisted columns only (validated against
  * USAGE_GROUPS before it gets here; none may be in RAW_ONLY_GROUPS). The same columns and
- * types as usageTotalsSql.
- * $1 widths int[] (0: raw rows, else a rollup width in seconds), $2 from timestamptz[],
- * $3 to timestamptz[] — parallel arrays, one entry a span
+ * types as usageTotalsSql. One UNION ALL branch per span, each a range scan of its own
+ * index (usage_rollups_key, gateway_calls_at_idx): with the spans in one unnest() joined
+ * to the rollups, the planner hash-joined a sequential scan of every rollup row (190 ms
+ * for 300,000 rollup rows, against a few ms).
+ * `raw[i]` says whether span i reads raw calls; its parameters are $(3i+1) width (0 for
+ * raw), $(3i+2) from, $(3i+3) to.
  */
-export function usageFromRollupsSql(groups: readonly UsageGroup[]): string {
+export function usageFromRollupsSql(
+  groups: readonly UsageGroup[],
+  raw: readonly boolean[],
+): string {
   const cols = groups.map((g) => `${USAGE_GROUPS[g]} AS ${g}`);
   const by = groups.map((_, i) => String(i + 1));
-  return `
-WITH spans AS (
-  SELECT * FROM unnest($1::int[], $2::timestamptz[], $3::timestamptz[]) AS s(width, lo, hi)
-), rows AS (
-  SELECT u.bucket AS at, u.project, u.requested, u.provider, u.model, u.agent, u.feature,
+  const branches = raw.map((isRaw, i) => {
+    const [w, lo, hi] = [3 * i + 1, 3 * i + 2, 3 * i + 3].map((n) => `$${n}`);
+    return isRaw
+      ? `SELECT c.at, c.project, c.requested, c.provider, c.model, c.agent, c.feature, c.tenant,
+    c.outcome, 1::bigint AS calls, c.input_tokens::bigint, c.output_tokens::bigint,
+    c.cached_tokens::bigint, c.cost_usd::numeric, c.latency_ms::bigint
+  FROM outlast.gateway_calls c
+  WHERE ${w}::int = 0 AND c.at >= ${lo}::timestamptz AND c.at < ${hi}::timestamptz`
+      : `SELECT u.bucket, u.project, u.requested, u.provider, u.model, u.agent, u.feature,
     u.tenant, u.outcome, u.calls, u.input_tokens, u.output_tokens, u.cached_tokens,
     u.cost_usd, u.latency_ms
-  FROM spans s JOIN outlast.usage_rollups u
-    ON u.width = s.width AND u.bucket >= s.lo AND u.bucket < s.hi
-  WHERE s.width > 0
-  UNION ALL
-  SELECT c.at, c.project, c.requested, c.provider, c.model, c.agent, c.feature, c.tenant,
-    c.outcome, 1, c.input_tokens, c.output_tokens, c.cached_tokens, c.cost_usd, c.latency_ms
-  FROM spans s JOIN outlast.gateway_calls c ON c.at >= s.lo AND c.at < s.hi
-  WHERE s.width = 0
+  FROM outlast.usage_rollups u
+  WHERE u.width = ${w}::int AND u.bucket >= ${lo}::timestamptz AND u.bucket < ${hi}::timestamptz`;
+  });
+  // No span (an empty range): one branch that finds nothing keeps the columns' types.
+  if (branches.length === 0) {
+    branches.push(`SELECT u.bucket, u.project, u.requested, u.provider, u.model, u.agent,
+    u.feature, u.tenant, u.outcome, u.calls, u.input_tokens, u.output_tokens,
+    u.cached_tokens, u.cost_usd, u.latency_ms
+  FROM outlast.usage_rollups u WHERE false`);
+  }
+  return `
+WITH rows (at, project, requested, provider, model, agent, feature, tenant, outcome, calls,
+  input_tokens, output_tokens, cached_tokens, cost_usd, latency_ms) AS (
+  ${branches.join("\n  UNION ALL\n  ")}
 )
 SELECT ${[...cols, ""].join(", ")}
   coalesce(sum(calls), 0)::int AS requests,

@@ -1,0 +1,213 @@
+/**
+ * Retention while work runs (PostgreSQL): 100,000 old finished runs (with steps and their
+ * events, bulk-inserted) are pruned by the retention pruner while 20 runs execute on a
+ * worker. Rounds alternate without and with the pruner (3 each, order swapped every
+ * round); each round runs 20 runs of --steps no-op steps and takes every step's latency.
+ * A sampler polls pg_stat_activity/pg_locks every ~5 ms for backends waiting on a lock
+ * and reports how long each wait was seen (and on what), so a wait on runs or steps
+ * above 10 ms would show. After the rounds, the rest is pruned alone and timed.
+ * Usage: npx tsx bench/retention.ts [--runs 100000] [--steps 300] [--old-steps 5]
+ */
+import { parseArgs } from "node:util";
+import pg from "pg";
+import { defineAgent } from "../src/engine/agent.js";
+import { RunService } from "../src/engine/run-service.js";
+import { Worker } from "../src/engine/worker.js";
+import { Pruner } from "../src/retention/pruner.js";
+import { RunsTarget } from "../src/retention/targets.js";
+import { openStore } from "../src/store/open.js";
+import { freshDatabaseUrl } from "../test/helpers/db.js";
+import { fanOutAll, insertOldRuns } from "../test/helpers/retention.js";
+import { median, percentile } from "./lib/stats.js";
+
+const { values } = parseArgs({
+  options: {
+    runs: { type: "string", default: "100000" },
+    steps: { type: "string", default: "300" },
+    "old-steps": { type: "string", default: "5" },
+    rounds: { type: "string", default: "3" },
+  },
+});
+const OLD_RUNS = Number(values.runs);
+const STEPS = Number(values.steps);
+const ROUNDS = Number(values.rounds);
+const IN_FLIGHT = 20;
+const DAY = 86_400_000;
+
+let stepMs: number[] = [];
+const agents = [
+  defineAgent({
+    name: "steps",
+    run: async (ctx, n: number) => {
+      for (let i = 0; i < n; i++) {
+        const t0 = performance.now();
+        await ctx.step(`s${i}`, () => i);
+        stepMs.push(performance.now() - t0);
+      }
+      return n;
+    },
+  }),
+];
+
+interface Wait {
+  first: number;
+  last: number;
+  on: string;
+  query: string;
+}
+
+/** Polls lock waits until stopped; returns every wait seen with its observed span. */
+function sampleLockWaits(url: string): { stop: () => Promise<Wait[]> } {
+  const client = new pg.Client({ connectionString: url });
+  const waits = new Map<string, Wait>();
+  let running = true;
+  const loop = (async () => {
+    await client.connect();
+    while (running) {
+      const { rows } = await client.query<{
+        pid: number;
+        since: string;
+        on: string | null;
+        query: string;
+      }>(
+        `SELECT a.pid, a.query_start::text AS since, left(a.query, 70) AS query,
+           (SELECT string_agg(DISTINCT coalesce(l.relation::regclass::text, l.locktype), ',')
+            FROM pg_locks l WHERE l.pid = a.pid AND NOT l.granted) AS on
+         FROM pg_stat_activity a
+         WHERE a.wait_event_type = 'Lock' AND a.datname = current_database()`,
+      );
+      const now = performance.now();
+      for (const r of rows) {
+        const key = `${r.pid} ${r.since}`;
+        const w = waits.get(key);
+        if (w) w.last = now;
+        else
+          waits.set(key, {
+            first: now,
+            last: now,
+            on: r.on ?? "?",
+            query: r.query.replace(/\s+/g, " "),
+          });
+      }
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    await client.end();
+  })();
+  return {
+    stop: async () => {
+      running = false;
+      await loop;
+      return [...waits.values()];
+    },
+  };
+}
+
+const pgdb = await freshDatabaseUrl();
+const db = await openStore({ databaseUrl: pgdb.url });
+const service = new RunService(db, agents);
+await service.start();
+try {
+  let t0 = performance.now();
+  for (let done = 0; done < OLD_RUNS; done += 20_000) {
+    await insertOldRuns(db, {
+      count: Math.min(20_000, OLD_RUNS - done),
+      steps: Number(values["old-steps"]),
+      daysAgo: 40,
+      agent: `old-${done}`,
+    });
+  }
+  await fanOutAll(db);
+  await db.exec("ANALYZE");
+  const [sizes] = await db.query<{ runs: string; steps: string; events: string }>(
+    `SELECT (SELECT count(*) FROM outlast.runs) AS runs, (SELECT count(*) FROM outlast.steps) AS steps,
+       (SELECT count(*) FROM outlast.events) AS events`,
+  );
+  console.log(
+    `loaded ${sizes?.runs} old finished runs, ${sizes?.steps} steps, ${sizes?.events} events in ${((performance.now() - t0) / 1000).toFixed(0)} s`,
+  );
+
+  const worker = new Worker({ db, agents, concurrency: IN_FLIGHT });
+  await worker.start();
+  const results: { mode: "off" | "on"; p50: number; p99: number; pruned: number; secs: number }[] =
+    [];
+  const allWaits: Wait[] = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    const order: ("off" | "on")[] = round % 2 === 0 ? ["off", "on"] : ["on", "off"];
+    for (const mode of order) {
+      stepMs = [];
+      let pruned = 0;
+      const pruner =
+        mode === "on"
+          ? new Pruner({
+              db,
+              rules: [{ target: new RunsTarget(), keepMs: 30 * DAY }],
+              onBatch: (_, r) => {
+                pruned += r.deleted;
+              },
+            })
+          : undefined;
+      const sampler = sampleLockWaits(pgdb.url);
+      t0 = performance.now();
+      const pass = pruner?.runPass();
+      const ids = await Promise.all(
+        Array.from(
+          { length: IN_FLIGHT },
+          async () => (await service.submit({ agent: "steps", input: STEPS })).run.id,
+        ),
+      );
+      await Promise.all(ids.map((id) => service.waitFor(id, 600_000)));
+      const secs = (performance.now() - t0) / 1000;
+      await pruner?.stop();
+      await pass;
+      allWaits.push(...(await sampler.stop()));
+      results.push({
+        mode,
+        p50: median(stepMs),
+        p99: percentile(stepMs, 99),
+        pruned,
+        secs,
+      });
+      console.log(
+        `round ${round + 1} pruning ${mode}: ${stepMs.length} steps in ${secs.toFixed(1)} s, step p50 ${median(stepMs).toFixed(3)} ms, p99 ${percentile(stepMs, 99).toFixed(3)} ms${mode === "on" ? `, ${pruned} rows pruned meanwhile (${(pruned / secs).toFixed(0)}/s)` : ""}`,
+      );
+    }
+  }
+  await worker.stop();
+
+  const ratios: number[] = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    const off = results.filter((x) => x.mode === "off")[r];
+    const on = results.filter((x) => x.mode === "on")[r];
+    if (off && on) ratios.push(on.p50 / off.p50);
+  }
+  console.log(
+    `step p50 with pruning ÷ without, per round: ${ratios.map((x) => x.toFixed(3)).join(", ")}; median ${median(ratios).toFixed(3)}`,
+  );
+  const long = (w: Wait) => w.last - w.first;
+  const runsOrSteps = allWaits.filter((w) => /runs|steps/.test(`${w.on} ${w.query}`));
+  console.log(
+    `lock waits seen: ${allWaits.length} (${runsOrSteps.length} on runs or steps); longest seen ${allWaits.length ? Math.max(...allWaits.map(long)).toFixed(1) : "0"} ms; on runs/steps over 10 ms: ${runsOrSteps.filter((w) => long(w) > 10).length}`,
+  );
+  for (const w of allWaits.sort((a, b) => long(b) - long(a)).slice(0, 5)) {
+    console.log(`  ${long(w).toFixed(1)} ms on ${w.on}: ${w.query}`);
+  }
+
+  // What is left, pruned alone.
+  let rest = 0;
+  t0 = performance.now();
+  const report = await new Pruner({
+    db,
+    rules: [{ target: new RunsTarget(), keepMs: 30 * DAY }],
+  }).runPass();
+  rest = report.deleted.runs ?? 0;
+  const [left] = await db.query<{ n: string }>(
+    "SELECT count(*) AS n FROM outlast.runs WHERE agent LIKE 'old-%'",
+  );
+  console.log(
+    `the rest pruned alone: ${rest} rows in ${report.transactions} transactions, ${((performance.now() - t0) / 1000).toFixed(1)} s (${(rest / ((performance.now() - t0) / 1000)).toFixed(0)} rows/s); old runs left: ${left?.n}`,
+  );
+} finally {
+  await service.stop();
+  await db.close();
+  await pgdb.drop();
+}
