@@ -52,9 +52,15 @@ const agents = [
 interface Wait {
   first: number;
   last: number;
+  /** wait event and the relation (or lock type) waited for */
   on: string;
   query: string;
+  /** a blocker was running one of the pruner's statements */
+  byPruner: boolean;
 }
+
+/** The pruner's statements (src/store/sql/retention.ts). */
+const PRUNER_SQL = /DELETE FROM outlast\.|pg_try_advisory_xact_lock|AS children/;
 
 /** Polls lock waits until stopped; returns every wait seen with its observed span. */
 function sampleLockWaits(url: string): { stop: () => Promise<Wait[]> } {
@@ -68,11 +74,16 @@ function sampleLockWaits(url: string): { stop: () => Promise<Wait[]> } {
         pid: number;
         since: string;
         on: string | null;
+        event: string;
         query: string;
+        blockers: string | null;
       }>(
-        `SELECT a.pid, a.query_start::text AS since, left(a.query, 70) AS query,
+        `SELECT a.pid, a.query_start::text AS since, a.wait_event AS event,
+           left(a.query, 200) AS query,
            (SELECT string_agg(DISTINCT coalesce(l.relation::regclass::text, l.locktype), ',')
-            FROM pg_locks l WHERE l.pid = a.pid AND NOT l.granted) AS on
+            FROM pg_locks l WHERE l.pid = a.pid AND NOT l.granted) AS on,
+           (SELECT string_agg(left(b.query, 200), ' | ') FROM pg_stat_activity b
+            WHERE b.pid = ANY (pg_blocking_pids(a.pid))) AS blockers
          FROM pg_stat_activity a
          WHERE a.wait_event_type = 'Lock' AND a.datname = current_database()`,
       );
@@ -85,8 +96,9 @@ function sampleLockWaits(url: string): { stop: () => Promise<Wait[]> } {
           waits.set(key, {
             first: now,
             last: now,
-            on: r.on ?? "?",
+            on: `${r.event} ${r.on ?? "?"}`,
             query: r.query.replace(/\s+/g, " "),
+            byPruner: PRUNER_SQL.test(r.blockers ?? ""),
           });
       }
       await new Promise((r) => setTimeout(r, 5));
@@ -130,7 +142,7 @@ try {
   await worker.start();
   const results: { mode: "off" | "on"; p50: number; p99: number; pruned: number; secs: number }[] =
     [];
-  const allWaits: Wait[] = [];
+  const waits: Record<"off" | "on", Wait[]> = { off: [], on: [] };
   for (let round = 0; round < ROUNDS; round++) {
     const order: ("off" | "on")[] = round % 2 === 0 ? ["off", "on"] : ["on", "off"];
     for (const mode of order) {
@@ -159,7 +171,7 @@ try {
       const secs = (performance.now() - t0) / 1000;
       await pruner?.stop();
       await pass;
-      allWaits.push(...(await sampler.stop()));
+      waits[mode].push(...(await sampler.stop()));
       results.push({
         mode,
         p50: median(stepMs),
@@ -184,12 +196,17 @@ try {
     `step p50 with pruning ÷ without, per round: ${ratios.map((x) => x.toFixed(3)).join(", ")}; median ${median(ratios).toFixed(3)}`,
   );
   const long = (w: Wait) => w.last - w.first;
-  const runsOrSteps = allWaits.filter((w) => /runs|steps/.test(`${w.on} ${w.query}`));
-  console.log(
-    `lock waits seen: ${allWaits.length} (${runsOrSteps.length} on runs or steps); longest seen ${allWaits.length ? Math.max(...allWaits.map(long)).toFixed(1) : "0"} ms; on runs/steps over 10 ms: ${runsOrSteps.filter((w) => long(w) > 10).length}`,
-  );
-  for (const w of allWaits.sort((a, b) => long(b) - long(a)).slice(0, 5)) {
-    console.log(`  ${long(w).toFixed(1)} ms on ${w.on}: ${w.query}`);
+  for (const mode of ["off", "on"] as const) {
+    const ws = waits[mode];
+    const onRunsOrSteps = ws.filter((w) => /runs|steps/.test(`${w.on} ${w.query}`));
+    console.log(
+      `pruning ${mode}: ${ws.length} lock waits seen, ${onRunsOrSteps.length} by statements on runs or steps, longest ${ws.length ? Math.max(...ws.map(long)).toFixed(1) : "-"} ms; over 10 ms: ${ws.filter((w) => long(w) > 10).length}; blocked by the pruner: ${ws.filter((w) => w.byPruner).length} (over 10 ms: ${ws.filter((w) => w.byPruner && long(w) > 10).length})`,
+    );
+    for (const w of ws.sort((a, b) => long(b) - long(a)).slice(0, 3)) {
+      console.log(
+        `  ${long(w).toFixed(1)} ms on ${w.on}${w.byPruner ? " (pruner)" : ""}: ${w.query.slice(0, 90)}`,
+      );
+    }
   }
 
   // What is left, pruned alone.
