@@ -5,7 +5,8 @@
  * round); each round runs 20 runs of --steps no-op steps and takes every step's latency.
  * A sampler polls pg_stat_activity/pg_locks every ~5 ms for backends waiting on a lock
  * and reports how long each wait was seen (and on what), so a wait on runs or steps
- * above 10 ms would show. After the rounds, the rest is pruned alone and timed.
+ * above 10 ms would show. The pruner runs with its defaults (1,000 rows, 50 ms, duty 0.25).
+ * After the rounds, the rest is pruned alone, without pauses, and timed.
  * Usage: npx tsx bench/retention.ts [--runs 100000] [--steps 300] [--old-steps 5]
  */
 import { parseArgs } from "node:util";
@@ -217,6 +218,8 @@ try {
   const report = await new Pruner({
     db,
     rules: [{ target: new RunsTarget(), keepMs: 30 * DAY }],
+    duty: 1,
+    pauseMs: 0,
   }).runPass();
   rest = report.deleted.runs ?? 0;
   const [left] = await db.query<{ n: string }>(

@@ -35,7 +35,7 @@ describe.each(BACKENDS)("retention on %s", (backend) => {
   );
 
   const pass = (rules: RetentionRule[], batchRows = 1_000, onBatch?: PrunerOptions["onBatch"]) =>
-    new Pruner({ db, rules, batchRows, pauseMs: 0, onBatch }).runPass();
+    new Pruner({ db, rules, batchRows, pauseMs: 0, duty: 1, onBatch }).runPass();
   const count = async (sql: string, params: unknown[] = []) =>
     Number((await db.query<{ n: string }>(`SELECT count(*) AS n FROM ${sql}`, params))[0]?.n);
 
@@ -59,12 +59,21 @@ describe.each(BACKENDS)("retention on %s", (backend) => {
       `INSERT INTO outlast.signals (run_id, name, consumed_seq)
        SELECT id, 'go', 1 FROM outlast.runs WHERE agent = 'old-done'`,
     );
+    // A per-run webhook of an old run goes with it; one of a recent run stays.
+    await db.query(
+      `INSERT INTO outlast.webhook_endpoints (id, kind, url, event_types, run_id)
+       SELECT gen_random_uuid(), 'webhook', 'http://127.0.0.1:9/' || agent, '{run.*}', id
+       FROM (SELECT DISTINCT ON (agent) agent, id FROM outlast.runs
+             WHERE agent IN ('old-done', 'recent')) r`,
+    );
     await fanOutAll(db);
 
     const report = await pass([{ target: new RunsTarget(), keepMs: 30 * DAY }]);
 
     // 5 × (1 run + 3 steps + 7 events (the run's, each step's started and finished) + 1 signal)
-    expect(report.deleted.runs).toBe(60);
+    expect(report.deleted.runs).toBe(60 + 1);
+    expect(await count("outlast.webhook_endpoints WHERE url LIKE '%/recent'")).toBe(1);
+    expect(await count("outlast.webhook_endpoints")).toBe(1);
     const left = await db.query<{ agent: string; n: string }>(
       "SELECT agent, count(*) AS n FROM outlast.runs GROUP BY agent ORDER BY agent",
     );

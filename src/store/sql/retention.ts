@@ -18,7 +18,8 @@ export const PRUNE_LOCK_TIMEOUT = `SET LOCAL lock_timeout = '50ms'`;
 
 /**
  * Finished runs that may go, oldest first, locked, with how many rows hang off each
- * (steps, events, signals, deliveries and their attempts), so the caller can keep a
+ * (steps, events, signals, deliveries and their attempts, per-run webhook endpoints), so
+ * the caller can keep a
  * transaction under its row budget. A run is kept while any of its events is pending
  * webhook delivery (not fanned out yet, or with a pending delivery), and while its parent
  * is still in flight (a parent may still read its child).
@@ -32,6 +33,7 @@ SELECT r.id,
   + (SELECT count(*) FROM outlast.webhook_deliveries d WHERE d.run_id = r.id)
   + (SELECT count(*) FROM outlast.webhook_deliveries d
        JOIN outlast.webhook_attempts a ON a.delivery_id = d.id WHERE d.run_id = r.id)
+  + (SELECT count(*) FROM outlast.webhook_endpoints w WHERE w.run_id = r.id)
   AS children
 FROM outlast.runs r
 WHERE r.status IN ${TERMINAL} AND r.finished_at < $1::timestamptz
@@ -40,9 +42,9 @@ WHERE r.status IN ${TERMINAL} AND r.finished_at < $1::timestamptz
   AND NOT EXISTS (
     SELECT 1 FROM outlast.events e, outlast.webhook_cursor c
     WHERE e.run_id = r.id AND c.id = 1 AND (e.txid, e.id) > (c.txid, c.event_id))
-  AND (r.parent_run_id IS NULL OR NOT EXISTS (
-    SELECT 1 FROM outlast.runs p
-    WHERE p.id = r.parent_run_id AND p.status NOT IN ${TERMINAL}))
+  -- (no OR with parent_run_id IS NULL: under an OR the planner hashed a scan of every run)
+  AND NOT EXISTS (
+    SELECT 1 FROM outlast.runs p WHERE p.id = r.parent_run_id AND p.status NOT IN ${TERMINAL})
 ORDER BY r.finished_at, r.id
 LIMIT $2::int
 FOR UPDATE OF r SKIP LOCKED`;
@@ -58,10 +60,11 @@ sg AS (DELETE FROM outlast.signals WHERE run_id = ANY($1::uuid[]) RETURNING 1),
 dl AS (DELETE FROM outlast.webhook_deliveries WHERE run_id = ANY($1::uuid[]) RETURNING id),
 at AS (
   DELETE FROM outlast.webhook_attempts WHERE delivery_id IN (SELECT id FROM dl) RETURNING 1),
+ep AS (DELETE FROM outlast.webhook_endpoints WHERE run_id = ANY($1::uuid[]) RETURNING 1),
 rn AS (DELETE FROM outlast.runs WHERE id = ANY($1::uuid[]) RETURNING 1)
 SELECT ((SELECT count(*) FROM st) + (SELECT count(*) FROM ev) + (SELECT count(*) FROM sg)
-  + (SELECT count(*) FROM dl) + (SELECT count(*) FROM at) + (SELECT count(*) FROM rn))::int
-  AS deleted`;
+  + (SELECT count(*) FROM dl) + (SELECT count(*) FROM at) + (SELECT count(*) FROM ep)
+  + (SELECT count(*) FROM rn))::int AS deleted`;
 
 /**
  * A run with more rows than one transaction may delete loses them over several, in this
@@ -85,6 +88,9 @@ export const DELETE_RUN_PARTS: readonly string[] = [
    RETURNING 1) SELECT count(*)::int AS deleted FROM d`,
   `WITH d AS (DELETE FROM outlast.webhook_deliveries WHERE id IN (
      SELECT id FROM outlast.webhook_deliveries WHERE run_id = $1::uuid LIMIT $2::int)
+   RETURNING 1) SELECT count(*)::int AS deleted FROM d`,
+  `WITH d AS (DELETE FROM outlast.webhook_endpoints WHERE id IN (
+     SELECT id FROM outlast.webhook_endpoints WHERE run_id = $1::uuid LIMIT $2::int)
    RETURNING 1) SELECT count(*)::int AS deleted FROM d`,
 ];
 
