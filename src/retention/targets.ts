@@ -21,6 +21,7 @@ export class RunsTarget implements RetentionTarget {
   private candidates = FIRST_RUN_CANDIDATES;
 
   async pruneBatch(tx: Queryable, b: PruneBudget): Promise<PruneResult> {
+    const t0 = performance.now();
     const rows = await tx.query<{ id: string; children: string | number }>(R.PRUNABLE_RUNS, [
       b.olderThan.toISOString(),
       Math.min(this.candidates, b.limit),
@@ -36,21 +37,30 @@ export class RunsTarget implements RetentionTarget {
     }
     const first = rows[0];
     if (picked.length === 0 && first) return this.pruneParts(tx, first.id, b);
-    // Next time, as many candidates as fitted (twice that when all fitted and time remains).
-    const fast = performance.now() < b.deadline;
-    this.candidates = Math.max(
-      1,
-      Math.min(b.limit, picked.length === rows.length && fast ? rows.length * 2 : picked.length),
-    );
     let deleted = 0;
-    for (let i = 0; i < picked.length; i += RUNS_PER_STATEMENT) {
-      if (i > 0 && performance.now() >= b.deadline) break;
-      const [row] = await tx.query<{ deleted: number }>(R.DELETE_RUNS, [
-        picked.slice(i, i + RUNS_PER_STATEMENT),
-      ]);
+    let done = 0;
+    const perStatement = Math.min(RUNS_PER_STATEMENT, Math.max(1, picked.length >> 1));
+    while (done < picked.length) {
+      if (done > 0 && performance.now() >= b.deadline) break;
+      const ids = picked.slice(done, done + perStatement);
+      const [row] = await tx.query<{ deleted: number }>(R.DELETE_RUNS, [ids]);
       deleted += row?.deleted ?? 0;
+      done += ids.length;
     }
+    this.adapt(performance.now() - t0, b.deadline - t0, done, rows.length, b.limit);
     return { deleted, more: true };
+  }
+
+  /**
+   * Candidates for the next batch: fewer in proportion when this one overran its time,
+   * twice as many when all fitted in under half of it; never more than fit the rows.
+   */
+  private adapt(spent: number, budgetMs: number, done: number, seen: number, limit: number): void {
+    let next = this.candidates;
+    if (spent > budgetMs) next = Math.floor((done * budgetMs) / spent);
+    else if (done === seen && spent < budgetMs / 2) next = this.candidates * 2;
+    else next = Math.max(done, 1);
+    this.candidates = Math.max(1, Math.min(limit, next));
   }
 
   /** Parts of one run too big for a transaction, as many as the budget allows. */
