@@ -19,12 +19,23 @@ const RUNS_PER_STATEMENT = 50;
 export class RunsTarget implements RetentionTarget {
   readonly name = "runs";
   private candidates = FIRST_RUN_CANDIDATES;
+  /** (finished_at, id) of the last run this pass deleted. */
+  private after: [string, string] = [BEGINNING, NIL_UUID];
+
+  beginPass(): void {
+    this.after = [BEGINNING, NIL_UUID];
+  }
 
   async pruneBatch(tx: Queryable, b: PruneBudget): Promise<PruneResult> {
     const t0 = performance.now();
-    const rows = await tx.query<{ id: string; children: string | number }>(R.PRUNABLE_RUNS, [
+    const rows = await tx.query<{
+      id: string;
+      finished_at: Date | string;
+      children: string | number;
+    }>(R.PRUNABLE_RUNS, [
       b.olderThan.toISOString(),
       Math.min(this.candidates, b.limit),
+      ...this.after,
     ]);
     if (rows.length === 0) return { deleted: 0, more: false };
     const picked: string[] = [];
@@ -47,6 +58,8 @@ export class RunsTarget implements RetentionTarget {
       deleted += row?.deleted ?? 0;
       done += ids.length;
     }
+    const last = rows[done - 1];
+    if (last) this.after = [iso(last.finished_at), last.id];
     this.adapt(performance.now() - t0, b.deadline - t0, done, rows.length, b.limit);
     return { deleted, more: true };
   }
@@ -98,22 +111,37 @@ export class EventsTarget implements RetentionTarget {
   }
 }
 
-/** A target that is one bounded DELETE statement ($1 older than, $2 rows). */
+/**
+ * A target that is one bounded DELETE statement walking one column from where the pass
+ * got to ($1 older than, $2 rows, $3 from → deleted, last).
+ */
 class StatementTarget implements RetentionTarget {
+  private from = BEGINNING;
+
   constructor(
     readonly name: string,
     private readonly sql: string,
   ) {}
 
+  beginPass(): void {
+    this.from = BEGINNING;
+  }
+
   async pruneBatch(tx: Queryable, b: PruneBudget): Promise<PruneResult> {
-    const [row] = await tx.query<{ deleted: number }>(this.sql, [
+    const [row] = await tx.query<{ deleted: number; last: Date | string | null }>(this.sql, [
       b.olderThan.toISOString(),
       b.limit,
+      this.from,
     ]);
+    if (row?.last) this.from = iso(row.last);
     const deleted = row?.deleted ?? 0;
     return { deleted, more: deleted > 0 };
   }
 }
+
+const BEGINNING = "-infinity";
+const NIL_UUID = "00000000-0000-0000-0000-000000000000";
+const iso = (t: Date | string): string => (t instanceof Date ? t.toISOString() : t);
 
 /** Raw gateway call rows; usage rollups stay. */
 export const usageTarget = (): RetentionTarget => new StatementTarget("usage", R.PRUNE_USAGE);

@@ -22,11 +22,14 @@ export const PRUNE_LOCK_TIMEOUT = `SET LOCAL lock_timeout = '50ms'`;
  * the caller can keep a
  * transaction under its row budget. A run is kept while any of its events is pending
  * webhook delivery (not fanned out yet, or with a pending delivery), and while its parent
- * is still in flight (a parent may still read its child).
- * $1 finished before timestamptz, $2 how many
+ * is still in flight (a parent may still read its child). The walk starts after the last
+ * run this pass deleted: deleted index entries stay until vacuum can remove them (not
+ * while any transaction in the cluster is older), and starting from the oldest every time
+ * re-read them all (measured: 144 ms a transaction after 1.6 M rows, against ~30 ms).
+ * $1 finished before timestamptz, $2 how many, $3/$4 after (finished_at, id)
  */
 export const PRUNABLE_RUNS = `
-SELECT r.id,
+SELECT r.id, r.finished_at,
   (SELECT count(*) FROM outlast.steps s WHERE s.run_id = r.id)
   + (SELECT count(*) FROM outlast.events e WHERE e.run_id = r.id)
   + (SELECT count(*) FROM outlast.signals g WHERE g.run_id = r.id)
@@ -37,6 +40,7 @@ SELECT r.id,
   AS children
 FROM outlast.runs r
 WHERE r.status IN ${TERMINAL} AND r.finished_at < $1::timestamptz
+  AND (r.finished_at, r.id) > ($3::timestamptz, $4::uuid)
   AND NOT EXISTS (
     SELECT 1 FROM outlast.webhook_deliveries d WHERE d.run_id = r.id AND d.status = 'pending')
   AND NOT EXISTS (
@@ -126,22 +130,24 @@ SELECT (SELECT count(*) FROM seen)::int AS seen, (SELECT count(*) FROM gone)::in
   (SELECT at FROM last) AS last_at, (SELECT id FROM last)::text AS last_id`;
 
 /**
- * Raw gateway call rows, oldest first; their rollups stay (migration 012).
- * $1 older than timestamptz, $2 how many → rows deleted
+ * Raw gateway call rows, oldest first, from where this pass got to (as PRUNABLE_RUNS);
+ * their rollups stay (migration 012).
+ * $1 older than timestamptz, $2 how many, $3 from timestamptz → rows deleted, last (at)
  */
 export const PRUNE_USAGE = `
 WITH d AS (
   DELETE FROM outlast.gateway_calls WHERE id IN (
-    SELECT id FROM outlast.gateway_calls WHERE at < $1::timestamptz
+    SELECT id FROM outlast.gateway_calls WHERE at < $1::timestamptz AND at >= $3::timestamptz
     ORDER BY at LIMIT $2::int FOR UPDATE SKIP LOCKED)
-  RETURNING 1)
-SELECT count(*)::int AS deleted FROM d`;
+  RETURNING at)
+SELECT count(*)::int AS deleted, max(at) AS last FROM d`;
 
 /**
  * Settled (delivered or failed) webhook deliveries, oldest first, with their attempt
  * logs, as many whole deliveries as fit in $2 rows; when the oldest alone has more
  * attempts than that, $2 of its attempts (it goes in a later transaction).
- * $1 settled before timestamptz, $2 rows at most → rows deleted
+ * Walks from where this pass got to (as PRUNABLE_RUNS).
+ * $1 settled before timestamptz, $2 rows at most, $3 from timestamptz → rows deleted, last
  */
 export const PRUNE_DELIVERIES = `
 WITH cand AS (
@@ -149,6 +155,7 @@ WITH cand AS (
     1 + (SELECT count(*) FROM outlast.webhook_attempts a WHERE a.delivery_id = d.id) AS n
   FROM outlast.webhook_deliveries d
   WHERE d.status <> 'pending' AND d.updated_at < $1::timestamptz
+    AND d.updated_at >= $3::timestamptz
   ORDER BY d.updated_at, d.id
   LIMIT $2::int
   FOR UPDATE OF d SKIP LOCKED
@@ -165,7 +172,7 @@ WITH cand AS (
       WHERE a.delivery_id IN (SELECT id FROM big) LIMIT $2::int)
   RETURNING 1
 ), dl AS (
-  DELETE FROM outlast.webhook_deliveries WHERE id IN (SELECT id FROM pick) RETURNING 1
+  DELETE FROM outlast.webhook_deliveries WHERE id IN (SELECT id FROM pick) RETURNING updated_at
 )
 SELECT ((SELECT count(*) FROM at) + (SELECT count(*) FROM dl))::int AS deleted,
-  (SELECT count(*) FROM cand)::int AS seen`;
+  (SELECT max(updated_at) FROM dl) AS last`;
