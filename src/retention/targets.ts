@@ -8,6 +8,8 @@ import type { PruneBudget, PruneResult, RetentionTarget } from "./target.js";
 
 /** Runs picked per batch to begin with; grows while batches come out under budget. */
 const FIRST_RUN_CANDIDATES = 50;
+/** Fewest runs picked per batch. */
+const MIN_RUN_CANDIDATES = 10;
 /** Runs deleted per statement, so a batch can stop between statements when its time is up. */
 const RUNS_PER_STATEMENT = 50;
 
@@ -65,15 +67,16 @@ export class RunsTarget implements RetentionTarget {
   }
 
   /**
-   * Candidates for the next batch: fewer in proportion when this one overran its time,
-   * twice as many when all fitted in under half of it; never more than fit the rows.
+   * Candidates for the next batch: a quarter fewer when this one overran its time (half
+   * when twice over), twice as many when all fitted in its time; never more than fit the
+   * rows, never under MIN_RUN_CANDIDATES (a batch's fixed cost would dominate).
    */
   private adapt(spent: number, budgetMs: number, done: number, seen: number, limit: number): void {
-    let next = this.candidates;
-    if (spent > budgetMs) next = Math.floor((done * budgetMs) / spent);
-    else if (done === seen && spent < budgetMs / 2) next = this.candidates * 2;
-    else next = Math.max(done, 1);
-    this.candidates = Math.max(1, Math.min(limit, next));
+    let next = Math.max(done, 1);
+    if (spent > 2 * budgetMs) next = Math.floor(done / 2);
+    else if (spent > budgetMs) next = done - Math.ceil(done / 4);
+    else if (done === seen) next = this.candidates * 2;
+    this.candidates = Math.max(MIN_RUN_CANDIDATES, Math.min(limit, next));
   }
 
   /** Parts of one run too big for a transaction, as many as the budget allows. */

@@ -46,9 +46,11 @@ WHERE r.status IN ${TERMINAL} AND r.finished_at < $1::timestamptz
   AND NOT EXISTS (
     SELECT 1 FROM outlast.events e, outlast.webhook_cursor c
     WHERE e.run_id = r.id AND c.id = 1 AND (e.txid, e.id) > (c.txid, c.event_id))
-  -- (no OR with parent_run_id IS NULL: under an OR the planner hashed a scan of every run)
-  AND NOT EXISTS (
-    SELECT 1 FROM outlast.runs p WHERE p.id = r.parent_run_id AND p.status NOT IN ${TERMINAL})
+  -- A scalar subquery, one primary-key probe per candidate: as NOT EXISTS the planner
+  -- anti-joined a sequential scan of every run (52 ms of a 64 ms batch at 100,000 runs).
+  AND coalesce(
+    (SELECT p.status FROM outlast.runs p WHERE p.id = r.parent_run_id), 'succeeded'
+  ) IN ${TERMINAL}
 ORDER BY r.finished_at, r.id
 LIMIT $2::int
 FOR UPDATE OF r SKIP LOCKED`;
