@@ -7,13 +7,16 @@
  *     N tenants, between two runs with it off (claim cost on vs off, same session).
  * Usage: npx tsx bench/core.ts [--runs 20000] [--only postgres|pglite] [--fairness 10]
  */
+
 import { parseArgs } from "node:util";
 import { defineAgent } from "../src/engine/agent.js";
 import { RunService } from "../src/engine/run-service.js";
 import { Worker } from "../src/engine/worker.js";
+import { Fairness } from "../src/quota/fairness.js";
 import type { Db } from "../src/store/db.js";
 import { openStore } from "../src/store/open.js";
-import { type NewRun, Repo } from "../src/store/repo.js";
+import { Repo } from "../src/store/repo.js";
+import type { NewRun } from "../src/types/index.js";
 import { uuidv7 } from "../src/util/ids.js";
 import { freshDatabaseUrl } from "../test/helpers/db.js";
 
@@ -80,7 +83,7 @@ async function trivialThroughput(db: Db, tenants = 0): Promise<number> {
     db,
     agents,
     concurrency: 10,
-    ...(tenants > 0 ? { fairness: {} } : {}),
+    ...(tenants > 0 ? { fairness: new Fairness({}) } : {}),
   });
   const t0 = performance.now();
   await worker.start();

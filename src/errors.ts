@@ -11,6 +11,10 @@
  * | TimeoutError     | the run or step exceeded its time budget; retried             |
  * | any other Error  | retried with exponential backoff until `maxAttempts`          |
  */
+import type { SerializedError } from "./types/journal.js";
+
+export type { SerializedError };
+
 export type ErrorKind =
   | "terminal"
   | "retryable"
@@ -18,7 +22,7 @@ export type ErrorKind =
   | "cancelled"
   | "timeout"
   | "lease_lost"
-  | "suspended"
+  | "parked"
   | "request";
 
 export class OutlastError extends Error {
@@ -96,17 +100,6 @@ export class LeaseLostError extends OutlastError {
   constructor(message = "the worker no longer holds the run's lease") {
     super("lease_lost", "OUTLAST_LEASE_LOST", message);
   }
-}
-
-/** What the journal and the API store of an error. */
-export interface SerializedError {
-  name: string;
-  message: string;
-  code?: string;
-  retryable?: boolean;
-  stack?: string;
-  /** What an error class needs to be rebuilt on replay (a child run's id, a signal's name). */
-  data?: Record<string, unknown>;
 }
 
 export function serializeError(err: unknown): SerializedError {

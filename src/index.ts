@@ -11,7 +11,6 @@ export type { AgentDefinition, RetryPolicy } from "./engine/agent.js";
 export { defineAgent } from "./engine/agent.js";
 export type { RunContext, StepContext, StepOptions } from "./engine/context.js";
 export { ChildRunFailedError, SignalTimeoutError } from "./engine/wait-errors.js";
-export type { WaitingFor, WaitKind } from "./engine/waiting-for.js";
 export {
   CancelledError,
   type ErrorKind,
@@ -25,3 +24,4 @@ export {
   TimeoutError,
 } from "./errors.js";
 export type { ChatMessage, ChatRequest, ChatResult, ToolCall } from "./llm/types.js";
+export type { RunStatus, Wait, WaitingFor, WaitKind } from "./types/index.js";

@@ -6,6 +6,7 @@
  * on the round's PostgreSQL database: the profile workload's A/B of what the WAL flush
  * of each commit costs (never used for the comparisons).
  */
+
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -15,7 +16,8 @@ import { RunService } from "../../src/engine/run-service.js";
 import { Worker } from "../../src/engine/worker.js";
 import type { Db } from "../../src/store/db.js";
 import { openStore } from "../../src/store/open.js";
-import { type NewRun, Repo } from "../../src/store/repo.js";
+import { Repo } from "../../src/store/repo.js";
+import type { NewRun } from "../../src/types/index.js";
 import { uuidv7 } from "../../src/util/ids.js";
 import { PG_ADMIN_URL } from "../../test/helpers/db.js";
 import { profileCpu } from "../lib/cpuprofile.js";

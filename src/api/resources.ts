@@ -2,8 +2,9 @@
  * How rows become API resources: dates as ISO strings, `attempt` shown as `attempts`, and
  * errors without their stack (a stack names server files and is no business of clients).
  */
+
 import type { SerializedError } from "../errors.js";
-import type { RunRow } from "../store/repo.js";
+import type { RunRow } from "../types/index.js";
 import type { RunResource, StepResource } from "./schemas.js";
 
 type Instant = Date | string | null | undefined;

@@ -4,10 +4,10 @@
  * Bodies and query strings are strict: an unknown field or parameter is a 400, because a
  * typo such as `idempotencyKey` or `?stauts=failed` silently ignored does real harm.
  */
+
 import { z } from "@hono/zod-openapi";
-import { RUN_STATUSES } from "../engine/run-states.js";
-import { WAIT_KINDS } from "../engine/waiting-for.js";
 import { EVENT_FILTER_RE } from "../events/types.js";
+import { RUN_STATUSES, WAIT_KINDS } from "../types/index.js";
 import { API_ERROR_CODES, type ApiErrorCode } from "./error-codes.js";
 
 const RUN_ID_EXAMPLE = "0197a4e2-5b1c-7f00-8a3e-2d4c6b8e9f01";

@@ -25,8 +25,9 @@ export async function loadCliConfig(
 
 /**
  * What `outlast dev` changes in a config the file leaves open. Bound to 127.0.0.1 on a
- * developer's machine, webhooks to a local receiver are the point: loopback and private
- * addresses are allowed unless the config says `webhooks.allowPrivateAddresses: false`.
+ * developer's machine, webhooks to a local receiver are the point: loopback addresses
+ * (127/8, ::1) are allowed unless the config says otherwise, and nothing else private (the
+ * office network, the cloud metadata endpoint) is.
  *
  * @example
  * ```ts
@@ -34,6 +35,6 @@ export async function loadCliConfig(
  * ```
  */
 export function withDevDefaults(config: ResolvedConfig): ResolvedConfig {
-  const allow = config.webhooks.allowPrivateAddresses ?? true;
+  const allow = config.webhooks.allowPrivateAddresses ?? "loopback";
   return { ...config, webhooks: { ...config.webhooks, allowPrivateAddresses: allow } };
 }

@@ -1,8 +1,8 @@
 /** A typed HTTP client for Outlast's API, used by the CLI and exported for applications. */
 
-import type { WaitingFor } from "../engine/waiting-for.js";
 import { parseSse } from "../events/sse-parse.js";
 import type { RunEvent } from "../events/types.js";
+import type { WaitingFor } from "../types/index.js";
 
 export type { RunEvent } from "../events/types.js";
 

@@ -1,5 +1,6 @@
 import { fileURLToPath } from "node:url";
 import type { z } from "zod";
+import type { AgentProfile } from "../types/index.js";
 import { callerFile } from "../util/caller.js";
 import type { RunContext } from "./context.js";
 
@@ -12,7 +13,8 @@ export interface RetryPolicy {
   maxDelayMs?: number;
 }
 
-export interface AgentDefinition<I = unknown, O = unknown> {
+/** An agent; `estimate` and `whenQuotaShort` (what quota admission reads) are in AgentProfile. */
+export interface AgentDefinition<I = unknown, O = unknown> extends AgentProfile {
   readonly name: string;
   /** Validates input at submit time (a 400 names the bad field) and before each run. */
   readonly input?: z.ZodType<I>;
@@ -29,16 +31,6 @@ export interface AgentDefinition<I = unknown, O = unknown> {
   readonly version?: string;
   /** Versions whose started runs this code can replay (their steps are unchanged). */
   readonly compatibleVersions?: readonly string[];
-  /**
-   * What one run needs, for quota-aware admission. Default: learned from the agent's
-   * finished runs (90th percentile), with a modest prior for the first ones.
-   */
-  readonly estimate?: { llmCalls?: number; tokens?: number; models?: string[] };
-  /**
-   * When today's quota (TPD) cannot cover a run: `wait` (default) keeps it `throttled`
-   * until the quota refills; `fail` refuses it at submit (429 OUTLAST_QUOTA_EXHAUSTED).
-   */
-  readonly whenQuotaShort?: "wait" | "fail";
   readonly run: (ctx: RunContext, input: I) => Promise<O>;
 }
 

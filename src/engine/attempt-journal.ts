@@ -1,7 +1,7 @@
 import { CancelledError, LeaseLostError } from "../errors.js";
 import type { StepWrite, StepWriteResult } from "../store/repo.js";
+import type { StartedStep, StepRecord } from "../types/index.js";
 import type { Batcher, LazyItem } from "../util/batcher.js";
-import type { StartedStep, StepRecord } from "./journal.js";
 
 /**
  * How long a step's "started" row may wait to ride along with another journal write
@@ -20,7 +20,7 @@ export class AttemptJournal {
 
   constructor(
     private readonly batcher: Batcher<StepWrite, StepWriteResult>,
-    private readonly run: { id: string; lease_token: string },
+    private readonly run: { id: string; leaseToken: string },
     private readonly attempt: number,
     /** Aborted when a write finds the claim lost or the run asked to cancel. */
     private readonly abort: AbortController,
@@ -62,6 +62,6 @@ export class AttemptJournal {
   }
 
   private fence() {
-    return { runId: this.run.id, leaseToken: this.run.lease_token, attempt: this.attempt };
+    return { runId: this.run.id, leaseToken: this.run.leaseToken, attempt: this.attempt };
   }
 }

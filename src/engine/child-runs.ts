@@ -1,6 +1,7 @@
 import { TerminalError } from "../errors.js";
-import type { ClaimedRun, Repo } from "../store/repo.js";
+import type { Repo } from "../store/repo.js";
 import { withDbRetry } from "../store/retry.js";
+import type { ClaimedRun } from "../types/index.js";
 import { uuidv7 } from "../util/ids.js";
 import type { AnyAgent } from "./agent.js";
 import { DEFAULT_RETRY } from "./backoff.js";
@@ -40,7 +41,7 @@ export async function startChildRun(
         agent: agentName,
         queue: agent.queue ?? "default",
         input,
-        threadId: parent.thread_id ?? undefined,
+        threadId: parent.threadId ?? undefined,
         tags: parent.tags,
         idempotencyKey: key,
         maxAttempts: agent.retry?.maxAttempts ?? DEFAULT_RETRY.maxAttempts,

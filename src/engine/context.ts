@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import {
   CancelledError,
   errorKind,
@@ -8,113 +9,14 @@ import {
   TimeoutError,
 } from "../errors.js";
 import type { ChatRequest, ChatResult, LlmClient } from "../llm/types.js";
-import type { Wait, WaitingFor } from "../store/repo.js";
+import type { JournalEntry, StartedStep, StepRecord, Wait, WaitingFor } from "../types/index.js";
 import type { Logger } from "../util/log.js";
 import { abortReason } from "../util/signal.js";
 import { parseDuration } from "./duration.js";
-import type { JournalEntry, StartedStep, StepRecord } from "./journal.js";
+import type { ChildState, RunContext, StepContext, StepOptions } from "./run-context.js";
 import { ChildRunFailedError, reviveError, SignalTimeoutError } from "./wait-errors.js";
 
-export interface StepContext {
-  /**
-   * Stable across retries and replays of this step: pass it to external APIs as their
-   * idempotency key. A step body runs more than once only if its process died (or lost
-   * its lease) while the body was in flight; its recorded result is written exactly once.
-   */
-  idempotencyKey: string;
-  /** Fires when the run is cancelled, times out, this worker loses the run, or the step's own timeout passes. */
-  signal: AbortSignal;
-  attempt: number;
-}
-
-export interface StepOptions {
-  /** The step fails with a (retryable) TimeoutError after this long; its signal fires. */
-  timeoutMs?: number;
-}
-
-/** What an agent's `run` function receives. */
-export interface RunContext {
-  readonly runId: string;
-  readonly agent: string;
-  /**
-   * The attempt this execution belongs to: 1 on the first, one more after each attempt that
-   * ended in an error. Continuing after a wait, a throttle or a crash stays in the attempt.
-   */
-  readonly attempt: number;
-  /** Fires on cancellation, timeout, lease loss or worker shutdown. */
-  readonly signal: AbortSignal;
-  readonly log: Logger;
-  /**
-   * Runs `fn` once and journals its JSON result. On replay the recorded result is returned
-   * and `fn` is not called. A `TerminalError` thrown by `fn` is journaled too and rethrown
-   * on replay; any other error is not recorded: it fails the attempt, and the next attempt
-   * runs the step again.
-   *
-   * @example
-   * ```ts
-   * const page = await ctx.step("fetch page", ({ signal }) => fetch(url, { signal }).then((r) => r.text()));
-   * ```
-   */
-  step<T>(name: string, fn: (step: StepContext) => Promise<T> | T, opts?: StepOptions): Promise<T>;
-  /**
-   * A journaled chat-completion call: after a crash the recorded answer is reused, so a
-   * finished LLM call is never paid for twice.
-   *
-   * @example
-   * ```ts
-   * const r = await ctx.llm({ model: "fast", messages: [{ role: "user", content: "Plan a trip" }] });
-   * console.log(r.content, r.usage.outputTokens);
-   * ```
-   */
-  llm(request: ChatRequest & { name?: string }): Promise<ChatResult>;
-  /**
-   * Publishes progress (any JSON) on the run; the latest value shows in `GET /v1/runs/:id`
-   * and subscribers get a `run.progress` event. A replay does not publish again what an
-   * earlier execution of the run published.
-   */
-  progress(data: unknown): Promise<void>;
-  /**
-   * A durable sleep: the run gives up its worker (status `waiting`) and any worker resumes
-   * it when the time has come. `duration` is ms or a string such as `"90s"`, `"5m"`, `"2h"`.
-   *
-   * @example
-   * ```ts
-   * await ctx.sleep("cool down", "10m");
-   * ```
-   */
-  sleep(name: string, duration: number | string): Promise<void>;
-  /** Like `sleep`, until a point in time. */
-  sleepUntil(name: string, until: Date | string): Promise<void>;
-  /**
-   * Waits durably for `POST /v1/runs/:id/signals/:name` and returns its payload. A signal
-   * sent before the run gets here is kept. With `timeoutMs`, throws `SignalTimeoutError`
-   * (code `OUTLAST_SIGNAL_TIMEOUT`) when none arrives in time; the agent may catch it.
-   *
-   * @example
-   * ```ts
-   * const { approved } = await ctx.waitForSignal<{ approved: boolean }>("approval", { timeoutMs: 86_400_000 });
-   * ```
-   */
-  waitForSignal<T = unknown>(name: string, opts?: { timeoutMs?: number }): Promise<T>;
-  /**
-   * Starts a child run of another agent, on any worker, and waits durably for its output.
-   * Several at once (`Promise.all`) run in parallel. A child that fails or is cancelled
-   * throws `ChildRunFailedError` (code `OUTLAST_CHILD_FAILED`) here.
-   *
-   * @example
-   * ```ts
-   * const [a, b] = await Promise.all([ctx.runAgent("summarise", { url: u1 }), ctx.runAgent("summarise", { url: u2 })]);
-   * ```
-   */
-  runAgent<T = unknown>(agent: string, input: unknown, opts?: { name?: string }): Promise<T>;
-}
-
-export interface ChildState {
-  id: string;
-  status: string;
-  output: unknown;
-  error: SerializedError | null;
-}
+export type { ChildState, RunContext, StepContext, StepOptions };
 
 export interface ContextDeps {
   runId: string;
@@ -143,7 +45,7 @@ export interface ContextDeps {
   /** Creates the child run (idempotent per key) and returns its current state. */
   startChild(agent: string, input: unknown, idempotencyKey: string): Promise<ChildState>;
   /** Every ctx call in flight is blocked: park the run until one of `waits` can proceed. */
-  suspend(waits: Wait[]): void;
+  park(waits: Wait[]): void;
 }
 
 /**
@@ -151,7 +53,7 @@ export interface ContextDeps {
  *
  * Waiting (sleep, signals, child runs) never holds the worker: a wait that cannot proceed
  * "blocks" — its promise stays pending — and once every ctx call in flight is blocked, the
- * run is suspended: the worker parks it and forgets it (the pending promises and the
+ * worker parks the run and forgets it (the pending promises and the
  * agent's frames are garbage then). When a wait can proceed the run is claimed again and
  * replayed; the wait finds its answer and is journaled like any step.
  */
@@ -159,9 +61,11 @@ export class RunContextImpl implements RunContext {
   private seq = 0;
   /** ctx.progress calls so far; numbered like steps, but without taking a sequence number. */
   private progressCalls = 0;
+  /** ctx.random calls so far: the count seeds each value. */
+  private randomCalls = 0;
   private inFlight = 0;
   private readonly blocked: Wait[] = [];
-  private suspendScheduled = false;
+  private parkScheduled = false;
 
   constructor(private readonly deps: ContextDeps) {}
 
@@ -283,6 +187,20 @@ export class RunContextImpl implements RunContext {
     }) as Promise<T>;
   }
 
+  now(): Promise<Date> {
+    return this.op("now", "now", async (seq) => {
+      const at = new Date();
+      await this.record(seq, "now", "now", at, { ok: true, value: at.toISOString() });
+      return at.toISOString();
+    }).then((iso) => new Date(iso as string));
+  }
+
+  random(): number {
+    const call = ++this.randomCalls;
+    const digest = createHash("sha256").update(`${this.runId}:random:${call}`).digest();
+    return digest.readUIntBE(0, 6) / 2 ** 48;
+  }
+
   /** The deadline a wait at `seq` had before this claim, so replays keep it. */
   private priorUntil(seq: number, kind: Wait["kind"]): number | undefined {
     const w = this.deps.priorWaits?.waits.find((x) => x.seq === seq && x.kind === kind);
@@ -316,7 +234,7 @@ export class RunContextImpl implements RunContext {
       if (recorded.name !== name || recorded.kind !== kind) {
         const what = (k: string, n: string) => `${k === "step" ? "" : `${k} `}"${n}"`;
         throw new NonDeterminismError(
-          `step ${seq} of run ${this.runId}: the journal recorded ${what(recorded.kind, recorded.name)} but the code now calls ${what(kind, name)}. The agent's code changed under a running run, or it branches on something that is not journaled (time, randomness, I/O outside ctx.step).`,
+          `step ${seq} of run ${this.runId}: the journal recorded ${what(recorded.kind, recorded.name)} but the code now calls ${what(kind, name)}. The agent's code changed under a running run, or it branches on something that is not journaled (the clock or Math.random instead of ctx.now() or ctx.random(), I/O outside ctx.step).`,
         );
       }
       if (recorded.status === "failed") throw reviveError(recorded.error as SerializedError);
@@ -422,16 +340,16 @@ export class RunContextImpl implements RunContext {
    * calls the agent starts right after (the rest of a Promise.all) are counted first.
    */
   private maybeSuspend(): void {
-    if (this.suspendScheduled || this.blocked.length === 0) return;
-    this.suspendScheduled = true;
+    if (this.parkScheduled || this.blocked.length === 0) return;
+    this.parkScheduled = true;
     setImmediate(() => {
-      this.suspendScheduled = false;
+      this.parkScheduled = false;
       if (
         this.blocked.length > 0 &&
         this.blocked.length === this.inFlight &&
         !this.deps.abort.signal.aborted
       ) {
-        this.deps.suspend([...this.blocked]);
+        this.deps.park([...this.blocked]);
       }
     });
   }

@@ -9,7 +9,7 @@ import {
   TimeoutError,
 } from "../errors.js";
 import type { Admission } from "../quota/admission.js";
-import type { ClaimedRun, Wait } from "../store/repo.js";
+import type { ClaimedRun, Wait } from "../types/index.js";
 import { abortReason } from "../util/signal.js";
 import type { AnyAgent } from "./agent.js";
 import { backoffDelayMs, DEFAULT_RETRY } from "./backoff.js";
@@ -25,9 +25,9 @@ export class ShutdownError extends LeaseLostError {
  * Every ctx call in flight is waiting (sleep, signal, child run): the worker parks the run
  * and forgets it. Internal: agents never see it (their pending calls simply never settle).
  */
-export class SuspendSignal extends OutlastError {
+export class ParkSignal extends OutlastError {
   constructor(readonly waits: Wait[]) {
-    super("suspended", "OUTLAST_SUSPENDED", "the run is waiting; parked until a wait can proceed");
+    super("parked", "OUTLAST_PARKED", "the run is waiting; parked until a wait can proceed");
   }
 }
 
@@ -94,7 +94,7 @@ function parseInput(agent: AnyAgent, input: unknown): unknown {
 
 export function classify(err: unknown, run: ClaimedRun, agent: AnyAgent): Outcome {
   if (err instanceof ShutdownError) return { kind: "release" };
-  if (err instanceof SuspendSignal) return { kind: "park", waits: err.waits };
+  if (err instanceof ParkSignal) return { kind: "park", waits: err.waits };
   const kind = errorKind(err);
   const retryAfterMs = (err as { retryAfterMs?: unknown }).retryAfterMs;
   if (kind === "lease_lost") return { kind: "abandon" };
@@ -111,7 +111,7 @@ export function classify(err: unknown, run: ClaimedRun, agent: AnyAgent): Outcom
   }
   // `run.attempt` is the attempt that just failed (1-based); `max_attempts` is this worker's
   // policy, applied by the claim (LEASE in src/store/sql/runs.ts).
-  if (run.attempt >= run.max_attempts) return { kind: "failed", error: err };
+  if (run.attempt >= run.maxAttempts) return { kind: "failed", error: err };
   const policy = { ...DEFAULT_RETRY, ...agent.retry };
   const delayMs =
     typeof retryAfterMs === "number" ? retryAfterMs : backoffDelayMs(policy, run.attempt);

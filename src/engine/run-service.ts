@@ -2,12 +2,12 @@ import { z } from "zod";
 import { RequestError } from "../errors.js";
 import type { QuotaService } from "../quota/admission.js";
 import type { Db } from "../store/db.js";
-import { Repo, type RunRow } from "../store/repo.js";
+import { Repo } from "../store/repo.js";
 import { withDbRetry } from "../store/retry.js";
+import { RUN_STATUSES, type RunRow } from "../types/index.js";
 import { isUuid, uuidv7 } from "../util/ids.js";
 import type { AnyAgent } from "./agent.js";
 import { DEFAULT_RETRY } from "./backoff.js";
-import { RUN_STATUSES } from "./run-states.js";
 import { RunWaiter } from "./run-waiter.js";
 import { agentVersion } from "./versions.js";
 import { noWorkerFor, scheduledFor } from "./waiting-for.js";
@@ -55,13 +55,12 @@ export class RunService {
   private readonly agents: Map<string, AnyAgent>;
   private readonly waiter: RunWaiter;
 
-  /** Quota-aware admission; set by the system when a gateway is configured. */
-  quota: QuotaService | undefined;
-
   constructor(
     readonly db: Db,
     agents: readonly AnyAgent[],
     private readonly queues: readonly string[] = [],
+    /** Quota-aware admission (a `whenQuotaShort: "fail"` agent is refused at submit). */
+    private readonly quota?: QuotaService,
   ) {
     this.repo = new Repo(db);
     this.agents = new Map(agents.map((a) => [a.name, a]));

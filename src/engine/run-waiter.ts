@@ -1,6 +1,6 @@
 import type { Db } from "../store/db.js";
 import type { Repo } from "../store/repo.js";
-import { isTerminalStatus } from "./run-states.js";
+import { isTerminalStatus } from "../types/index.js";
 
 /**
  * Lets API requests wait for runs to finish (`POST /v1/runs?wait=N`). Finishing workers

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { TerminalError } from "../errors.js";
-import type { ClaimedRun } from "../store/repo.js";
+import type { ClaimedRun } from "../types/index.js";
 import { AGENT_SOURCE, type AnyAgent } from "./agent.js";
 
 const hashes = new WeakMap<AnyAgent, string>();
@@ -53,7 +53,7 @@ export function versionMismatch(
   journaled: number,
 ): TerminalError | undefined {
   const current = agentVersion(agent);
-  const recorded = run.agent_version;
+  const recorded = run.agentVersion;
   if (!recorded || recorded === current || journaled === 0) return undefined;
   if (LEGACY_SHARED_VERSIONS.has(recorded)) return undefined;
   if (agent.compatibleVersions?.includes(recorded)) return undefined;

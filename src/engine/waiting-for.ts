@@ -16,9 +16,8 @@
  * `budget` and `thread` are reserved for budgets and threads. Kinds are only ever added,
  * never changed: clients switch on them. `reason` is a sentence for people.
  */
-import type { Wait, WaitingFor } from "../store/repo.js";
 
-export { WAIT_KINDS, type WaitingFor, type WaitKind } from "../store/repo.js";
+import type { Wait, WaitingFor } from "../types/index.js";
 
 function describeWait(w: Wait): string {
   switch (w.kind) {

@@ -1,7 +1,7 @@
-import { isTerminalStatus } from "../engine/run-states.js";
 import type { Db } from "../store/db.js";
 import { withDbRetry } from "../store/retry.js";
 import { LIST_EVENTS, STREAM_STATE } from "../store/sql/events.js";
+import { isTerminalStatus } from "../types/index.js";
 import type { EventBus } from "./bus.js";
 import { type EventRow, type RunEvent, TERMINAL_EVENT_TYPES, toRunEvent } from "./types.js";
 

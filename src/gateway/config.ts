@@ -4,12 +4,10 @@
  */
 import { createHash } from "node:crypto";
 import type { z } from "zod";
-import { configSchema } from "../config/schema.js";
+import { gatewayConfigSchema } from "./config-schema.js";
 import { type LimitSpec, specOf } from "./limiter/dimensions.js";
 
 export type WireFormat = "openai" | "anthropic";
-
-const gatewayConfigSchema = configSchema.pick({ providers: true, models: true, gateway: true });
 
 /** What `createGateway` accepts: these three parts of an Outlast config (input form). */
 export type GatewayConfigInput = z.input<typeof gatewayConfigSchema>;

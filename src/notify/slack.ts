@@ -1,4 +1,4 @@
-import { postBody, type SendResult } from "../webhooks/send.js";
+import { postBody, type SendResult } from "../outbound/send.js";
 import { type RunSummary, slackMessage } from "./message.js";
 
 /**

@@ -1,4 +1,3 @@
-import type { AnyAgent } from "../engine/agent.js";
 import type { Gateway } from "../gateway/index.js";
 import type { Cap } from "../gateway/limiter/caps.js";
 import type { Db } from "../store/db.js";
@@ -7,6 +6,7 @@ import {
   RUNNING_OF_AGENT_BY_TENANT,
   THROTTLED_BY_LIMIT,
 } from "../store/sql/quota.js";
+import type { AgentProfile } from "../types/index.js";
 import { type Fairness, fairShareVerdict, type TenantRuns } from "./fairness.js";
 import { type Forecast, forecastRun } from "./forecast.js";
 import { capMeter, capMeters, type Headroom, readHeadroom } from "./headroom.js";
@@ -60,7 +60,7 @@ export class QuotaService {
   ) {}
 
   /** The agent's forecast, re-learned at most every `forecastTtlMs` (it sits on the claim path). */
-  forecast(agent: AnyAgent): Promise<Forecast> {
+  forecast(agent: AgentProfile): Promise<Forecast> {
     const hit = this.forecasts.get(agent.name);
     if (hit && Date.now() - hit.at < this.forecastTtlMs) return hit.forecast;
     const forecast = forecastRun(this.db, agent);
@@ -75,7 +75,7 @@ export class QuotaService {
    * @param run.feature the run's `tags.feature`, for its `gateway.caps` caps.
    */
   async check(
-    agent: AnyAgent,
+    agent: AgentProfile,
     run: { tenant?: string; feature?: string } = {},
   ): Promise<Admission> {
     const forecast = await this.forecast(agent);
@@ -130,7 +130,7 @@ export class QuotaService {
    *   tenant's cap is that tenant's alone, so it is not split.
    */
   private async rateShareFull(
-    agent: AnyAgent,
+    agent: AgentProfile,
     room: Headroom,
     forecast: Forecast,
     tenant: string,
@@ -189,7 +189,7 @@ export class QuotaService {
    * @param held RUNNING_OF_AGENT_BY_TENANT's parameters: the runs the limit holds
    */
   private async tenantShareFull(
-    agent: AnyAgent,
+    agent: AgentProfile,
     held: (string | null)[],
     tenant: string,
     share: number,

@@ -22,20 +22,9 @@
  * run of any other.
  */
 
-export interface FairnessConfig {
-  /** Weight by tenant (`tags.tenant`; `""` for untagged runs). Default: `defaultWeight`. */
-  tenants?: Readonly<Record<string, number>> | undefined;
-  /** Weight of tenants not listed. Default 1. */
-  defaultWeight?: number | undefined;
-}
+import type { FairClaim, FairnessConfig } from "../types/index.js";
 
-/** The fairness arguments of a claim: parallel arrays plus the weight of unlisted tenants. */
-export interface FairClaim {
-  tenants: string[];
-  weights: number[];
-  running: number[];
-  defaultWeight: number;
-}
+export type { FairClaim, FairnessConfig };
 
 /** The tenant a run belongs to. */
 export function tenantOf(tags: Readonly<Record<string, string>> | null | undefined): string {

@@ -1,6 +1,6 @@
-import type { AnyAgent } from "../engine/agent.js";
 import type { Db } from "../store/db.js";
 import { RECENT_CALL_PACE, RECENT_RUN_COSTS } from "../store/sql/quota.js";
+import type { AgentProfile } from "../types/index.js";
 
 /** What one run of an agent is expected to need. */
 export interface Forecast {
@@ -39,7 +39,7 @@ function percentile(xs: number[], p: number): number {
  * accounting), else the prior. A high percentile, because admitting a run that then runs
  * out of quota on step 27 is the failure this exists to prevent.
  */
-export async function forecastRun(db: Db, agent: AnyAgent): Promise<Forecast> {
+export async function forecastRun(db: Db, agent: AgentProfile): Promise<Forecast> {
   const declared = agent.estimate;
   const rows = await db.query<{ calls: number; tokens: number; seconds: number; models: string[] }>(
     RECENT_RUN_COSTS,

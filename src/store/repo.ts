@@ -1,122 +1,21 @@
-import type { JournalEntry, StartedStep, StepRecord } from "../engine/journal.js";
-import type { SerializedError } from "../errors.js";
-import type { FairClaim, Fairness } from "../quota/fairness.js";
+import type {
+  Claimant,
+  ClaimedRun,
+  FairClaim,
+  FairClaimSource,
+  JournalEntry,
+  NewRun,
+  RunRow,
+  SerializedError,
+  StartedStep,
+  StepRecord,
+  WaitingFor,
+} from "../types/index.js";
 import { type Db, LOCK_NAMESPACE } from "./db.js";
 import * as R from "./sql/runs.js";
 import * as G from "./sql/signals.js";
 import * as S from "./sql/steps.js";
 import * as W from "./sql/workers.js";
-
-/** A run as the API shows it. */
-export interface RunRow {
-  id: string;
-  agent: string;
-  queue: string;
-  status: string;
-  input: unknown;
-  output: unknown;
-  error: SerializedError | null;
-  progress: unknown;
-  thread_id: string | null;
-  priority: number;
-  concurrency_key: string | null;
-  tags: Record<string, string>;
-  idempotency_key: string | null;
-  attempt: number;
-  max_attempts: number;
-  available_at: Date;
-  cancel_requested: boolean;
-  created_at: Date;
-  started_at: Date | null;
-  finished_at: Date | null;
-  updated_at: Date;
-  waiting_for: WaitingFor | null;
-  parent_run_id: string | null;
-  agent_version: string | null;
-}
-
-/** One blocked ctx call of a parked run. */
-export interface Wait {
-  seq: number;
-  kind: "sleep" | "signal" | "child";
-  name: string;
-  /** ISO time the wait ends by itself (a sleep's wake time, a signal's deadline). */
-  until?: string;
-  childId?: string;
-}
-
-/** Why a held run is not running (src/engine/waiting-for.ts lists the kinds). */
-export const WAIT_KINDS = [
-  "sleep",
-  "signal",
-  "child",
-  "provider_limit",
-  "cap",
-  "budget",
-  "thread",
-  "no_worker",
-  "retry",
-  "scheduled",
-] as const;
-export type WaitKind = (typeof WAIT_KINDS)[number];
-
-/** Why a run is not running (runs.waiting_for); built by src/engine/waiting-for.ts. */
-export interface WaitingFor {
-  kind: WaitKind;
-  /** A sentence for people. */
-  reason: string;
-  /** A parked run's blocked ctx calls (empty for other kinds). */
-  waits: Wait[];
-  /** Signal names that wake the run. */
-  signals: string[];
-  /** When the earliest timed wait ends; null when only an event can wake the run. */
-  until: string | null;
-  /** A throttled run: the limit that holds it (`provider/model dimension`) … */
-  limit?: string;
-  /** … and when it expects to go on. */
-  eta?: string;
-  /** `no_worker`: the queue no live worker serves. */
-  queue?: string;
-}
-
-/** A run as a worker receives it from a claim. */
-export interface ClaimedRun {
-  id: string;
-  agent: string;
-  queue: string;
-  input: unknown;
-  attempt: number;
-  max_attempts: number;
-  claims: number;
-  lease_token: string;
-  cancel_requested: boolean;
-  thread_id: string | null;
-  tags: Record<string, string>;
-  created_at: Date;
-  wakeups: number;
-  agent_version: string | null;
-  parent_run_id: string | null;
-  /** ctx.progress calls already published (replays skip them). */
-  progress_calls: number;
-  /** What the run waited for before this claim: deadlines stay fixed across replays. */
-  prior_waiting_for: WaitingFor | null;
-}
-
-export interface NewRun {
-  id: string;
-  agent: string;
-  queue: string;
-  input: unknown;
-  threadId?: string | undefined;
-  priority?: number | undefined;
-  concurrencyKey?: string | undefined;
-  tags?: Record<string, string> | undefined;
-  idempotencyKey?: string | undefined;
-  maxAttempts: number;
-  availableAt?: Date | undefined;
-  parentRunId?: string | undefined;
-  agentVersion?: string | undefined;
-}
 
 export interface Finish {
   id: string;
@@ -147,16 +46,6 @@ function finishArrays(items: Finish[]): unknown[] {
     items.map((f) => f.outputJson ?? null),
     items.map((f) => (f.error ? JSON.stringify(f.error) : null)),
   ];
-}
-
-/**
- * The worker a claim is for: its id, and its agents' retry policies (parallel arrays),
- * which replace the policies the runs it claims were submitted with.
- */
-export interface Claimant {
-  id: string;
-  agents: string[];
-  maxAttempts: number[];
 }
 
 /** A fair claim's arguments in the order CLAIM_RUNS_FAIR takes them after the worker id. */
@@ -248,7 +137,7 @@ export class Repo {
     cap: number,
     limit: number,
     worker: Claimant,
-    fairness?: Fairness,
+    fairness?: FairClaimSource,
   ): Promise<ClaimedRun[]> {
     return this.db.transaction(async (tx) => {
       await tx.query(R.LOCK_QUEUE, [LOCK_NAMESPACE, `queue:${queue}`]);

@@ -161,8 +161,7 @@ export async function startSystem(opts: SystemOptions): Promise<RunningSystem> {
     const fairness = config.fairness ? new Fairness(config.fairness) : undefined;
     const quota = new QuotaService(db, gateway, undefined, fairness);
     const queues = knownQueues(config);
-    const service = new RunService(db, config.agents, queues);
-    service.quota = quota;
+    const service = new RunService(db, config.agents, queues, quota);
     await service.start();
     stack.push(() => service.stop());
 
@@ -186,7 +185,7 @@ export async function startSystem(opts: SystemOptions): Promise<RunningSystem> {
         llm: gateway,
         admission: (agent, run) =>
           quota.check(agent, { tenant: tenantOf(run.tags), feature: run.tags?.feature }),
-        fairness: config.fairness,
+        fairness,
         log,
       });
       await w.start();

@@ -1,14 +1,14 @@
 import type { z } from "zod";
-import { notifiersSchema, webhooksSchema } from "../config/schema.js";
 import { EmailNotifier } from "../notify/email.js";
 import type { RunSummary } from "../notify/message.js";
 import { sendSlack } from "../notify/slack.js";
+import type { SendResult } from "../outbound/send.js";
+import { postBody } from "../outbound/send.js";
 import type { Db } from "../store/db.js";
 import { WEBHOOKS_CHANNEL } from "../store/sql/webhooks.js";
 import { type Logger, silentLogger } from "../util/log.js";
 import { Wakeup } from "../util/signal.js";
-import type { SendResult } from "./send.js";
-import { postBody } from "./send.js";
+import { notifiersSchema, webhooksSchema } from "./config-schema.js";
 import { signatureHeaders } from "./signature.js";
 import { type ClaimedDelivery, WebhookStore } from "./store.js";
 

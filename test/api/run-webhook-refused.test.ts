@@ -21,6 +21,7 @@ describe("webhook of POST /v1/runs", () => {
   let close: () => Promise<void>;
   let strict: OpenAPIHono;
   let lenient: OpenAPIHono;
+  let loopbackOnly: OpenAPIHono;
 
   beforeAll(async () => {
     const t = await openTestDb("pglite");
@@ -28,6 +29,7 @@ describe("webhook of POST /v1/runs", () => {
     service = new RunService(t.db, agents);
     strict = createApi({ service });
     lenient = createApi({ service, webhooks: { allowPrivateAddresses: true } });
+    loopbackOnly = createApi({ service, webhooks: { allowPrivateAddresses: "loopback" } });
   });
   afterAll(() => close());
 
@@ -60,9 +62,34 @@ describe("webhook of POST /v1/runs", () => {
     expect(res.status).toBe(202);
   });
 
-  it("outlast dev allows loopback unless the config turns it off", () => {
+  it.each([
+    "http://localhost:8080/hook",
+    "http://127.0.0.1:9/hook",
+    "http://127.9.9.9:9/hook",
+    "http://[::1]/hook",
+    "http://[::ffff:127.0.0.1]/hook",
+  ])('accepts loopback %s when webhooks.allowPrivateAddresses is "loopback"', async (url) => {
+    const res = await submit(loopbackOnly, url);
+    expect(res.status).toBe(202);
+  });
+
+  it.each([
+    "http://10.0.0.1/hook",
+    "http://192.168.1.10/hook",
+    "http://169.254.169.254/latest/meta-data",
+    "http://[::ffff:10.0.0.1]/hook",
+    "http://[fe80::1]/hook",
+  ])('refuses %s when webhooks.allowPrivateAddresses is "loopback"', async (url) => {
+    const before = (await service.list({})).runs.length;
+    const res = await submit(loopbackOnly, url);
+    expect(res.status).toBe(400);
+    expect(res.body.error.code).toBe("OUTLAST_WEBHOOK_URL_REFUSED");
+    expect((await service.list({})).runs.length).toBe(before);
+  });
+
+  it("outlast dev allows loopback only, unless the config says otherwise", () => {
     const open = withDevDefaults(resolveConfig({}, "test"));
-    expect(open.webhooks.allowPrivateAddresses).toBe(true);
+    expect(open.webhooks.allowPrivateAddresses).toBe("loopback");
     const closed = withDevDefaults(
       resolveConfig({ webhooks: { allowPrivateAddresses: false } }, "test"),
     );

@@ -2,7 +2,8 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { type NewRun, Repo } from "../../src/store/repo.js";
+import { Repo } from "../../src/store/repo.js";
+import type { NewRun } from "../../src/types/index.js";
 import { uuidv7 } from "../../src/util/ids.js";
 import { processSuite, readLedger, spawnCli, until } from "../helpers/processes.js";
 

@@ -284,7 +284,9 @@ describe.each(BACKENDS)("durable control flow on %s", (backend) => {
         compatibleVersions,
         run: async (ctx) => {
           await ctx.step("first", () => 1);
-          await ctx.sleep("pause", 300);
+          // Parked until the test lets it go: a short sleep could end before the test saw
+          // both runs waiting, on a loaded machine.
+          await ctx.waitForSignal("go");
           return ctx.step("second", () => version);
         },
       });
@@ -304,6 +306,8 @@ describe.each(BACKENDS)("durable control flow on %s", (backend) => {
     workers.splice(workers.indexOf(w1), 1);
     // Version 2 does not know version 1: the first run fails with a clear code.
     const w2 = await startWorker({ agents: [v("2")] });
+    // The signal wakes both runs; it stays pending for the version that can replay them.
+    for (const x of [a, b]) await service.signal(x.run.id, "go", null);
     for (const x of [a, b]) {
       await until(
         async () => (await service.repo.getRun(x.run.id))?.status === "failed",

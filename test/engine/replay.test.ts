@@ -89,7 +89,9 @@ describe.each(BACKENDS)("replay on %s", (backend) => {
         if (variant === "old") await ctx.step("charge card", () => "charged");
         if (variant === "renamed") await ctx.step("send invoice", () => "sent");
         if (variant === "rekinded") await ctx.sleep("charge card", 1);
-        await ctx.sleep("pause", 50);
+        // Parked until the test has "deployed" the other variant: a short sleep here let
+        // the run finish on PGlite before the test saw it waiting.
+        await ctx.waitForSignal("deployed");
         return variant;
       },
     }),
@@ -216,6 +218,7 @@ describe.each(BACKENDS)("replay on %s", (backend) => {
         "the run to park after its first step",
       );
       variant = to;
+      await service.signal(run.id, "deployed", null);
       const { run: done } = await service.waitFor(run.id, 10_000);
       expect(done.status).toBe("failed");
       expect(done.error?.code).toBe("OUTLAST_NONDETERMINISM");

@@ -3,13 +3,14 @@
  * errored attempts), its progress (published once per ctx.progress call, replays or not),
  * and `waiting_for {kind, reason}` whenever it is held — on PGlite and PostgreSQL.
  */
+
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { type AnyAgent, defineAgent } from "../../src/engine/agent.js";
 import { RunService } from "../../src/engine/run-service.js";
 import { Worker, type WorkerOptions } from "../../src/engine/worker.js";
 import { RateLimitedError, RetryableError } from "../../src/errors.js";
 import type { Db } from "../../src/store/db.js";
-import type { RunRow } from "../../src/store/repo.js";
+import type { RunRow } from "../../src/types/index.js";
 import { BACKENDS, openTestDb } from "../helpers/db.js";
 import { until } from "../helpers/processes.js";
 

@@ -3,6 +3,7 @@
  * modules differ, and editing one module changes only its agent's version. Runs recorded
  * with the shared version that releases up to bd594cb gave every agent still replay.
  */
+
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -14,7 +15,7 @@ import {
   LEGACY_SHARED_VERSIONS,
   versionMismatch,
 } from "../../src/engine/versions.js";
-import type { ClaimedRun } from "../../src/store/repo.js";
+import type { ClaimedRun } from "../../src/types/index.js";
 
 const dir = mkdtempSync(join(tmpdir(), "outlast-versions-"));
 const agentModule = (name: string, step: string) => `
@@ -47,14 +48,14 @@ describe("default agent versions", () => {
 
   it("a run recorded with a version of another module fails with OUTLAST_VERSION_MISMATCH", async () => {
     const a = await load("c.ts", "gamma", "one");
-    const run = { id: "r", agent_version: "sha256:000000000000" } as ClaimedRun;
+    const run = { id: "r", agentVersion: "sha256:000000000000" } as ClaimedRun;
     expect(versionMismatch(a, run, 1)?.code).toBe("OUTLAST_VERSION_MISMATCH");
   });
 
   it("a run recorded with the old shared version replays on any version", async () => {
     const a = await load("d.ts", "delta", "one");
     for (const legacy of LEGACY_SHARED_VERSIONS) {
-      expect(versionMismatch(a, { id: "r", agent_version: legacy } as ClaimedRun, 3)).toBe(
+      expect(versionMismatch(a, { id: "r", agentVersion: legacy } as ClaimedRun, 3)).toBe(
         undefined,
       );
     }

@@ -108,7 +108,7 @@ describe.each(BACKENDS)("tenant fairness on %s", (backend) => {
       queues: ["capped"],
       queueLimits: { capped: 2 },
       concurrency: 10,
-      fairness: {},
+      fairness: new Fairness({}),
     });
     await releaseInStartOrder(44, 2);
     // Equal weights: the tenants take turns while both wait; B's four runs start among the
@@ -132,7 +132,7 @@ describe.each(BACKENDS)("tenant fairness on %s", (backend) => {
   it("weights 3:1 give three starts to one while both tenants have a backlog", async () => {
     await submit("A", 40, "default");
     await submit("B", 40, "default");
-    await startWorker({ concurrency: 4, fairness: { tenants: { A: 3 } } });
+    await startWorker({ concurrency: 4, fairness: new Fairness({ tenants: { A: 3 } }) });
     await releaseInStartOrder(40, 4);
     const first40 = starts.slice(0, 40);
     expect(first40.filter((s) => s.tenant === "A")).toHaveLength(30);
@@ -146,7 +146,7 @@ describe.each(BACKENDS)("tenant fairness on %s", (backend) => {
 
   it("untagged runs are one tenant, and a lone tenant gets every slot", async () => {
     for (let i = 0; i < 6; i++) await service.submit({ agent: "held", input: "" });
-    await startWorker({ concurrency: 3, fairness: { defaultWeight: 2 } });
+    await startWorker({ concurrency: 3, fairness: new Fairness({ defaultWeight: 2 }) });
     await waitFor(() => holding.size === 3, "three runs holding slots");
     await releaseInStartOrder(6, 3);
     expect(starts).toHaveLength(6);

@@ -80,8 +80,7 @@ describe("quota-aware scheduling", () => {
     });
     await gateway.start();
     quota = new QuotaService(db, gateway, 0);
-    service = new RunService(db, agents);
-    service.quota = quota;
+    service = new RunService(db, agents, [], quota);
     await service.start();
     worker = new Worker({
       db,

@@ -1,7 +1,7 @@
 import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
 import type { RunService } from "../../engine/run-service.js";
+import { type PrivateAddressPolicy, refusalReason } from "../../outbound/ssrf.js";
 import { attachRunWebhook } from "../../webhooks/run-webhooks.js";
-import { refusalReason } from "../../webhooks/ssrf.js";
 import { ApiError } from "../errors.js";
 import { jsonBody } from "../middleware/json-body.js";
 import { toRunResource, toStepResource } from "../resources.js";
@@ -130,7 +130,7 @@ const resumeRun = createRoute({
 export function registerRunRoutes(
   app: OpenAPIHono,
   service: RunService,
-  webhooks: { allowPrivateAddresses?: boolean | undefined } = {},
+  webhooks: { allowPrivateAddresses?: PrivateAddressPolicy | undefined } = {},
 ): void {
   app.openapi(submitRun, async (c) => {
     const body = c.req.valid("json");

@@ -1,9 +1,9 @@
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
 import { webhooksSchema } from "../../config/schema.js";
+import { refusalReason } from "../../outbound/ssrf.js";
 import type { Db } from "../../store/db.js";
 import { isUuid } from "../../util/ids.js";
-import { refusalReason } from "../../webhooks/ssrf.js";
 import { type DeliveryRow, type EndpointRow, WebhookStore } from "../../webhooks/store.js";
 import { ApiError } from "../errors.js";
 import { jsonBody } from "../middleware/json-body.js";

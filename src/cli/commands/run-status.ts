@@ -2,8 +2,9 @@
  * How the CLI tells people what a run is doing: one line per event, why a held run waits
  * and what to do about it, and a live status line while following a run on a terminal.
  */
+
 import type { RunEvent, RunResource } from "../../client/client.js";
-import type { WaitingFor } from "../../engine/waiting-for.js";
+import type { WaitingFor } from "../../types/index.js";
 
 /** "in 12 s", "in 3 min", or "now" for a time that has passed. */
 export function fromNow(iso: string | null | undefined, now = Date.now()): string | undefined {

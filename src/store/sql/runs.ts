@@ -63,9 +63,12 @@ ORDER BY id DESC
 LIMIT $5`;
 
 /** What a claim returns of each run. */
-const CLAIMED_COLUMNS = `r.id, r.agent, r.queue, r.input, r.attempt, r.max_attempts, r.claims,
-  r.lease_token, r.cancel_requested, r.thread_id, r.tags, r.created_at, r.wakeups,
-  r.agent_version, r.parent_run_id, r.progress_calls, c.waiting_for AS prior_waiting_for`;
+/** A claimed run's columns, named as `ClaimedRun` (src/types/runs.ts) names its fields. */
+const CLAIMED_COLUMNS = `r.id, r.agent, r.queue, r.input, r.attempt,
+  r.max_attempts AS "maxAttempts", r.claims, r.lease_token AS "leaseToken",
+  r.cancel_requested AS "cancelRequested", r.thread_id AS "threadId", r.tags, r.wakeups,
+  r.agent_version AS "agentVersion", r.parent_run_id AS "parentRunId",
+  r.progress_calls AS "progressCalls", c.waiting_for AS "priorWaitingFor"`;
 
 /**
  * The best ready runs of some queues, locked. Each queue is scanned on its own in index

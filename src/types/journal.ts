@@ -1,4 +1,13 @@
-import type { SerializedError } from "../errors.js";
+/** What the journal and the API store of an error. */
+export interface SerializedError {
+  name: string;
+  message: string;
+  code?: string;
+  retryable?: boolean;
+  stack?: string;
+  /** What an error class needs to be rebuilt on replay (a child run's id, a signal's name). */
+  data?: Record<string, unknown>;
+}
 
 /** A journaled step as replay reads it. */
 export interface JournalEntry {

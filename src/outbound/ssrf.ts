@@ -64,6 +64,26 @@ export function isPrivateAddress(ip: string): boolean {
   return true; // not an address at all: refuse
 }
 
+/**
+ * Which private addresses deliveries may reach: none (`false`, the default outside
+ * `outlast dev`), loopback only (`"loopback"`, dev's default: a receiver on this machine,
+ * never the private network or the metadata endpoint), or all (`true`).
+ */
+export type PrivateAddressPolicy = boolean | "loopback";
+
+/** 127.0.0.0/8, ::1 and their IPv4-mapped forms. */
+export function isLoopbackAddress(ip: string): boolean {
+  const v4 = isIP(ip) === 6 ? (embeddedIpv4(ip.toLowerCase()) ?? ip) : ip;
+  if (isIP(v4) === 4) return v4.split(".")[0] === "127";
+  return /^(?:0{0,4}:){7}0{0,3}1$|^::1$/i.test(ip);
+}
+
+/** Whether `policy` refuses a connection to `ip`. */
+export function refusesAddress(ip: string, policy: PrivateAddressPolicy): boolean {
+  if (policy === true || !isPrivateAddress(ip)) return false;
+  return !(policy === "loopback" && isLoopbackAddress(ip));
+}
+
 export class RefusedAddressError extends Error {
   readonly code = "OUTLAST_WEBHOOK_REFUSED";
   constructor(host: string, address: string) {
@@ -80,8 +100,8 @@ type LookupCallback = (
   family?: number,
 ) => void;
 
-/** A `lookup` for http.request that refuses private addresses unless allowed. */
-export function guardedLookup(allowPrivate: boolean) {
+/** A `lookup` for http.request that refuses the private addresses `policy` does not allow. */
+export function guardedLookup(policy: PrivateAddressPolicy) {
   return (
     hostname: string,
     options: { all?: boolean; family?: number | string },
@@ -90,7 +110,7 @@ export function guardedLookup(allowPrivate: boolean) {
     dnsLookup(hostname, { ...options, all: true } as { all: true }, (err, addresses) => {
       if (err) return callback(err, []);
       const list = addresses as LookupAddress[];
-      const bad = allowPrivate ? undefined : list.find((a) => isPrivateAddress(a.address));
+      const bad = list.find((a) => refusesAddress(a.address, policy));
       if (bad) return callback(new RefusedAddressError(hostname, bad.address) as never, []);
       if (options.all) return callback(null, list);
       const first = list[0];
@@ -115,7 +135,7 @@ export function urlHost(url: URL): string {
  */
 export async function refusalReason(
   raw: string,
-  allowPrivate: boolean,
+  policy: PrivateAddressPolicy,
 ): Promise<string | undefined> {
   let url: URL;
   try {
@@ -125,15 +145,15 @@ export async function refusalReason(
   }
   if (url.protocol !== "https:" && url.protocol !== "http:") return "only http and https URLs";
   if (url.username || url.password) return "credentials in the URL are not allowed";
-  if (allowPrivate) return undefined;
+  if (policy === true) return undefined;
   const host = urlHost(url);
   if (isIP(host)) {
-    return isPrivateAddress(host) ? new RefusedAddressError(host, host).message : undefined;
+    return refusesAddress(host, policy) ? new RefusedAddressError(host, host).message : undefined;
   }
   const addresses = await new Promise<LookupAddress[]>((resolve) =>
     dnsLookup(host, { all: true }, (err, list) => resolve(err ? [] : list)),
   );
-  const bad = addresses.find((a) => isPrivateAddress(a.address));
+  const bad = addresses.find((a) => refusesAddress(a.address, policy));
   // A name that does not resolve now may later: the delivery-time check decides then.
   return bad ? new RefusedAddressError(host, bad.address).message : undefined;
 }

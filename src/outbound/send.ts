@@ -1,7 +1,13 @@
 import http from "node:http";
 import https from "node:https";
 import { isIP } from "node:net";
-import { guardedLookup, isPrivateAddress, RefusedAddressError, urlHost } from "./ssrf.js";
+import {
+  guardedLookup,
+  type PrivateAddressPolicy,
+  RefusedAddressError,
+  refusesAddress,
+  urlHost,
+} from "./ssrf.js";
 
 export interface SendResult {
   /** The HTTP status, or null when no response came. */
@@ -16,7 +22,8 @@ export interface SendResult {
 
 export interface SendOptions {
   timeoutMs: number;
-  allowPrivateAddresses: boolean;
+  /** Which private addresses may be reached (src/outbound/ssrf.ts). */
+  allowPrivateAddresses: PrivateAddressPolicy;
   /** Skip the address check: the URL comes from the operator's config, not from users. */
   trusted?: boolean;
 }
@@ -54,9 +61,9 @@ export function postBody(
   if (url.protocol !== "http:" && url.protocol !== "https:") {
     return Promise.resolve(fail("OUTLAST_WEBHOOK_REFUSED: only http and https URLs", true));
   }
-  const allowPrivate = opts.trusted === true || opts.allowPrivateAddresses;
+  const policy = opts.trusted === true ? true : opts.allowPrivateAddresses;
   const host = urlHost(url);
-  if (!allowPrivate && isIP(host) && isPrivateAddress(host)) {
+  if (isIP(host) && refusesAddress(host, policy)) {
     return Promise.resolve(
       fail(`OUTLAST_WEBHOOK_REFUSED: ${new RefusedAddressError(host, host).message}`, true),
     );
@@ -80,7 +87,7 @@ export function postBody(
           "content-length": String(Buffer.byteLength(body)),
           ...headers,
         },
-        lookup: guardedLookup(allowPrivate) as never,
+        lookup: guardedLookup(policy) as never,
         agent: false,
       },
       (res) => {

@@ -1,0 +1,153 @@
+/**
+ * The core engine of this tree against another checkout of Outlast, in one process, in
+ * alternating short rounds: on a shared, noisy machine two separate `bench/core.ts` runs
+ * minutes apart differ by more than the change being measured, while rounds interleaved
+ * a second apart see the same noise. Each tree uses its own source, migrations and store.
+ *
+ *   git worktree add /tmp/base <commit> && ln -s "$PWD/node_modules" /tmp/base/node_modules
+ *   npx tsx bench/compare-trees.ts --base /tmp/base [--this .] [--store pglite|postgres] [--rounds 10]
+ *
+ * Prints each round and the median of the per-round ratios (this tree ÷ base).
+ */
+import { resolve } from "node:path";
+import { pathToFileURL } from "node:url";
+import { parseArgs } from "node:util";
+import { freshDatabaseUrl } from "../test/helpers/db.js";
+
+const { values } = parseArgs({
+  options: {
+    base: { type: "string" },
+    /** The tree compared with base. Default: this one. */
+    this: { type: "string", default: "." },
+    store: { type: "string", default: "pglite" },
+    rounds: { type: "string", default: "10" },
+    runs: { type: "string", default: "1000" },
+    steps: { type: "string", default: "200" },
+  },
+});
+if (!values.base) throw new Error("--base <folder of another checkout> is required");
+const ROUNDS = Number(values.rounds);
+const RUNS = Number(values.runs);
+const STEPS = Number(values.steps);
+
+// The two trees' modules, loaded by path: each has its own classes and SQL.
+// biome-ignore lint/suspicious/noExplicitAny: two versions of the engine's API, by path
+type Any = any;
+interface Tree {
+  name: string;
+  db: Any;
+  service: Any;
+  Worker: Any;
+  agents: Any[];
+  insertTrivial(n: number): Promise<void>;
+}
+
+async function load(name: string, root: string): Promise<Tree> {
+  const mod = (p: string) => import(pathToFileURL(resolve(root, p)).href);
+  const [{ defineAgent }, { RunService }, { Worker }, { openStore }, { Repo }, { uuidv7 }] =
+    await Promise.all([
+      mod("src/engine/agent.ts"),
+      mod("src/engine/run-service.ts"),
+      mod("src/engine/worker.ts"),
+      mod("src/store/open.ts"),
+      mod("src/store/repo.ts"),
+      mod("src/util/ids.ts"),
+    ]);
+  const agents = [
+    defineAgent({ name: "trivial", run: async () => 1 }),
+    defineAgent({
+      name: "steps",
+      run: async (ctx: Any, n: number) => {
+        for (let i = 0; i < n; i++) await ctx.step(`s${i}`, () => i);
+        return n;
+      },
+    }),
+  ];
+  const pg = values.store === "postgres" ? await freshDatabaseUrl() : undefined;
+  const db = await openStore(pg ? { databaseUrl: pg.url } : { dataDir: "memory" });
+  const service = new RunService(db, agents);
+  await service.start();
+  const repo = new Repo(db);
+  return {
+    name,
+    db,
+    service,
+    Worker,
+    agents,
+    async insertTrivial(n) {
+      for (let i = 0; i < n; i += 500) {
+        const batch = Array.from({ length: Math.min(500, n - i) }, () => ({
+          id: uuidv7(),
+          agent: "trivial",
+          queue: "default",
+          input: null,
+          maxAttempts: 1,
+        }));
+        await repo.insertRuns(batch);
+      }
+    },
+  };
+}
+
+async function succeeded(t: Tree): Promise<number> {
+  const rows = await t.db.query(
+    "SELECT count(*)::int AS n FROM outlast.runs WHERE status = 'succeeded'",
+  );
+  return rows[0].n;
+}
+
+/** Trivial runs per second, the runs enqueued beforehand (one worker, concurrency 10). */
+async function trivial(t: Tree): Promise<number> {
+  await t.insertTrivial(RUNS);
+  const before = await succeeded(t);
+  const worker = new t.Worker({ db: t.db, agents: t.agents, concurrency: 10 });
+  const t0 = performance.now();
+  await worker.start();
+  while ((await succeeded(t)) - before < RUNS) await new Promise((r) => setTimeout(r, 10));
+  const secs = (performance.now() - t0) / 1000;
+  await worker.stop();
+  return RUNS / secs;
+}
+
+/** Ms per no-op step of one run alone. */
+async function stepMs(t: Tree): Promise<number> {
+  const worker = new t.Worker({ db: t.db, agents: t.agents, concurrency: 1 });
+  await worker.start();
+  const t0 = performance.now();
+  const { run } = await t.service.submit({ agent: "steps", input: STEPS });
+  await t.service.waitFor(run.id, 120_000);
+  const wall = performance.now() - t0;
+  await worker.stop();
+  return wall / STEPS;
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
+};
+
+const trees = [await load("base", values.base), await load("this", resolve(values.this))];
+const ratios = { trivial: [] as number[], step: [] as number[] };
+console.log(`| round | base runs/s | this runs/s | base ms/step | this ms/step |`);
+console.log("|---|---|---|---|---|");
+for (let r = 1; r <= ROUNDS; r++) {
+  // Alternate which tree goes first, so neither always meets a warmer or colder machine.
+  const order = r % 2 ? trees : [...trees].reverse();
+  const got = new Map<string, { rps: number; ms: number }>();
+  for (const t of order) got.set(t.name, { rps: await trivial(t), ms: await stepMs(t) });
+  const b = got.get("base") as { rps: number; ms: number };
+  const n = got.get("this") as { rps: number; ms: number };
+  ratios.trivial.push(n.rps / b.rps);
+  ratios.step.push(n.ms / b.ms);
+  console.log(
+    `| ${r} | ${b.rps.toFixed(0)} | ${n.rps.toFixed(0)} | ${b.ms.toFixed(3)} | ${n.ms.toFixed(3)} |`,
+  );
+}
+console.log(
+  `\nmedian ratio (this ÷ base) over ${ROUNDS} rounds on ${values.store}: trivial runs/s ×${median(ratios.trivial).toFixed(3)}, ms/step of one run ×${median(ratios.step).toFixed(3)}`,
+);
+for (const t of trees) {
+  await t.service.stop();
+  await t.db.close();
+}
