@@ -23,6 +23,7 @@ import type { Db } from "../store/db.js";
 import { openStore } from "../store/open.js";
 import type { Logger } from "../util/log.js";
 import { startDeliverer } from "../webhooks/deliverer.js";
+import { guardConfigSecrets } from "./config-secrets.js";
 import { startDevSimulator } from "./dev-simulator.js";
 
 export interface SystemOptions {
@@ -76,14 +77,16 @@ export interface HttpApiOptions {
  */
 export async function startHttpApi(o: HttpApiOptions): Promise<ApiServer> {
   const { app, fastPath } = buildHttpApi(o);
-  return startApiServer(app, { port: o.port, hostname: o.host, fastPath }).catch((err) => {
-    if ((err as NodeJS.ErrnoException).code === "EADDRINUSE") {
-      throw new ConfigError(
-        `port ${o.port} on ${o.host} is in use; pass --port or set OUTLAST_PORT`,
-      );
-    }
-    throw err;
-  });
+  return startApiServer(app, { port: o.port, hostname: o.host, fastPath, log: o.log }).catch(
+    (err) => {
+      if ((err as NodeJS.ErrnoException).code === "EADDRINUSE") {
+        throw new ConfigError(
+          `port ${o.port} on ${o.host} is in use; pass --port or set OUTLAST_PORT`,
+        );
+      }
+      throw err;
+    },
+  );
 }
 
 /**
@@ -129,6 +132,7 @@ export async function startSystem(opts: SystemOptions): Promise<RunningSystem> {
       await stop().catch((err) => log.warn("shutdown step failed", { error: String(err) }));
     }
   };
+  guardConfigSecrets(config, log);
   try {
     const providers: Record<string, z.input<typeof providerSchema>> = { ...config.providers };
     const aliases = { ...config.models };
