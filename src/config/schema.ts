@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { gatewayConfigShape } from "../gateway/config-schema.js";
+import { metricsSchema } from "../metrics/config-schema.js";
 import { retentionSchema } from "../retention/config-schema.js";
 import type { SimReply, SimReplyRequest } from "../sim/types.js";
 import { notifiersSchema, webhooksSchema } from "../webhooks/config-schema.js";
@@ -102,6 +103,8 @@ export const configSchema = z.object({
   notifiers: notifiersSchema,
   /** How long runs, events, raw usage and deliveries are kept (src/retention). */
   retention: retentionSchema,
+  /** `GET /metrics` (src/metrics, docs/metrics.md). */
+  metrics: metricsSchema,
   api: z
     .object({
       port: z.number().int().min(0).max(65535).default(7373),

@@ -15,6 +15,7 @@ import {
   gatewayFastPath,
   mountGateway,
 } from "../gateway/index.js";
+import { createMetrics, type Metrics } from "../metrics/index.js";
 import { QuotaService } from "../quota/admission.js";
 import { Fairness, tenantOf } from "../quota/fairness.js";
 import { startPruner } from "../retention/pruner.js";
@@ -65,6 +66,8 @@ export interface HttpApiOptions {
   host: string;
   /** Aborted on shutdown: ends open event streams. */
   shutdown?: AbortSignal | undefined;
+  /** Serves GET /metrics when set. */
+  metrics?: Metrics | undefined;
 }
 
 /**
@@ -108,6 +111,7 @@ export function buildHttpApi(o: Omit<HttpApiOptions, "port" | "host">): {
     quota: o.quota,
     webhooks: o.config.webhooks,
     shutdown: o.shutdown,
+    metrics: o.metrics,
   });
   const fastPath = gatewayFastPath(http, {
     apiKey: o.apiKey,
@@ -166,6 +170,7 @@ export async function startSystem(opts: SystemOptions): Promise<RunningSystem> {
     const quota = new QuotaService(db, gateway, undefined, fairness);
     const queues = knownQueues(config);
     const service = new RunService(db, config.agents, queues, quota);
+    const metrics = createMetrics({ db, queues, topN: config.metrics.topN });
     await service.start();
     stack.push(() => service.stop());
 
@@ -191,6 +196,7 @@ export async function startSystem(opts: SystemOptions): Promise<RunningSystem> {
           quota.check(agent, { tenant: tenantOf(run.tags), feature: run.tags?.feature }),
         fairness,
         log,
+        observer: metrics.observer,
       });
       await w.start();
       worker = w;
@@ -216,6 +222,7 @@ export async function startSystem(opts: SystemOptions): Promise<RunningSystem> {
         port: opts.api.port,
         host: opts.api.host,
         shutdown: shutdown.signal,
+        metrics,
       });
       stack.push(() => server.close());
       // Unwinds first: open event streams end, then the server closes.

@@ -23,6 +23,7 @@ const LAYERS = [
   "notify",
   "webhooks",
   "retention", // the pruner of old data
+  "metrics", // GET /metrics: database aggregates and the engine's histograms
   "config",
   "client",
   "api",
