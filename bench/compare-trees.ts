@@ -39,6 +39,8 @@ interface Tree {
   service: Any;
   Worker: Any;
   agents: Any[];
+  /** The engine observer of the tree's /metrics (src/metrics), where it has one. */
+  observer: Any;
   insertTrivial(n: number): Promise<void>;
 }
 
@@ -68,9 +70,11 @@ async function load(name: string, root: string): Promise<Tree> {
   const service = new RunService(db, agents);
   await service.start();
   const repo = new Repo(db);
+  const metrics = await mod("src/metrics/index.ts").catch(() => undefined);
   return {
     name,
     db,
+    observer: metrics?.createMetrics({ db }).observer,
     service,
     Worker,
     agents,
@@ -100,7 +104,7 @@ async function succeeded(t: Tree): Promise<number> {
 async function trivial(t: Tree): Promise<number> {
   await t.insertTrivial(RUNS);
   const before = await succeeded(t);
-  const worker = new t.Worker({ db: t.db, agents: t.agents, concurrency: 10 });
+  const worker = new t.Worker({ db: t.db, agents: t.agents, concurrency: 10, observer: t.observer });
   const t0 = performance.now();
   await worker.start();
   while ((await succeeded(t)) - before < RUNS) await new Promise((r) => setTimeout(r, 10));
@@ -111,7 +115,7 @@ async function trivial(t: Tree): Promise<number> {
 
 /** Ms per no-op step of one run alone. */
 async function stepMs(t: Tree): Promise<number> {
-  const worker = new t.Worker({ db: t.db, agents: t.agents, concurrency: 1 });
+  const worker = new t.Worker({ db: t.db, agents: t.agents, concurrency: 1, observer: t.observer });
   await worker.start();
   const t0 = performance.now();
   const { run } = await t.service.submit({ agent: "steps", input: STEPS });
