@@ -7,7 +7,8 @@
  *   git worktree add /tmp/base <commit> && ln -s "$PWD/node_modules" /tmp/base/node_modules
  *   npx tsx bench/compare-trees.ts --base /tmp/base [--this .] [--store pglite|postgres] [--rounds 10]
  *
- * Prints each round and the median of the per-round ratios (this tree ÷ base).
+ * Prints each round and the median of the per-round ratios (this tree ÷ base). A tree with
+ * src/metrics gets its engine observer (the /metrics histograms); NO_OBS=1 leaves it out.
  */
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -74,7 +75,7 @@ async function load(name: string, root: string): Promise<Tree> {
   return {
     name,
     db,
-    observer: metrics?.createMetrics({ db }).observer,
+    observer: process.env.NO_OBS ? undefined : metrics?.createMetrics({ db }).observer,
     service,
     Worker,
     agents,
@@ -104,7 +105,12 @@ async function succeeded(t: Tree): Promise<number> {
 async function trivial(t: Tree): Promise<number> {
   await t.insertTrivial(RUNS);
   const before = await succeeded(t);
-  const worker = new t.Worker({ db: t.db, agents: t.agents, concurrency: 10, observer: t.observer });
+  const worker = new t.Worker({
+    db: t.db,
+    agents: t.agents,
+    concurrency: 10,
+    observer: t.observer,
+  });
   const t0 = performance.now();
   await worker.start();
   while ((await succeeded(t)) - before < RUNS) await new Promise((r) => setTimeout(r, 10));
