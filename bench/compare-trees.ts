@@ -11,6 +11,8 @@
  * database runs inside this process, so its CPU time per run and per step is the whole
  * work done, and it moves far less with the machine's load than wall time does: the CPU
  * columns are the ones to trust on a busy machine (wall-time rounds here moved ±30%).
+ * A tree with src/metrics gets its engine observer (the /metrics histograms); NO_OBS=1
+ * leaves it out.
  */
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -42,6 +44,8 @@ interface Tree {
   service: Any;
   Worker: Any;
   agents: Any[];
+  /** The engine observer of the tree's /metrics (src/metrics), where it has one. */
+  observer: Any;
   insertTrivial(n: number): Promise<void>;
 }
 
@@ -71,9 +75,11 @@ async function load(name: string, root: string): Promise<Tree> {
   const service = new RunService(db, agents);
   await service.start();
   const repo = new Repo(db);
+  const metrics = await mod("src/metrics/index.ts").catch(() => undefined);
   return {
     name,
     db,
+    observer: process.env.NO_OBS ? undefined : metrics?.createMetrics({ db }).observer,
     service,
     Worker,
     agents,
@@ -109,7 +115,12 @@ function cpuMsSince(from: NodeJS.CpuUsage): number {
 async function trivial(t: Tree): Promise<{ perSec: number; cpuMs: number }> {
   await t.insertTrivial(RUNS);
   const before = await succeeded(t);
-  const worker = new t.Worker({ db: t.db, agents: t.agents, concurrency: 10 });
+  const worker = new t.Worker({
+    db: t.db,
+    agents: t.agents,
+    concurrency: 10,
+    observer: t.observer,
+  });
   const t0 = performance.now();
   const cpu = process.cpuUsage();
   await worker.start();
@@ -122,7 +133,7 @@ async function trivial(t: Tree): Promise<{ perSec: number; cpuMs: number }> {
 
 /** Ms per no-op step of one run alone, wall and CPU. */
 async function stepMs(t: Tree): Promise<{ wall: number; cpu: number }> {
-  const worker = new t.Worker({ db: t.db, agents: t.agents, concurrency: 1 });
+  const worker = new t.Worker({ db: t.db, agents: t.agents, concurrency: 1, observer: t.observer });
   await worker.start();
   const t0 = performance.now();
   const cpu = process.cpuUsage();

@@ -14,6 +14,7 @@ import { bodyLimit } from "hono/body-limit";
 import type { webhooksSchema } from "../config/schema.js";
 import type { RunService } from "../engine/run-service.js";
 import { RequestError } from "../errors.js";
+import type { Metrics } from "../metrics/index.js";
 import type { QuotaService } from "../quota/admission.js";
 import { createLogger, type Logger } from "../util/log.js";
 import { errorHandler, notFoundHandler, validationHook } from "./errors.js";
@@ -21,6 +22,7 @@ import { bearerAuth } from "./middleware/auth.js";
 import { registerDocsRoutes } from "./routes/docs.js";
 import { registerEventRoutes } from "./routes/events.js";
 import { registerHealthRoutes } from "./routes/health.js";
+import { registerMetricsRoute } from "./routes/metrics.js";
 import { registerQuotaRoutes } from "./routes/quota.js";
 import { registerRunRoutes } from "./routes/runs.js";
 import { registerWebhookRoutes } from "./routes/webhooks.js";
@@ -52,6 +54,8 @@ export interface ApiOptions {
   webhooks?: z.input<typeof webhooksSchema>;
   /** Aborted on shutdown: ends open event streams so the server closes at once. */
   shutdown?: AbortSignal;
+  /** Serves GET /metrics (Prometheus text format) when set, behind the same auth. */
+  metrics?: Metrics | undefined;
 }
 
 export const DEFAULT_BODY_LIMIT_BYTES = 1024 * 1024;
@@ -129,6 +133,7 @@ export function createApi(opts: ApiOptions): OpenAPIHono {
     registerQuotaRoutes(app, opts.service, opts.quota);
   }
   registerDocsRoutes(app, { version: opts.version ?? packageVersion() });
+  if (opts.metrics) registerMetricsRoute(app, opts.metrics);
   if (opts.extraRoutes) {
     const extraLimit = limitTo(opts.extraBodyLimitBytes ?? 32 * 1024 * 1024);
     for (const path of [

@@ -2,6 +2,8 @@ import type { Server } from "node:http";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { getRequestListener } from "@hono/node-server";
+import type { Logger } from "../util/log.js";
+import { requestIdFrom, withRequestId } from "../util/request-context.js";
 
 export interface ApiServer {
   /** Where the server listens, e.g. `http://127.0.0.1:41234`. */
@@ -30,18 +32,29 @@ export function startApiServer(
     hostname?: string | undefined;
     graceMs?: number;
     fastPath?: ((req: IncomingMessage, res: ServerResponse) => boolean) | undefined;
+    /** Where each request is logged, at `debug` (method, path, headers scrubbed, status). */
+    log?: Logger | undefined;
   },
 ): Promise<ApiServer> {
   // What @hono/node-server's createAdaptorServer builds, with the fast path in front.
   const listener = getRequestListener((req) => app.fetch(req), { hostname: opts.hostname });
   const fast = opts.fastPath;
-  const server = createServer(
-    fast
-      ? (req, res) => {
-          if (!fast(req, res)) void listener(req, res);
-        }
-      : listener,
-  );
+  const serve = fast
+    ? (req: IncomingMessage, res: ServerResponse) => {
+        if (!fast(req, res)) void listener(req, res);
+      }
+    : listener;
+  const log = opts.log?.isLevelEnabled?.("debug") ? opts.log : undefined;
+  // Every request gets an id (the client's x-request-id when sane, else a UUID), echoed in
+  // the response and carried by every log line written while it is served, fast path too.
+  const server = createServer((req, res) => {
+    const requestId = requestIdFrom(req.headers["x-request-id"]);
+    res.setHeader("x-request-id", requestId);
+    withRequestId(requestId, () => {
+      if (log) logRequest(log, req, res);
+      serve(req, res);
+    });
+  });
   return new Promise((resolve, reject) => {
     server.once("error", reject);
     server.listen(opts.port, opts.hostname, () => {
@@ -53,6 +66,20 @@ export function startApiServer(
       });
     });
   });
+}
+
+/** Two debug lines per request (only attached when debug is on: no cost otherwise). */
+function logRequest(log: Logger, req: IncomingMessage, res: ServerResponse): void {
+  const started = performance.now();
+  log.debug("request", { method: req.method, url: req.url, headers: req.headers });
+  res.once("finish", () =>
+    log.debug("response", {
+      method: req.method,
+      url: req.url,
+      status: res.statusCode,
+      ms: Math.round(performance.now() - started),
+    }),
+  );
 }
 
 function urlHost(addr: AddressInfo): string {

@@ -1,5 +1,7 @@
 import { z } from "zod";
 import { gatewayConfigShape } from "../gateway/config-schema.js";
+import { metricsSchema } from "../metrics/config-schema.js";
+import { retentionSchema } from "../retention/config-schema.js";
 import type { SimReply, SimReplyRequest } from "../sim/types.js";
 import { notifiersSchema, webhooksSchema } from "../webhooks/config-schema.js";
 
@@ -99,6 +101,10 @@ export const configSchema = z.object({
   fairness: fairnessSchema.optional(),
   webhooks: webhooksSchema,
   notifiers: notifiersSchema,
+  /** How long runs, events, raw usage and deliveries are kept (src/retention). */
+  retention: retentionSchema,
+  /** `GET /metrics` (src/metrics, docs/metrics.md). */
+  metrics: metricsSchema,
   api: z
     .object({
       port: z.number().int().min(0).max(65535).default(7373),

@@ -11,6 +11,7 @@ import { AttemptJournal } from "./attempt-journal.js";
 import { startChildRun } from "./child-runs.js";
 import { RunContextImpl } from "./context.js";
 import { admissionOutcome, errorJson, type Outcome, ParkSignal, runAgent } from "./execute.js";
+import type { EngineObserver } from "./observer.js";
 import { versionMismatch } from "./versions.js";
 import { parkedFor, retryFor, throttledFor } from "./waiting-for.js";
 
@@ -30,6 +31,8 @@ export interface ExecutorOptions {
   finish: (f: Finish) => Promise<boolean>;
   /** Aborted when the owner stops for good: its retried writes give up then. */
   stopped: AbortSignal;
+  /** Told of starts, steps and finishes, with the timestamps already at hand. */
+  observer?: EngineObserver | undefined;
 }
 
 /**
@@ -77,6 +80,9 @@ export class RunExecutor {
       const refused = admissionOutcome(await this.opts.admission(agent, run));
       if (refused) return refused;
     }
+    const observer = this.opts.observer;
+    if (observer && run.claims === 1 && run.createdAt && run.startedAt)
+      observer.runStarted(run.agent, run.queue, secondsBetween(run.createdAt, run.startedAt));
     const steps = new AttemptJournal(this.journal, run, run.attempt, abort);
     const fence = { runId: run.id, leaseToken: run.leaseToken, attempt: run.attempt };
     const ctx = new RunContextImpl({
@@ -94,7 +100,16 @@ export class RunExecutor {
         ...(run.tags?.tenant ? { tenant: run.tags.tenant } : {}),
       },
       started: (step) => steps.started(step),
-      record: (step) => steps.record(step),
+      record: observer
+        ? (step) => {
+            observer.stepFinished(
+              run.agent,
+              step.kind,
+              secondsBetween(step.startedAt, step.finishedAt),
+            );
+            return steps.record(step);
+          }
+        : (step) => steps.record(step),
       setProgress: async (data, call) => {
         const cancel = await withDbRetry(() =>
           repo.setProgress(run.id, run.leaseToken, data, call),
@@ -128,6 +143,10 @@ export class RunExecutor {
           outputJson: outcome.kind === "succeeded" ? outcome.outputJson : undefined,
           error: outcome.kind === "succeeded" ? undefined : errorJson(outcome.error),
         });
+        if (ok && run.startedAt && this.opts.observer) {
+          const seconds = secondsBetween(run.startedAt, new Date());
+          this.opts.observer.runFinished(run.agent, run.queue, outcome.kind, seconds);
+        }
         if (!ok) log.warn("run finished after its claim ended; the result was discarded");
         else if (outcome.kind === "failed")
           log.info("run failed", failureFields(run, outcome.error));
@@ -206,4 +225,9 @@ function unknownAgent(name: string): Error {
     `this worker has no agent named "${name}"; deploy it with the worker's config`,
     { code: "OUTLAST_UNKNOWN_AGENT" },
   );
+}
+
+/** Seconds from `a` to `b`, never negative (the database's clock and ours may differ a little). */
+function secondsBetween(a: Date | string, b: Date | string): number {
+  return Math.max(0, (new Date(b).getTime() - new Date(a).getTime()) / 1000);
 }

@@ -18,6 +18,7 @@ import { Claimer } from "./claimer.js";
 import { type Outcome, ShutdownError } from "./execute.js";
 import { RunExecutor } from "./executor.js";
 import { Liveness } from "./liveness.js";
+import type { EngineObserver } from "./observer.js";
 import { Slots } from "./slots.js";
 import { advance, type WorkerMode } from "./worker-mode.js";
 
@@ -32,6 +33,8 @@ export interface WorkerOptions {
   concurrency?: number;
   llm?: LlmClient;
   log?: Logger;
+  /** Told of starts, steps and finishes (the metrics' histograms). */
+  observer?: EngineObserver | undefined;
   /** Fallback poll when no NOTIFY arrives (delayed runs, missed notifications). Default 1000. */
   pollIntervalMs?: number;
   /** Default 2000. */
@@ -100,6 +103,7 @@ export class Worker {
       agents: new Map(opts.agents.map((a) => [a.name, a])),
       llm: opts.llm,
       admission: opts.admission,
+      observer: opts.observer,
       finish: (f) => this.finisher.submit(f),
       stopped: this.hardStop.signal,
     });

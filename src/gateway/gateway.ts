@@ -7,10 +7,10 @@
 import { RateLimitedError, RetryableError, TerminalError } from "../errors.js";
 import type { ChatRequest, ChatResult, LlmCallOptions, LlmClient, ToolCall } from "../llm/types.js";
 import type { Db } from "../store/db.js";
-import { type UsageGroup, usageTotalsSql } from "../store/sql/gateway.js";
 import { createLogger, type Logger } from "../util/log.js";
 import { PriceTable } from "./accounting/pricing.js";
 import { type Attribution, CallRecorder } from "./accounting/recorder.js";
+import { queryUsage, type UsageQuery, type UsageRow } from "./accounting/usage-query.js";
 import { Breaker } from "./breaker.js";
 import { ResponseCache } from "./cache.js";
 import type { GatewayAnswer, GatewayCall, Resources } from "./call-types.js";
@@ -37,25 +37,7 @@ export interface GatewayOptions {
   log?: Logger;
 }
 
-export interface UsageQuery {
-  groupBy?: UsageGroup[];
-  from?: Date;
-  to?: Date;
-}
-
-export interface UsageRow {
-  [group: string]: string | number | null;
-  requests: number;
-  ok: number;
-  cache_hits: number;
-  errors: number;
-  input_tokens: number;
-  output_tokens: number;
-  cached_tokens: number;
-  saved_tokens: number;
-  cost_usd: number;
-  avg_latency_ms: number;
-}
+export type { UsageQuery, UsageRow };
 
 export class Gateway implements LlmClient {
   readonly config: GatewayConfig;
@@ -220,13 +202,8 @@ export class Gateway implements LlmClient {
   }
 
   /** Usage totals between `from` (default: 30 days ago) and `to` (default: now). */
-  async usage(q: UsageQuery = {}): Promise<UsageRow[]> {
-    const to = q.to ?? new Date(Date.now() + 1000);
-    const from = q.from ?? new Date(to.getTime() - 30 * 86_400_000);
-    return this.db.query<UsageRow>(usageTotalsSql(q.groupBy ?? []), [
-      from.toISOString(),
-      to.toISOString(),
-    ]);
+  usage(q: UsageQuery = {}): Promise<UsageRow[]> {
+    return queryUsage(this.db, q);
   }
 
   /** Waits until accounting rows, cache entries and limiter writes so far are stored. */

@@ -33,6 +33,8 @@ export interface Db extends Queryable {
    * one process owns the database, so liveness needs no lock) or the key is taken.
    */
   tryHoldSessionLock(namespace: number, key: number): Promise<SessionLock | null>;
+  /** The connection pool's use (PostgreSQL; PGlite has no pool). For /metrics. */
+  poolStats?(): { total: number; idle: number; waiting: number };
   close(): Promise<void>;
 }
 

@@ -70,6 +70,11 @@ export class PostgresDb extends PgQueryable implements Db {
     pool.on("error", () => {});
   }
 
+  poolStats(): { total: number; idle: number; waiting: number } {
+    const p = this.pool;
+    return { total: p.totalCount, idle: p.idleCount, waiting: p.waitingCount };
+  }
+
   async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
     try {

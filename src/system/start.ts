@@ -15,13 +15,16 @@ import {
   gatewayFastPath,
   mountGateway,
 } from "../gateway/index.js";
+import { createMetrics, type Metrics } from "../metrics/index.js";
 import { QuotaService } from "../quota/admission.js";
 import { Fairness, tenantOf } from "../quota/fairness.js";
+import { startPruner } from "../retention/pruner.js";
 import type { Simulator } from "../sim/index.js";
 import type { Db } from "../store/db.js";
 import { openStore } from "../store/open.js";
 import type { Logger } from "../util/log.js";
 import { startDeliverer } from "../webhooks/deliverer.js";
+import { guardConfigSecrets } from "./config-secrets.js";
 import { startDevSimulator } from "./dev-simulator.js";
 
 export interface SystemOptions {
@@ -63,6 +66,8 @@ export interface HttpApiOptions {
   host: string;
   /** Aborted on shutdown: ends open event streams. */
   shutdown?: AbortSignal | undefined;
+  /** Serves GET /metrics when set. */
+  metrics?: Metrics | undefined;
 }
 
 /**
@@ -75,14 +80,16 @@ export interface HttpApiOptions {
  */
 export async function startHttpApi(o: HttpApiOptions): Promise<ApiServer> {
   const { app, fastPath } = buildHttpApi(o);
-  return startApiServer(app, { port: o.port, hostname: o.host, fastPath }).catch((err) => {
-    if ((err as NodeJS.ErrnoException).code === "EADDRINUSE") {
-      throw new ConfigError(
-        `port ${o.port} on ${o.host} is in use; pass --port or set OUTLAST_PORT`,
-      );
-    }
-    throw err;
-  });
+  return startApiServer(app, { port: o.port, hostname: o.host, fastPath, log: o.log }).catch(
+    (err) => {
+      if ((err as NodeJS.ErrnoException).code === "EADDRINUSE") {
+        throw new ConfigError(
+          `port ${o.port} on ${o.host} is in use; pass --port or set OUTLAST_PORT`,
+        );
+      }
+      throw err;
+    },
+  );
 }
 
 /**
@@ -104,6 +111,7 @@ export function buildHttpApi(o: Omit<HttpApiOptions, "port" | "host">): {
     quota: o.quota,
     webhooks: o.config.webhooks,
     shutdown: o.shutdown,
+    metrics: o.metrics,
   });
   const fastPath = gatewayFastPath(http, {
     apiKey: o.apiKey,
@@ -128,6 +136,7 @@ export async function startSystem(opts: SystemOptions): Promise<RunningSystem> {
       await stop().catch((err) => log.warn("shutdown step failed", { error: String(err) }));
     }
   };
+  guardConfigSecrets(config, log);
   try {
     const providers: Record<string, z.input<typeof providerSchema>> = { ...config.providers };
     const aliases = { ...config.models };
@@ -161,6 +170,7 @@ export async function startSystem(opts: SystemOptions): Promise<RunningSystem> {
     const quota = new QuotaService(db, gateway, undefined, fairness);
     const queues = knownQueues(config);
     const service = new RunService(db, config.agents, queues, quota);
+    const metrics = createMetrics({ db, queues, topN: config.metrics.topN });
     await service.start();
     stack.push(() => service.stop());
 
@@ -186,6 +196,7 @@ export async function startSystem(opts: SystemOptions): Promise<RunningSystem> {
           quota.check(agent, { tenant: tenantOf(run.tags), feature: run.tags?.feature }),
         fairness,
         log,
+        observer: metrics.observer,
       });
       await w.start();
       worker = w;
@@ -193,6 +204,9 @@ export async function startSystem(opts: SystemOptions): Promise<RunningSystem> {
       // Webhook and notifier deliveries go out from the worker processes' outbox.
       const deliverer = await startDeliverer({ db, config, log });
       stack.push(() => deliverer.stop());
+      // Retention: old runs, events, raw usage and deliveries, pruned in small batches.
+      const pruner = startPruner({ db, retention: config.retention, log });
+      stack.push(() => pruner.stop());
     }
 
     let apiUrl: string | undefined;
@@ -208,6 +222,7 @@ export async function startSystem(opts: SystemOptions): Promise<RunningSystem> {
         port: opts.api.port,
         host: opts.api.host,
         shutdown: shutdown.signal,
+        metrics,
       });
       stack.push(() => server.close());
       // Unwinds first: open event streams end, then the server closes.

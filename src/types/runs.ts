@@ -59,6 +59,12 @@ export interface ClaimedRun {
   progressCalls: number;
   /** What the run waited for before this claim: deadlines stay fixed across replays. */
   priorWaitingFor: WaitingFor | null;
+  /**
+   * When the run was submitted, and first started (set by its first claim): for metrics.
+   * A string (ISO) when the claim came back as JSON (claims made with a finish).
+   */
+  createdAt?: Date | string;
+  startedAt?: Date | string | null;
 }
 
 /** A run to insert. */

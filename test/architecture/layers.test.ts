@@ -22,6 +22,8 @@ const LAYERS = [
   "outbound", // outbound HTTP behind the SSRF guard
   "notify",
   "webhooks",
+  "retention", // the pruner of old data
+  "metrics", // GET /metrics: database aggregates and the engine's histograms
   "config",
   "client",
   "api",

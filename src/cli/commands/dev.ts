@@ -17,7 +17,7 @@ export function registerDev(program: Command): void {
     )
     .option("-p, --port <port>", "port to listen on (127.0.0.1 only)", parsePort)
     .action(async (opts: { config?: string; port?: number }) => {
-      const log = createLogger();
+      const log = createLogger({ format: "pretty" });
       const config = withDevDefaults(await loadCliConfig(opts.config, true));
       const system = await startSystem({
         config,

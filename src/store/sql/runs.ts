@@ -68,7 +68,8 @@ const CLAIMED_COLUMNS = `r.id, r.agent, r.queue, r.input, r.attempt,
   r.max_attempts AS "maxAttempts", r.claims, r.lease_token AS "leaseToken",
   r.cancel_requested AS "cancelRequested", r.thread_id AS "threadId", r.tags, r.wakeups,
   r.agent_version AS "agentVersion", r.parent_run_id AS "parentRunId",
-  r.progress_calls AS "progressCalls", c.waiting_for AS "priorWaitingFor"`;
+  r.progress_calls AS "progressCalls", c.waiting_for AS "priorWaitingFor",
+  r.created_at AS "createdAt", r.started_at AS "startedAt"`;
 
 /**
  * The best ready runs of some queues, locked. Each queue is scanned on its own in index
