@@ -1,10 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import { CancelledError, LeaseLostError } from "../errors.js";
-import type { LlmClient } from "../llm/types.js";
-import type { Admission } from "../quota/admission.js";
-import type { Fairness } from "../quota/fairness.js";
-import type { Db } from "../store/db.js";
 import { type Finish, Repo } from "../store/repo.js";
 import { withDbRetry } from "../store/retry.js";
 import { WorkerRegistry } from "../store/worker-registry.js";
@@ -12,43 +8,16 @@ import type { ClaimedRun } from "../types/index.js";
 import { Batcher } from "../util/batcher.js";
 import { type Logger, silentLogger } from "../util/log.js";
 import { Wakeup } from "../util/signal.js";
-import type { AnyAgent } from "./agent.js";
 import { DEFAULT_RETRY } from "./backoff.js";
 import { Claimer } from "./claimer.js";
 import { type Outcome, ShutdownError } from "./execute.js";
 import { RunExecutor } from "./executor.js";
 import { Liveness } from "./liveness.js";
-import type { EngineObserver } from "./observer.js";
 import { Slots } from "./slots.js";
 import { advance, type WorkerMode } from "./worker-mode.js";
+import type { WorkerOptions } from "./worker-options.js";
 
-export interface WorkerOptions {
-  db: Db;
-  agents: readonly AnyAgent[];
-  /** Queues this worker serves. Default: every queue of its agents. */
-  queues?: readonly string[];
-  /** Global caps per queue (all workers together). */
-  queueLimits?: Readonly<Record<string, number>>;
-  /** Runs this worker executes at once. Default 10. */
-  concurrency?: number;
-  llm?: LlmClient;
-  log?: Logger;
-  /** Told of starts, steps and finishes (the metrics' histograms). */
-  observer?: EngineObserver | undefined;
-  /** Fallback poll when no NOTIFY arrives (delayed runs, missed notifications). Default 1000. */
-  pollIntervalMs?: number;
-  /** Default 2000. */
-  heartbeatIntervalMs?: number;
-  /** A worker that has not renewed for this long is dead to its peers. Default 15000. */
-  leaseTtlMs?: number;
-  /** How often this worker looks for dead peers. Default 500. */
-  reapIntervalMs?: number;
-  id?: string;
-  /** Quota-aware admission: asked before a run's first step (see src/quota/admission.ts). */
-  admission?: (agent: AnyAgent, run: ClaimedRun) => Promise<Admission>;
-  /** Weighted fairness between tenants in claims (src/quota/fairness.ts). Default: off. */
-  fairness?: Fairness | undefined;
-}
+export type { WorkerOptions };
 
 /**
  * A pull worker: claims ready runs of its queues while it has free slots and hands each to
