@@ -254,7 +254,9 @@ export class RunContextImpl implements RunContext {
     name: string,
     body: (seq: number) => Promise<unknown>,
   ): Promise<unknown> {
-    this.refuseInsideStepBody(`${kind === "child" ? "runAgent" : kind}("${name}")`);
+    if (this.inStepBody !== undefined) {
+      this.refuseInsideStepBody(`${kind === "child" ? "runAgent" : kind}("${name}")`);
+    }
     const seq = ++this.seq;
     this.throwIfStopped();
     const recorded = this.deps.journal.get(seq);
