@@ -7,6 +7,14 @@
 export type { AgentProfile } from "./agents.js";
 export type { FairClaim, FairClaimSource, FairnessConfig } from "./fairness.js";
 export type { JournalEntry, SerializedError, StartedStep, StepRecord } from "./journal.js";
+export {
+  DEFAULT_PRINCIPAL,
+  DEFAULT_PROJECT,
+  type Principal,
+  ROLES,
+  type Role,
+  roleAllows,
+} from "./principal.js";
 export { isTerminalStatus, RUN_STATUSES, type RunStatus, TERMINAL_STATUSES } from "./run-status.js";
 export type { Claimant, ClaimedRun, NewRun, RunRow } from "./runs.js";
 export { WAIT_KINDS, type Wait, type WaitingFor, type WaitKind } from "./waits.js";
