@@ -71,6 +71,7 @@ async function trivialThroughput(db: Db, tenants = 0): Promise<number> {
   for (let i = 0; i < RUNS; i += 1000) {
     const batch: NewRun[] = Array.from({ length: Math.min(1000, RUNS - i) }, (_, j) => ({
       id: uuidv7(),
+      project: "default",
       agent: "trivial",
       queue: "default",
       input: null,

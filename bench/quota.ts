@@ -71,6 +71,7 @@ async function scenario(mode: "outlast" | "naive") {
     await new Repo(db).insertRuns(
       Array.from({ length: RUNS }, () => ({
         id: uuidv7(),
+        project: "default",
         agent: agent.name,
         queue: "default",
         input: null,

@@ -55,6 +55,7 @@ try {
     await repo.insertRuns(
       Array.from({ length: Math.min(1_000, RUNS - i) }, () => ({
         id: uuidv7(),
+        project: "default",
         agent: "bench-sleeper",
         queue: "default",
         input: { wakeAt },

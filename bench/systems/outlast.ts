@@ -189,6 +189,7 @@ export const create: AdapterFactory = (options) => {
         for (let i = 0; i < jobs; i += 1000) {
           const batch: NewRun[] = Array.from({ length: Math.min(1000, jobs - i) }, () => ({
             id: uuidv7(),
+            project: "default",
             agent: "trivial",
             queue: "default",
             input: null,

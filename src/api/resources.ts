@@ -43,6 +43,7 @@ function publicError(e: SerializedError | null | undefined): RunResource["error"
 export function toRunResource(row: RunRow): RunResource {
   return {
     id: row.id,
+    project: row.project,
     agent: row.agent,
     queue: row.queue,
     status: row.status as RunResource["status"],

@@ -67,6 +67,10 @@ const SerializedErrorSchema = z
 export const RunSchema = z
   .object({
     id: z.string().openapi({ format: "uuid", example: RUN_ID_EXAMPLE }),
+    project: z.string().openapi({
+      description: "The project the run belongs to: the submitting key's.",
+      example: "default",
+    }),
     agent: z.string(),
     queue: z.string(),
     status: z.enum(RUN_STATUSES),

@@ -9,6 +9,8 @@ export type { RunEvent } from "../events/types.js";
 const FINAL_EVENTS = new Set(["run.succeeded", "run.failed", "run.cancelled"]);
 export interface RunResource {
   id: string;
+  /** The project it belongs to: the submitting key's. */
+  project: string;
   agent: string;
   queue: string;
   status: string;

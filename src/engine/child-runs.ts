@@ -32,12 +32,14 @@ export async function startChildRun(
       },
     );
   }
-  const existing = await withDbRetry(() => repo.getRunByIdempotencyKey(key));
+  const existing = await withDbRetry(() => repo.getRunByIdempotencyKey(parent.project, key));
   if (existing) return existing;
   const inserted = await withDbRetry(() =>
     repo.insertRuns([
       {
         id: uuidv7(),
+        // A child belongs to its parent's project.
+        project: parent.project,
         agent: agentName,
         queue: agent.queue ?? "default",
         input,
@@ -50,7 +52,7 @@ export async function startChildRun(
       },
     ]),
   );
-  const row = inserted[0] ?? (await repo.getRunByIdempotencyKey(key));
+  const row = inserted[0] ?? (await repo.getRunByIdempotencyKey(parent.project, key));
   if (!row) throw new Error(`child run for ${key} could not be created`);
   return row;
 }

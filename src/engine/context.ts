@@ -31,7 +31,7 @@ export interface ContextDeps {
   log: Logger;
   llm: LlmClient | undefined;
   /** Tags of the run the gateway attributes cost to (`feature`, `tenant`). */
-  attribution?: { feature?: string; tenant?: string };
+  attribution?: { project?: string; feature?: string; tenant?: string };
   /**
    * A step's body starts (`ctx.step`, `ctx.llm`): journal it as running, without making
    * the step wait for that write. `record` of the same seq then finishes it.

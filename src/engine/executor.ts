@@ -96,6 +96,8 @@ export class RunExecutor {
       log,
       llm: this.opts.llm,
       attribution: {
+        // Its calls are charged to, and capped as, its project's (not "default").
+        project: run.project,
         ...(run.tags?.feature ? { feature: run.tags.feature } : {}),
         ...(run.tags?.tenant ? { tenant: run.tags.tenant } : {}),
       },

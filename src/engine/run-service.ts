@@ -4,7 +4,7 @@ import type { QuotaService } from "../quota/admission.js";
 import type { Db } from "../store/db.js";
 import { Repo } from "../store/repo.js";
 import { withDbRetry } from "../store/retry.js";
-import { RUN_STATUSES, type RunRow } from "../types/index.js";
+import { DEFAULT_PROJECT, RUN_STATUSES, type RunRow } from "../types/index.js";
 import { isUuid, uuidv7 } from "../util/ids.js";
 import type { AnyAgent } from "./agent.js";
 import { DEFAULT_RETRY } from "./backoff.js";
@@ -13,6 +13,8 @@ import { agentVersion } from "./versions.js";
 import { noWorkerFor, scheduledFor } from "./waiting-for.js";
 
 export interface SubmitRequest {
+  /** The project the run belongs to; default `"default"`. The API sets the caller's. */
+  project?: string | undefined;
   agent: string;
   input?: unknown;
   queue?: string | undefined;
@@ -39,6 +41,8 @@ export interface SubmitResult {
 }
 
 export interface ListRequest {
+  /** Only this project's runs; default `"default"`. */
+  project?: string | undefined;
   status?: string | undefined;
   agent?: string | undefined;
   thread_id?: string | undefined;
@@ -49,6 +53,10 @@ export interface ListRequest {
 /**
  * Submitting, reading, listing, cancelling and waiting for runs: what the HTTP API and
  * the in-process client share. Validation errors are RequestErrors with stable codes.
+ *
+ * Every method acts within one project (the last argument, or `project` in the request;
+ * `"default"` when omitted, as for in-process callers). A run of another project is not
+ * found — the same 404 as a run that does not exist, so a caller learns nothing of it.
  */
 export class RunService {
   readonly repo: Repo;
@@ -122,8 +130,10 @@ export class RunService {
         `no queue named "${queue}"; known queues: ${this.queues.join(", ")}`,
       );
     }
+    const project = req.project ?? DEFAULT_PROJECT;
     if (agent.whenQuotaShort === "fail" && this.quota) {
       const a = await this.quota.check(agent, {
+        project,
         tenant: req.tags?.tenant,
         feature: req.tags?.feature,
       });
@@ -149,6 +159,7 @@ export class RunService {
       this.repo.insertRuns([
         {
           id: uuidv7(),
+          project,
           agent: agent.name,
           queue,
           input,
@@ -165,7 +176,7 @@ export class RunService {
     );
     if (rows[0]) return { run: rows[0], created: true };
     const existing = req.idempotency_key
-      ? await this.repo.getRunByIdempotencyKey(req.idempotency_key)
+      ? await this.repo.getRunByIdempotencyKey(project, req.idempotency_key)
       : undefined;
     if (!existing) throw new Error("insert returned no run and no idempotent match");
     if (existing.agent !== agent.name) {
@@ -177,10 +188,10 @@ export class RunService {
     return { run: existing, created: false };
   }
 
-  async get(id: string): Promise<RunRow> {
+  async get(id: string, project: string = DEFAULT_PROJECT): Promise<RunRow> {
     if (!isUuid(id))
       throw new RequestError("OUTLAST_INVALID_ID", `"${id}" is not a run id (a UUID)`);
-    const run = await withDbRetry(() => this.repo.getRun(id));
+    const run = await withDbRetry(() => this.repo.getProjectRun(id, project));
     if (!run) throw new RequestError("OUTLAST_RUN_NOT_FOUND", `no run with id ${id}`);
     return (await this.explainHeld([run]))[0] as RunRow;
   }
@@ -212,8 +223,8 @@ export class RunService {
     });
   }
 
-  async steps(id: string): Promise<Record<string, unknown>[]> {
-    await this.get(id);
+  async steps(id: string, project: string = DEFAULT_PROJECT): Promise<Record<string, unknown>[]> {
+    await this.get(id, project);
     return withDbRetry(() => this.repo.listSteps(id));
   }
 
@@ -233,6 +244,7 @@ export class RunService {
     const limit = req.limit ?? 50;
     const rows = await withDbRetry(() =>
       this.repo.listRuns({
+        project: req.project ?? DEFAULT_PROJECT,
         status: req.status,
         agent: req.agent,
         threadId: req.thread_id,
@@ -245,8 +257,8 @@ export class RunService {
     return { runs, next_cursor: more ? (runs.at(-1)?.id ?? null) : null };
   }
 
-  async cancel(id: string): Promise<RunRow> {
-    const current = await this.get(id);
+  async cancel(id: string, project: string = DEFAULT_PROJECT): Promise<RunRow> {
+    const current = await this.get(id, project);
     const row = await withDbRetry(() => this.repo.cancelRun(id));
     if (!row) {
       throw new RequestError(
@@ -258,8 +270,13 @@ export class RunService {
   }
 
   /** Sends a signal to a run; kept until a `ctx.waitForSignal(name)` consumes it. */
-  async signal(id: string, name: string, payload: unknown): Promise<RunRow> {
-    await this.get(id);
+  async signal(
+    id: string,
+    name: string,
+    payload: unknown,
+    project: string = DEFAULT_PROJECT,
+  ): Promise<RunRow> {
+    await this.get(id, project);
     if (!/^[\w.:-]{1,128}$/.test(name)) {
       throw new RequestError(
         "OUTLAST_INVALID_SIGNAL",
@@ -274,12 +291,12 @@ export class RunService {
         `run ${id} already finished as ${res.status}; it takes no more signals`,
       );
     }
-    return this.get(id);
+    return this.get(id, project);
   }
 
   /** Requeues a failed run with its journal intact: completed steps are not repeated. */
-  async resume(id: string): Promise<RunRow> {
-    const current = await this.get(id);
+  async resume(id: string, project: string = DEFAULT_PROJECT): Promise<RunRow> {
+    const current = await this.get(id, project);
     const row = await withDbRetry(() => this.repo.resumeRun(id));
     if (!row) {
       throw new RequestError(
@@ -292,8 +309,13 @@ export class RunService {
   }
 
   /** The run once it is final, or its current state after `timeoutMs`. */
-  async waitFor(id: string, timeoutMs: number): Promise<{ run: RunRow; finished: boolean }> {
+  async waitFor(
+    id: string,
+    timeoutMs: number,
+    project: string = DEFAULT_PROJECT,
+  ): Promise<{ run: RunRow; finished: boolean }> {
+    await this.get(id, project);
     const finished = await this.waiter.wait(id, timeoutMs);
-    return { run: await this.get(id), finished };
+    return { run: await this.get(id, project), finished };
   }
 }

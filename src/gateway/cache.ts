@@ -30,9 +30,15 @@ export class ResponseCache {
     private readonly log: Logger,
   ) {}
 
-  /** `format`: the caller's wire format, or `embeddings` for an embeddings call. */
-  static key(format: WireFormat | "embeddings", body: unknown): string {
+  /**
+   * `format`: the caller's wire format, or `embeddings` for an embeddings call. Entries are
+   * the project's own: a hit in another project's entry would tell that someone there sent
+   * this exact prompt, and answer it with their reply.
+   */
+  static key(format: WireFormat | "embeddings", body: unknown, project: string): string {
     return createHash("sha256")
+      .update(project)
+      .update("\0")
       .update(format)
       .update("\0")
       .update(canonicalJson(body))

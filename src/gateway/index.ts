@@ -22,6 +22,6 @@ export {
   GATEWAY_BODY_LIMIT_BYTES,
   gatewayFastPath,
 } from "./http/node.js";
-export { CAP_KEY_PREFIX, type Cap, type CapTable } from "./limiter/caps.js";
+export { CAP_KEY_PREFIX, type Cap, CapTable } from "./limiter/caps.js";
 export { DIMENSIONS, type LimitSpec } from "./limiter/dimensions.js";
 export type { BucketKey, BucketReader, BucketState } from "./limiter/store.js";

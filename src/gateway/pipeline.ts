@@ -44,7 +44,11 @@ export async function runCall(r: Resources, call: GatewayCall): Promise<GatewayA
 
   const ttl = call.cacheTtlSeconds ?? route.cacheTtlSeconds;
   const cacheKey = ttl
-    ? ResponseCache.key(call.endpoint === "embeddings" ? "embeddings" : call.format, call.body)
+    ? ResponseCache.key(
+        call.endpoint === "embeddings" ? "embeddings" : call.format,
+        call.body,
+        call.attribution.project,
+      )
     : undefined;
   const ctx = new CallState(r, call, route, started, cacheKey, ttl);
   if (cacheKey) {

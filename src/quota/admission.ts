@@ -5,7 +5,7 @@ import {
   RUNNING_OF_AGENT_BY_TENANT,
   THROTTLED_BY_LIMIT,
 } from "../store/sql/quota.js";
-import type { AgentProfile } from "../types/index.js";
+import { type AgentProfile, DEFAULT_PROJECT } from "../types/index.js";
 import { type Fairness, fairShareVerdict, type TenantRuns } from "./fairness.js";
 import { type Forecast, forecastRun } from "./forecast.js";
 import { capMeter, capMeters, type Headroom, readHeadroom } from "./headroom.js";
@@ -72,17 +72,20 @@ export class QuotaService {
    * @param run.tenant the tenant of the run being decided (`tags.tenant`, `""` when
    *   untagged): its fair share with fairness on, and its `gateway.caps` caps.
    * @param run.feature the run's `tags.feature`, for its `gateway.caps` caps.
+   * @param run.project the run's project (default `"default"`): its `ctx.llm` calls are
+   *   charged to it, so its project caps hold the run.
    */
   async check(
     agent: AgentProfile,
-    run: { tenant?: string; feature?: string } = {},
+    run: { tenant?: string; feature?: string; project?: string } = {},
   ): Promise<Admission> {
     const forecast = await this.forecast(agent);
     const targets = forecast.models.flatMap((m) => this.gateway.targetsOf(m).slice(0, 1));
-    // The caps its calls will be held to (ctx.llm's calls are the "default" project's):
-    // they must cover the run too, like the targets' limits.
+    // The caps its calls will be held to (ctx.llm's calls are its project's): they must
+    // cover the run too, like the targets' limits.
+    const project = run.project ?? DEFAULT_PROJECT;
     const caps = this.gateway.caps.for({
-      project: "default",
+      project,
       // Calls drop an empty tag from their attribution (worker.ts), so must this.
       feature: run.feature || undefined,
       tenant: run.tenant || undefined,
@@ -93,7 +96,7 @@ export class QuotaService {
     for (const [i, room] of rooms.entries()) {
       const refusal =
         this.tpdShort(room, forecast) ??
-        (await this.rateShareFull(agent, room, forecast, run.tenant ?? "", caps[i]));
+        (await this.rateShareFull(agent, room, forecast, run.tenant ?? "", project, caps[i]));
       if (refusal) return { admit: false, forecast, ...refusal };
     }
     return { admit: true, forecast };
@@ -124,7 +127,7 @@ export class QuotaService {
   /**
    * @param cap the `gateway.caps` cap `room` is of, undefined for a provider's target: a
    *   cap's share is counted among the runs it holds — those with its tag; a project cap
-   *   holds them all, since every ctx.llm call is the "default" project's. With fairness
+   *   those of its project, whose ctx.llm calls are charged to it. With fairness
    *   on, a project's or feature's share is split among its tenants like a target's; a
    *   tenant's cap is that tenant's alone, so it is not split.
    */
@@ -133,6 +136,7 @@ export class QuotaService {
     room: Headroom,
     forecast: Forecast,
     tenant: string,
+    project: string,
     cap: Cap | undefined,
   ): Promise<Omit<Extract<Admission, { admit: false }>, "admit" | "forecast"> | undefined> {
     // How many runs at full speed the per-minute limits carry; the tighter one binds.
@@ -162,8 +166,11 @@ export class QuotaService {
     const runMinutes = forecast.callsPerMinute
       ? forecast.llmCalls / forecast.callsPerMinute
       : 1 / 60;
-    const held =
-      cap && cap.scope !== "project" ? [agent.name, cap.scope, cap.name] : [agent.name, null, null];
+    const held: (string | null)[] = !cap
+      ? [agent.name, null, null, null]
+      : cap.scope === "project"
+        ? [agent.name, null, null, project]
+        : [agent.name, cap.scope, cap.name, null];
     if (this.fairness && cap?.scope !== "tenant") {
       return this.tenantShareFull(agent, held, tenant, share, runMinutes, room.target, binding.dim);
     }
@@ -214,20 +221,24 @@ export class QuotaService {
   /** A factor in [0.5, 1.5); 1 in tests that need exact figures. */
   jitter: () => number = () => 0.5 + Math.random();
 
-  /** Headroom of every limited target, and how many runs wait on each limit. */
-  async overview(): Promise<{
+  /**
+   * Headroom of every limited target and of the caps `project` is held to, and how many of
+   * its runs wait on each limit. Providers' limits are shared by every project, so their
+   * headroom shows to all; another project's caps and runs do not.
+   */
+  async overview(project: string = DEFAULT_PROJECT): Promise<{
     limits: (Headroom & { runsWaiting: number })[];
     throttled: { limit: string; runs: number; nextEta: string | null }[];
   }> {
     const rooms = await readHeadroom(this.gateway.buckets, [
       ...this.gateway.limitedTargets(),
-      ...(await capMeters(this.gateway.buckets, this.gateway.caps)),
+      ...(await capMeters(this.gateway.buckets, this.gateway.caps, project)),
     ]);
     const waiting = await this.db.query<{
       limit: string | null;
       runs: number;
       next_eta: Date | null;
-    }>(THROTTLED_BY_LIMIT);
+    }>(THROTTLED_BY_LIMIT, [project]);
     const waitingOn = (target: string) =>
       waiting.filter((w) => w.limit?.startsWith(`${target} `)).reduce((n, w) => n + w.runs, 0);
     return {

@@ -1,8 +1,7 @@
 import {
   type BucketReader,
-  CAP_KEY_PREFIX,
   type Cap,
-  type CapTable,
+  CapTable,
   DIMENSIONS,
   type Target,
 } from "../gateway/index.js";
@@ -64,15 +63,20 @@ export async function readHeadroom(buckets: BucketReader, targets: Metered[]): P
 }
 
 /**
- * The caps to show: every one configured by name, used or not, and the buckets a `"*"`
- * cap made for the names seen so far (the first MAX_CAP_BUCKETS by key).
+ * The caps a project is held to: every one configured by name, used or not, and the
+ * buckets a `"*"` cap made for the names seen so far (the first MAX_CAP_BUCKETS by key).
+ * Other projects' buckets are not shown.
  */
-export async function capMeters(buckets: BucketReader, caps: CapTable): Promise<Metered[]> {
+export async function capMeters(
+  buckets: BucketReader,
+  caps: CapTable,
+  project: string,
+): Promise<Metered[]> {
   if (caps.empty) return [];
-  const byKey = new Map<string, Cap>(caps.named().map((c) => [c.key, c]));
-  for (const key of await buckets.keys(CAP_KEY_PREFIX, MAX_CAP_BUCKETS)) {
+  const byKey = new Map<string, Cap>(caps.named(project).map((c) => [c.key, c]));
+  for (const key of await buckets.keys(CapTable.keyPrefix(project), MAX_CAP_BUCKETS)) {
     const c = caps.fromKey(key);
-    if (c) byKey.set(key, c);
+    if (c && c.project === project) byKey.set(key, c);
   }
   return [...byKey.values()].map(capMeter);
 }

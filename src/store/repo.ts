@@ -61,6 +61,7 @@ export class Repo {
   insertRuns(runs: NewRun[]): Promise<RunRow[]> {
     const rows = runs.map((r) => ({
       id: r.id,
+      project: r.project,
       agent: r.agent,
       queue: r.queue,
       input_json: JSON.stringify(r.input ?? null),
@@ -77,12 +78,18 @@ export class Repo {
     return this.db.query<RunRow>(R.INSERT_RUNS, [JSON.stringify(rows)]);
   }
 
-  async getRunByIdempotencyKey(key: string): Promise<RunRow | undefined> {
-    return (await this.db.query<RunRow>(R.GET_RUN_BY_IDEMPOTENCY_KEY, [key]))[0];
+  async getRunByIdempotencyKey(project: string, key: string): Promise<RunRow | undefined> {
+    return (await this.db.query<RunRow>(R.GET_RUN_BY_IDEMPOTENCY_KEY, [project, key]))[0];
   }
 
+  /** A run by id whatever its project: for the engine, never for a caller's request. */
   async getRun(id: string): Promise<RunRow | undefined> {
     return (await this.db.query<RunRow>(R.GET_RUN, [id]))[0];
+  }
+
+  /** A run by id as `project` sees it: undefined when it belongs to another project. */
+  async getProjectRun(id: string, project: string): Promise<RunRow | undefined> {
+    return (await this.db.query<RunRow>(R.GET_PROJECT_RUN, [id, project]))[0];
   }
 
   getStatuses(ids: string[]): Promise<{ id: string; status: string }[]> {
@@ -90,6 +97,7 @@ export class Repo {
   }
 
   listRuns(f: {
+    project: string;
     status?: string | undefined;
     agent?: string | undefined;
     threadId?: string | undefined;
@@ -102,6 +110,7 @@ export class Repo {
       f.threadId ?? null,
       f.before ?? null,
       f.limit,
+      f.project,
     ]);
   }
 

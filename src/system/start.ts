@@ -193,7 +193,11 @@ export async function startSystem(opts: SystemOptions): Promise<RunningSystem> {
         reapIntervalMs: config.worker.reapIntervalMs,
         llm: gateway,
         admission: (agent, run) =>
-          quota.check(agent, { tenant: tenantOf(run.tags), feature: run.tags?.feature }),
+          quota.check(agent, {
+            project: run.project,
+            tenant: tenantOf(run.tags),
+            feature: run.tags?.feature,
+          }),
         fairness,
         log,
         observer: metrics.observer,

@@ -10,6 +10,8 @@ import type { WaitingFor } from "./waits.js";
 /** A run as the API shows it. */
 export interface RunRow {
   id: string;
+  /** The project it belongs to (src/types/principal.ts). */
+  project: string;
   agent: string;
   queue: string;
   status: string;
@@ -38,6 +40,8 @@ export interface RunRow {
 /** A run as a worker receives it from a claim. */
 export interface ClaimedRun {
   id: string;
+  /** Its calls through the gateway are charged to this project, and its children belong to it. */
+  project: string;
   agent: string;
   queue: string;
   input: unknown;
@@ -70,6 +74,7 @@ export interface ClaimedRun {
 /** A run to insert. */
 export interface NewRun {
   id: string;
+  project: string;
   agent: string;
   queue: string;
   input: unknown;

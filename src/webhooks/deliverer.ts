@@ -6,6 +6,7 @@ import type { SendResult } from "../outbound/send.js";
 import { postBody } from "../outbound/send.js";
 import type { Db } from "../store/db.js";
 import { WEBHOOKS_CHANNEL } from "../store/sql/webhooks.js";
+import { DEFAULT_PROJECT } from "../types/index.js";
 import { type Logger, silentLogger } from "../util/log.js";
 import { Wakeup } from "../util/signal.js";
 import { notifiersSchema, webhooksSchema } from "./config-schema.js";
@@ -70,7 +71,7 @@ export async function startDeliverer(opts: DelivererOptions): Promise<Deliverer>
     `http://${opts.config.api?.host ?? "127.0.0.1"}:${opts.config.api?.port ?? 7373}`
   ).replace(/\/$/, "");
 
-  if (cfg.secret) await store.defaultSecret(cfg.secret);
+  if (cfg.secret) await store.defaultSecret(DEFAULT_PROJECT, cfg.secret);
   const kinds = ["webhook"];
   const keep: string[] = [];
   if (notifiers.slack) {

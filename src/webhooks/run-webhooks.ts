@@ -21,11 +21,20 @@ export interface RunWebhook {
  * @example
  * ```ts
  * const submitted = await service.submit(body);
- * if (body.webhook) await attachRunWebhook(service.db, submitted.run.id, body.webhook);
+ * if (body.webhook) await attachRunWebhook(service.db, submitted.run, body.webhook);
  * ```
  */
-export async function attachRunWebhook(db: Db, runId: string, webhook: RunWebhook): Promise<void> {
+export async function attachRunWebhook(
+  db: Db,
+  run: { id: string; project: string },
+  webhook: RunWebhook,
+): Promise<void> {
   const store = new WebhookStore(db);
-  const secret = webhook.secret ?? (await store.defaultSecret());
-  await store.attachRunWebhook(runId, webhook.url, webhook.events ?? DEFAULT_NOTIFY_EVENTS, secret);
+  const secret = webhook.secret ?? (await store.defaultSecret(run.project));
+  await store.attachRunWebhook(
+    run.id,
+    webhook.url,
+    webhook.events ?? DEFAULT_NOTIFY_EVENTS,
+    secret,
+  );
 }

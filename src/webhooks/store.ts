@@ -1,6 +1,7 @@
 import type { Db } from "../store/db.js";
 import { withDbRetry } from "../store/retry.js";
 import * as W from "../store/sql/webhooks.js";
+import { DEFAULT_PROJECT } from "../types/index.js";
 import { uuidv7 } from "../util/ids.js";
 import { generateSecret } from "./signature.js";
 
@@ -70,11 +71,21 @@ export interface ClaimedDelivery {
 
 export const DEFAULT_SECRET_NAME = "default";
 
+/**
+ * The name of a project's default signing secret. Each project signs with its own: a
+ * secret shared by projects would let one project's admin sign as another's webhooks.
+ * The default project's keeps its name from before projects (and `webhooks.secret`).
+ */
+export function defaultSecretName(project: string): string {
+  return project === DEFAULT_PROJECT ? DEFAULT_SECRET_NAME : `project:${project}`;
+}
+
 /** Typed access to the webhook SQL (src/store/sql/webhooks.ts). */
 export class WebhookStore {
   constructor(readonly db: Db) {}
 
   async createSubscription(s: {
+    project: string;
     url: string;
     events: string[];
     agents?: string[] | undefined;
@@ -89,42 +100,51 @@ export class WebhookStore {
         s.events,
         s.agents ?? null,
         s.description ?? null,
+        s.project,
       ]),
     );
     return { ...row!, secret };
   }
 
-  listSubscriptions(cursor: string | undefined, limit: number): Promise<EndpointRow[]> {
+  listSubscriptions(
+    project: string,
+    cursor: string | undefined,
+    limit: number,
+  ): Promise<EndpointRow[]> {
     return withDbRetry(() =>
-      this.db.query<EndpointRow>(W.LIST_SUBSCRIPTIONS, [cursor ?? null, limit]),
+      this.db.query<EndpointRow>(W.LIST_SUBSCRIPTIONS, [cursor ?? null, limit, project]),
     );
   }
 
-  async getSubscription(id: string): Promise<EndpointRow | undefined> {
-    return (await withDbRetry(() => this.db.query<EndpointRow>(W.GET_SUBSCRIPTION, [id])))[0];
+  async getSubscription(id: string, project: string): Promise<EndpointRow | undefined> {
+    return (
+      await withDbRetry(() => this.db.query<EndpointRow>(W.GET_SUBSCRIPTION, [id, project]))
+    )[0];
   }
 
   /** Undefined when there is no such subscription; else how many pending deliveries were dropped. */
-  async disableSubscription(id: string): Promise<number | undefined> {
+  async disableSubscription(id: string, project: string): Promise<number | undefined> {
     const [row] = await withDbRetry(() =>
-      this.db.query<{ dropped: number }>(W.DISABLE_SUBSCRIPTION, [id]),
+      this.db.query<{ dropped: number }>(W.DISABLE_SUBSCRIPTION, [id, project]),
     );
     return row?.dropped;
   }
 
-  /** The secret per-run webhooks are signed with unless they bring their own. */
-  async defaultSecret(configured?: string): Promise<string> {
-    if (configured) {
-      await withDbRetry(() => this.db.query(W.SET_SECRET, [DEFAULT_SECRET_NAME, configured]));
+  /**
+   * The secret a project's per-run webhooks are signed with unless they bring their own.
+   * `configured` (`webhooks.secret`) is the default project's.
+   */
+  async defaultSecret(project: string, configured?: string): Promise<string> {
+    const name = defaultSecretName(project);
+    if (configured && project === DEFAULT_PROJECT) {
+      await withDbRetry(() => this.db.query(W.SET_SECRET, [name, configured]));
       return configured;
     }
     const get = async () =>
-      (await this.db.query<{ secret: string }>(W.GET_SECRET, [DEFAULT_SECRET_NAME]))[0]?.secret;
+      (await this.db.query<{ secret: string }>(W.GET_SECRET, [name]))[0]?.secret;
     const found = await withDbRetry(get);
     if (found) return found;
-    await withDbRetry(() =>
-      this.db.query(W.INSERT_SECRET, [DEFAULT_SECRET_NAME, generateSecret()]),
-    );
+    await withDbRetry(() => this.db.query(W.INSERT_SECRET, [name, generateSecret()]));
     return (await withDbRetry(get))!;
   }
 
@@ -210,6 +230,7 @@ export class WebhookStore {
   }
 
   listDeliveries(f: {
+    project: string;
     endpointId?: string | undefined;
     runId?: string | undefined;
     status?: string | undefined;
@@ -224,12 +245,13 @@ export class WebhookStore {
         f.limit,
         f.before?.createdAt ?? null,
         f.before?.id ?? null,
+        f.project,
       ]),
     );
   }
 
-  async getDelivery(id: string): Promise<DeliveryRow | undefined> {
-    return (await withDbRetry(() => this.db.query<DeliveryRow>(W.GET_DELIVERY, [id])))[0];
+  async getDelivery(id: string, project: string): Promise<DeliveryRow | undefined> {
+    return (await withDbRetry(() => this.db.query<DeliveryRow>(W.GET_DELIVERY, [id, project])))[0];
   }
 
   listAttempts(id: string): Promise<AttemptRow[]> {

@@ -50,9 +50,17 @@ describe("drain: SIGTERM a worker on PostgreSQL", () => {
     const briefs = Array.from({ length: 3 }, () => uuidv7());
     const lengthies = Array.from({ length: 3 }, () => uuidv7());
     await repo.insertRuns([
-      ...briefs.map((id) => ({ id, agent: "brief", queue: "default", input: {}, maxAttempts: 3 })),
+      ...briefs.map((id) => ({
+        id,
+        project: "default",
+        agent: "brief",
+        queue: "default",
+        input: {},
+        maxAttempts: 3,
+      })),
       ...lengthies.map((id) => ({
         id,
+        project: "default",
         agent: "lengthy",
         queue: "default",
         input: {},

@@ -53,12 +53,26 @@ describe("crash: a worker that loses its runs while alive (SIGSTOP past the leas
     const watchful = uuidv7();
     const fenced = uuidv7();
     await repo.insertRuns([
-      { id: watchful, agent: "watchful", queue: "default", input: {}, maxAttempts: 1 },
+      {
+        id: watchful,
+        project: "default",
+        agent: "watchful",
+        queue: "default",
+        input: {},
+        maxAttempts: 1,
+      },
     ]);
     const first = await start("first");
     await until(() => has("first", "entered", watchful, 1), 30_000, "watchful to start");
     await repo.insertRuns([
-      { id: fenced, agent: "fenced", queue: "default", input: {}, maxAttempts: 1 },
+      {
+        id: fenced,
+        project: "default",
+        agent: "fenced",
+        queue: "default",
+        input: {},
+        maxAttempts: 1,
+      },
     ]);
     await until(() => has("first", "entered", fenced, 4), 30_000, "fenced to reach step 4");
 

@@ -19,7 +19,14 @@ describe("crash: SIGKILL a worker on PostgreSQL", () => {
     const repo = new Repo(suite.db);
     const ids = Array.from({ length: 20 }, () => uuidv7());
     await repo.insertRuns(
-      ids.map((id) => ({ id, agent: "thirty-steps", queue: "default", input: {}, maxAttempts: 3 })),
+      ids.map((id) => ({
+        id,
+        project: "default",
+        agent: "thirty-steps",
+        queue: "default",
+        input: {},
+        maxAttempts: 3,
+      })),
     );
 
     // A takes all 20 runs and runs eight steps of each; the ninth step bodies hold on the

@@ -29,7 +29,14 @@ describe("scale: 10,000 runs on 4 worker processes over PostgreSQL", () => {
       const batch: NewRun[] = Array.from({ length: 1_000 }, () => {
         const id = uuidv7();
         ids.push(id);
-        return { id, agent: "one-step", queue: "default", input: null, maxAttempts: 3 };
+        return {
+          id,
+          project: "default",
+          agent: "one-step",
+          queue: "default",
+          input: null,
+          maxAttempts: 3,
+        };
       });
       await repo.insertRuns(batch);
     }

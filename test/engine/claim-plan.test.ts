@@ -21,8 +21,8 @@ beforeAll(async () => {
   drop = fresh.drop;
   db = await openStore({ databaseUrl: fresh.url });
   // 10,000 ready runs in one statement (the plan, not the insert path, is under test).
-  await db.exec(`INSERT INTO outlast.runs (id, agent, queue, status, max_attempts)
-    SELECT gen_random_uuid(), 'trivial', 'default', 'queued', 1 FROM generate_series(1, 10000)`);
+  await db.exec(`INSERT INTO outlast.runs (project, id, agent, queue, status, max_attempts)
+    SELECT 'default', gen_random_uuid(), 'trivial', 'default', 'queued', 1 FROM generate_series(1, 10000)`);
   await db.exec("ANALYZE outlast.runs");
 }, 60_000);
 

@@ -31,6 +31,7 @@ function fixture(name: string): Fixture {
 function claimed(f: Fixture): ClaimedRun {
   return {
     id: f.run.id,
+    project: "default",
     agent: f.run.agent,
     queue: "default",
     input: f.run.input,

@@ -241,7 +241,14 @@ describe("run events on postgres under concurrent writers", () => {
       const repo = new Repo(db);
       const id = randomUUID();
       await repo.insertRuns([
-        { id, agent: "two-steps", queue: "default", input: null, maxAttempts: 1 },
+        {
+          id,
+          project: "default",
+          agent: "two-steps",
+          queue: "default",
+          input: null,
+          maxAttempts: 1,
+        },
       ]);
       const token = randomUUID();
       await db.query("UPDATE outlast.runs SET status = 'running', lease_token = $2 WHERE id = $1", [

@@ -214,8 +214,8 @@ describe.each(BACKENDS)("gateway caps on %s", (backend) => {
     /** `n` runs of "capped-pace" executing, with these tags. */
     const running = (tags: Record<string, string>, n: number) =>
       db.query(
-        `INSERT INTO outlast.runs (id, agent, queue, status, max_attempts, tags)
-         SELECT gen_random_uuid(), 'capped-pace', 'default', 'running', 1, $2::jsonb
+        `INSERT INTO outlast.runs (project, id, agent, queue, status, max_attempts, tags)
+         SELECT 'default', gen_random_uuid(), 'capped-pace', 'default', 'running', 1, $2::jsonb
          FROM generate_series(1, $1::int)`,
         [n, JSON.stringify(tags)],
       );

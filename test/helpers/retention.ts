@@ -18,9 +18,9 @@ export async function insertOldRuns(db: Queryable, o: OldRuns): Promise<void> {
   const status = o.status ?? "succeeded";
   const agent = o.agent ?? "old";
   await db.query(
-    `INSERT INTO outlast.runs (id, agent, queue, status, max_attempts, created_at, started_at,
+    `INSERT INTO outlast.runs (project, id, agent, queue, status, max_attempts, created_at, started_at,
        finished_at, attempt, claims)
-     SELECT gen_random_uuid(), $1, 'default', $2, 1,
+     SELECT 'default', gen_random_uuid(), $1, 'default', $2, 1,
        now() - $3::float8 * interval '1 day' - interval '1 minute',
        now() - $3::float8 * interval '1 day' - interval '1 minute',
        CASE WHEN $2 = 'running' THEN NULL

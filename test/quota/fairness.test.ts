@@ -168,8 +168,8 @@ describe.each(BACKENDS)("tenant fairness on %s", (backend) => {
       ] as const) {
         for (const [tenant, n] of Object.entries(byTenant)) {
           await db.query(
-            `INSERT INTO outlast.runs (id, agent, queue, status, max_attempts, tags)
-             SELECT gen_random_uuid(), 'paced-runs', 'default', $3, 1,
+            `INSERT INTO outlast.runs (project, id, agent, queue, status, max_attempts, tags)
+             SELECT 'default', gen_random_uuid(), 'paced-runs', 'default', $3, 1,
                CASE WHEN $2 = '' THEN '{}'::jsonb ELSE jsonb_build_object('tenant', $2) END
              FROM generate_series(1, $1::int)`,
             [n, tenant, status],

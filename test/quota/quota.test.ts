@@ -190,8 +190,8 @@ describe("quota-aware scheduling", () => {
     const running = async (n: number) => {
       await db.query("DELETE FROM outlast.runs WHERE agent = 'paced-runs'");
       await db.query(
-        `INSERT INTO outlast.runs (id, agent, queue, status, max_attempts)
-         SELECT gen_random_uuid(), 'paced-runs', 'default', 'running', 1 FROM generate_series(1, $1::int)`,
+        `INSERT INTO outlast.runs (project, id, agent, queue, status, max_attempts)
+         SELECT 'default', gen_random_uuid(), 'paced-runs', 'default', 'running', 1 FROM generate_series(1, $1::int)`,
         [n],
       );
     };
@@ -217,8 +217,8 @@ describe("quota-aware scheduling", () => {
     // learned from the waits or the crawl it would look 6× or 20× slower, and 6× or 20×
     // more runs would be let in to crawl together.
     await db.query(
-      `INSERT INTO outlast.runs (id, agent, queue, status, max_attempts, started_at, finished_at)
-       SELECT gen_random_uuid(), 'crawling-runs', 'default', 'succeeded', 1,
+      `INSERT INTO outlast.runs (project, id, agent, queue, status, max_attempts, started_at, finished_at)
+       SELECT 'default', gen_random_uuid(), 'crawling-runs', 'default', 'succeeded', 1,
          now() - interval '10 minutes', now() FROM generate_series(1, 5)`,
     );
     await db.query(

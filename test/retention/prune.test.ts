@@ -61,8 +61,8 @@ describe.each(BACKENDS)("retention on %s", (backend) => {
     );
     // A per-run webhook of an old run goes with it; one of a recent run stays.
     await db.query(
-      `INSERT INTO outlast.webhook_endpoints (id, kind, url, event_types, run_id)
-       SELECT gen_random_uuid(), 'webhook', 'http://127.0.0.1:9/' || agent, '{run.*}', id
+      `INSERT INTO outlast.webhook_endpoints (project, id, kind, url, event_types, run_id)
+       SELECT 'default', gen_random_uuid(), 'webhook', 'http://127.0.0.1:9/' || agent, '{run.*}', id
        FROM (SELECT DISTINCT ON (agent) agent, id FROM outlast.runs
              WHERE agent IN ('old-done', 'recent')) r`,
     );
@@ -108,8 +108,8 @@ describe.each(BACKENDS)("retention on %s", (backend) => {
 
     // A subscription to step events: fan-out makes pending deliveries for them.
     await db.query(
-      `INSERT INTO outlast.webhook_endpoints (id, kind, url, event_types, created_at)
-       VALUES (gen_random_uuid(), 'webhook', 'http://127.0.0.1:9/x', '{step.finished}',
+      `INSERT INTO outlast.webhook_endpoints (project, id, kind, url, event_types, created_at)
+       VALUES ('default', gen_random_uuid(), 'webhook', 'http://127.0.0.1:9/x', '{step.finished}',
          now() - interval '60 days')`,
     );
     // The fan-out reads events of transactions older than every running one in the

@@ -98,7 +98,7 @@ describe("webhooks on PostgreSQL: failing receiver, deliverer killed mid-deliver
         runs.push((await service.submit({ agent: "noop", run_at: later })).run);
       for (const r of runs) await service.cancel(r.id);
       const own = (await service.submit({ agent: "noop", run_at: later })).run;
-      await attachRunWebhook(db, own.id, { url: `${receiver.url}/own` });
+      await attachRunWebhook(db, own, { url: `${receiver.url}/own` });
       await service.cancel(own.id);
 
       const a = spawnDeliverer(url, { webhooks: WEBHOOKS });

@@ -49,14 +49,16 @@ describe("webhook delivery refuses private IP literals (SSRF) before connecting"
     // Written through the store: the checks at subscribe and at submit are not in the way.
     const subscriptions = [];
     for (const t of TARGETS) {
-      subscriptions.push(await store.createSubscription({ url: t.url, events: ["run.queued"] }));
+      subscriptions.push(
+        await store.createSubscription({ project: "default", url: t.url, events: ["run.queued"] }),
+      );
     }
     const { run } = await service.submit({
       agent: "noop",
       run_at: new Date(Date.now() + 3_600_000).toISOString(),
     });
     for (const t of TARGETS) {
-      await attachRunWebhook(db, run.id, { url: `${t.url}?own`, events: ["run.queued"] });
+      await attachRunWebhook(db, run, { url: `${t.url}?own`, events: ["run.queued"] });
     }
 
     deliverer = await startDeliverer({

@@ -118,7 +118,7 @@ describe.each(BACKENDS)("webhooks on %s", (backend) => {
     }
     // A per-run webhook is checked where it counts, at delivery: refused, never sent.
     const { run } = await service.submit({ agent: "beta" });
-    await attachRunWebhook(db, run.id, {
+    await attachRunWebhook(db, run, {
       url: `${receiver.url.replace("127.0.0.1", "localhost")}/x`,
       events: ["run.queued"],
     });

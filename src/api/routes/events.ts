@@ -5,6 +5,7 @@ import { RequestError } from "../../errors.js";
 import { EventBus } from "../../events/bus.js";
 import { followEvents, isStreamOver, listEvents } from "../../events/reader.js";
 import { RUN_EVENT_TYPES } from "../../events/types.js";
+import { principalOf } from "../principal.js";
 import { errors, RunIdParam } from "../schemas.js";
 
 export const RunEventSchema = z
@@ -113,7 +114,7 @@ export function registerEventRoutes(app: OpenAPIHono, deps: EventRouteDeps): Eve
   app.openapi(streamEvents, async (c) => {
     const { id } = c.req.valid("param");
     const after = parseAfter(c.req.header("last-event-id"), c.req.valid("query").after);
-    await deps.service.get(id); // 400 / 404
+    await deps.service.get(id, principalOf(c).project); // 400 / 404 (another project's run too)
     const accept = c.req.header("accept") ?? "";
     if (accept.includes("application/json") && !accept.includes("text/event-stream")) {
       const events = await listEvents(db, id, after, 500);

@@ -4,6 +4,7 @@ import { limitKind } from "../../engine/waiting-for.js";
 import { RequestError } from "../../errors.js";
 import type { QuotaService } from "../../quota/admission.js";
 import { jsonBody } from "../middleware/json-body.js";
+import { principalOf } from "../principal.js";
 import { errors, json, NoQuery, RunTags } from "../schemas.js";
 
 const Dims = z.record(z.string(), z.number());
@@ -98,7 +99,7 @@ export function registerQuotaRoutes(
   quota: QuotaService,
 ): void {
   app.openapi(getQuota, async (c) => {
-    const o = await quota.overview();
+    const o = await quota.overview(principalOf(c).project);
     return c.json(
       {
         limits: o.limits.map((l) => ({
@@ -120,7 +121,11 @@ export function registerQuotaRoutes(
     const { agent: name, tags } = c.req.valid("json");
     const agent = service.agent(name);
     if (!agent) throw new RequestError("OUTLAST_UNKNOWN_AGENT", `no agent named "${name}"`);
-    const a = await quota.check(agent, { tenant: tags?.tenant, feature: tags?.feature });
+    const a = await quota.check(agent, {
+      project: principalOf(c).project,
+      tenant: tags?.tenant,
+      feature: tags?.feature,
+    });
     const f = a.forecast;
     return c.json(
       {

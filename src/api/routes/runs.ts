@@ -4,6 +4,7 @@ import { RequestError } from "../../errors.js";
 import { type PrivateAddressPolicy, refusalReason } from "../../outbound/ssrf.js";
 import { attachRunWebhook } from "../../webhooks/run-webhooks.js";
 import { jsonBody } from "../middleware/json-body.js";
+import { principalOf } from "../principal.js";
 import { toRunResource, toStepResource } from "../resources.js";
 import {
   errors,
@@ -141,45 +142,50 @@ export function registerRunRoutes(
     const refused =
       webhook && (await refusalReason(webhook.url, webhooks.allowPrivateAddresses ?? false));
     if (refused) throw new RequestError("OUTLAST_WEBHOOK_URL_REFUSED", `webhook.url: ${refused}`);
-    const submitted = await service.submit(request);
+    const { project } = principalOf(c);
+    const submitted = await service.submit({ ...request, project });
     // After the insert, idempotent per (run, url): a submit retried with its idempotency
     // key also covers a crash between the two (see src/webhooks/run-webhooks.ts).
-    if (webhook) await attachRunWebhook(service.db, submitted.run.id, webhook);
+    if (webhook) await attachRunWebhook(service.db, submitted.run, webhook);
     const headers: Record<string, string> = { Location: `/v1/runs/${submitted.run.id}` };
     if (!submitted.created) headers["Idempotent-Replayed"] = "true";
     if (wait === undefined) return c.json(toRunResource(submitted.run), 202, headers);
-    const { run, finished } = await service.waitFor(submitted.run.id, Math.round(wait * 1000));
+    const { run, finished } = await service.waitFor(
+      submitted.run.id,
+      Math.round(wait * 1000),
+      project,
+    );
     return c.json(toRunResource(run), finished ? 200 : 202, headers);
   });
 
   app.openapi(getRun, async (c) => {
-    const run = await service.get(c.req.valid("param").id);
+    const run = await service.get(c.req.valid("param").id, principalOf(c).project);
     return c.json(toRunResource(run), 200);
   });
 
   app.openapi(listSteps, async (c) => {
-    const steps = await service.steps(c.req.valid("param").id);
+    const steps = await service.steps(c.req.valid("param").id, principalOf(c).project);
     return c.json({ steps: steps.map(toStepResource) }, 200);
   });
 
   app.openapi(listRuns, async (c) => {
-    const page = await service.list(c.req.valid("query"));
+    const page = await service.list({ ...c.req.valid("query"), project: principalOf(c).project });
     return c.json({ runs: page.runs.map(toRunResource), next_cursor: page.next_cursor }, 200);
   });
 
   app.openapi(cancelRun, async (c) => {
-    const run = await service.cancel(c.req.valid("param").id);
+    const run = await service.cancel(c.req.valid("param").id, principalOf(c).project);
     return c.json(toRunResource(run), 200);
   });
 
   app.openapi(signalRun, async (c) => {
     const { id, name } = c.req.valid("param");
-    const run = await service.signal(id, name, c.req.valid("json").payload);
+    const run = await service.signal(id, name, c.req.valid("json").payload, principalOf(c).project);
     return c.json(toRunResource(run), 202);
   });
 
   app.openapi(resumeRun, async (c) => {
-    const run = await service.resume(c.req.valid("param").id);
+    const run = await service.resume(c.req.valid("param").id, principalOf(c).project);
     return c.json(toRunResource(run), 202);
   });
 }

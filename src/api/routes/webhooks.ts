@@ -7,6 +7,7 @@ import type { Db } from "../../store/db.js";
 import { isUuid } from "../../util/ids.js";
 import { type DeliveryRow, type EndpointRow, WebhookStore } from "../../webhooks/store.js";
 import { jsonBody } from "../middleware/json-body.js";
+import { principalOf } from "../principal.js";
 import { errors, json, NoQuery } from "../schemas.js";
 import {
   CreatedWebhookSchema,
@@ -164,12 +165,17 @@ export interface WebhookRouteDeps {
 export function registerWebhookRoutes(app: OpenAPIHono, deps: WebhookRouteDeps): void {
   const cfg = webhooksSchema.parse(deps.config?.webhooks ?? {});
   const store = new WebhookStore(deps.db);
-  let secret: Promise<string> | undefined;
-  const defaultSecret = (): Promise<string> => {
-    secret ??= store.defaultSecret(cfg.secret).catch((err) => {
-      secret = undefined;
-      throw err;
-    });
+  // Read once per project and process; a failed read is retried by the next request.
+  const secrets = new Map<string, Promise<string>>();
+  const defaultSecret = (project: string): Promise<string> => {
+    let secret = secrets.get(project);
+    if (!secret) {
+      secret = store.defaultSecret(project, cfg.secret).catch((err) => {
+        secrets.delete(project);
+        throw err;
+      });
+      secrets.set(project, secret);
+    }
     return secret;
   };
 
@@ -188,7 +194,7 @@ export function registerWebhookRoutes(app: OpenAPIHono, deps: WebhookRouteDeps):
     if (refused) {
       throw new RequestError("OUTLAST_WEBHOOK_URL_REFUSED", `url: ${refused}`);
     }
-    const row = await store.createSubscription(body);
+    const row = await store.createSubscription({ ...body, project: principalOf(c).project });
     return c.json({ ...toWebhook(row), secret: row.secret }, 201, {
       Location: `/v1/webhooks/${row.id}`,
     });
@@ -203,7 +209,7 @@ export function registerWebhookRoutes(app: OpenAPIHono, deps: WebhookRouteDeps):
       );
     }
     const n = q.limit ?? 50;
-    const rows = await store.listSubscriptions(q.cursor, n + 1);
+    const rows = await store.listSubscriptions(principalOf(c).project, q.cursor, n + 1);
     const more = rows.length > n;
     const page = more ? rows.slice(0, n) : rows;
     return c.json(
@@ -212,12 +218,15 @@ export function registerWebhookRoutes(app: OpenAPIHono, deps: WebhookRouteDeps):
     );
   });
 
-  app.openapi(getSecret, async (c) => c.json({ secret: await defaultSecret() }, 200));
+  app.openapi(getSecret, async (c) =>
+    c.json({ secret: await defaultSecret(principalOf(c).project) }, 200),
+  );
 
   app.openapi(listDeliveries, async (c) => {
     const q = c.req.valid("query");
     const n = q.limit ?? 50;
     const rows = await store.listDeliveries({
+      project: principalOf(c).project,
       endpointId: q.webhook_id ? uuidOrThrow(q.webhook_id, "webhook") : undefined,
       runId: q.run_id ? uuidOrThrow(q.run_id, "run") : undefined,
       status: q.status,
@@ -236,38 +245,40 @@ export function registerWebhookRoutes(app: OpenAPIHono, deps: WebhookRouteDeps):
     );
   });
 
-  const findDelivery = async (id: string): Promise<DeliveryRow> => {
-    const d = await store.getDelivery(uuidOrThrow(id, "delivery"));
+  const findDelivery = async (id: string, project: string): Promise<DeliveryRow> => {
+    const d = await store.getDelivery(uuidOrThrow(id, "delivery"), project);
     if (!d)
       throw new RequestError("OUTLAST_DELIVERY_NOT_FOUND", `no webhook delivery with id ${id}`);
     return d;
   };
 
   app.openapi(getDelivery, async (c) => {
-    const d = await findDelivery(c.req.valid("param").id);
+    const d = await findDelivery(c.req.valid("param").id, principalOf(c).project);
     return c.json(toDelivery(d, await store.listAttempts(d.id)), 200);
   });
 
   app.openapi(redeliver, async (c) => {
-    const d = await findDelivery(c.req.valid("param").id);
+    const { project } = principalOf(c);
+    const d = await findDelivery(c.req.valid("param").id, project);
     await store.redeliver(d.id);
-    return c.json(toDelivery((await store.getDelivery(d.id)) ?? d), 202);
+    return c.json(toDelivery((await store.getDelivery(d.id, project)) ?? d), 202);
   });
 
-  const findWebhook = async (id: string): Promise<EndpointRow> => {
-    const w = await store.getSubscription(uuidOrThrow(id, "webhook"));
+  const findWebhook = async (id: string, project: string): Promise<EndpointRow> => {
+    const w = await store.getSubscription(uuidOrThrow(id, "webhook"), project);
     if (!w)
       throw new RequestError("OUTLAST_WEBHOOK_NOT_FOUND", `no webhook subscription with id ${id}`);
     return w;
   };
 
   app.openapi(getWebhook, async (c) =>
-    c.json(toWebhook(await findWebhook(c.req.valid("param").id)), 200),
+    c.json(toWebhook(await findWebhook(c.req.valid("param").id, principalOf(c).project)), 200),
   );
 
   app.openapi(deleteWebhook, async (c) => {
-    const w = await findWebhook(c.req.valid("param").id);
-    const dropped = await store.disableSubscription(w.id);
+    const { project } = principalOf(c);
+    const w = await findWebhook(c.req.valid("param").id, project);
+    const dropped = await store.disableSubscription(w.id, project);
     if (dropped === undefined) {
       throw new RequestError(
         "OUTLAST_WEBHOOK_NOT_FOUND",

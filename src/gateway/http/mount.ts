@@ -16,6 +16,7 @@
  */
 import type { Context, Hono } from "hono";
 import { USAGE_GROUPS, type UsageGroup } from "../../store/sql/gateway.js";
+import { principalOf } from "../../util/principal.js";
 import type { WireFormat } from "../config.js";
 import { GatewayError } from "../errors.js";
 import type { Gateway } from "../gateway.js";
@@ -120,7 +121,7 @@ export function mountGateway(
       const from = parseInstant(c.req.query("from"), "from");
       const to = parseInstant(c.req.query("to"), "to");
       await gateway.flush();
-      const data = await gateway.usage({ groupBy, from, to });
+      const data = await gateway.usage({ groupBy, from, to, project: principalOf(c).project });
       return c.json({
         object: "usage",
         group_by: groupBy,

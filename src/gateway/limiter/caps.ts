@@ -12,6 +12,12 @@
  *           └─▶ call over (answered, failed or thrown) and every attempt released
  *                 └─▶ each cap released with the sum (or kept charged when an attempt's
  *                     billing is unknown: a timeout)
+ *
+ * Projects partition the buckets: a feature's or tenant's cap is configured once for the
+ * deployment and counted per project — tenant "acme" of project A does not draw from
+ * tenant "acme" of project B. The default project's keys are `cap|<scope>|<name>` (as
+ * before projects); another project's feature and tenant keys are
+ * `cap|@<project>|<scope>|<name>`. A project's own cap is keyed by its name alone.
  */
 import type { GatewaySettings } from "../config.js";
 import { add, isUnlimited, type LimitSpec, specOf, type Vec, zero } from "./dimensions.js";
@@ -27,6 +33,8 @@ const SCOPES: readonly CapScope[] = ["project", "feature", "tenant"];
 export interface Cap {
   scope: CapScope;
   name: string;
+  /** The project whose calls draw from it (a project cap's is its name). */
+  project: string;
   /** How messages, `/v1/quota` and a throttled run's `waiting_for` name it: `tenant "acme"`. */
   label: string;
   /** The limiter key: `cap|<scope>|<name>`, apart from providers' `provider|model|key`. */
@@ -37,12 +45,25 @@ export interface Cap {
 /** Every cap's limiter key starts so; providers' keys never do. */
 export const CAP_KEY_PREFIX = "cap|";
 
-function cap(scope: CapScope, name: string, spec: LimitSpec): Cap {
+/** The project whose calls go unnamed (in-process callers, the bootstrap key). */
+const DEFAULT_PROJECT = "default";
+
+/** Where another project's feature and tenant buckets are kept: `cap|@<project>|`. */
+function projectPrefix(project: string): string {
+  return `${CAP_KEY_PREFIX}@${project}|`;
+}
+
+function cap(scope: CapScope, name: string, spec: LimitSpec, project: string): Cap {
+  const own = scope === "project" ? name : project;
   return {
     scope,
     name,
+    project: own,
     label: `${scope} "${name}"`,
-    key: `${CAP_KEY_PREFIX}${scope}|${name}`,
+    key:
+      scope === "project" || own === DEFAULT_PROJECT
+        ? `${CAP_KEY_PREFIX}${scope}|${name}`
+        : `${projectPrefix(own)}${scope}|${name}`,
     spec,
   };
 }
@@ -81,35 +102,57 @@ export class CapTable {
     return this.byScope.size === 0;
   }
 
-  /** The caps a call with this attribution is held to, in acquiring order. */
+  /**
+   * The caps a call with this attribution is held to, in acquiring order. Without a
+   * project, the call is the default project's.
+   */
   for(attribution: Partial<Record<CapScope, string | undefined>>): Cap[] {
+    const project = attribution.project ?? DEFAULT_PROJECT;
     const out: Cap[] = [];
     for (const scope of SCOPES) {
       const name = attribution[scope];
       const spec = name === undefined ? undefined : this.specOf(scope, name);
-      if (name !== undefined && spec) out.push(cap(scope, name, spec));
+      if (name !== undefined && spec) out.push(cap(scope, name, spec, project));
     }
     return out;
   }
 
-  /** Every cap configured by name (not `"*"`), used or not. */
-  named(): Cap[] {
+  /**
+   * The caps `project` is held to that can be named without seeing a call: its own
+   * project cap (by name or `"*"`), and every feature and tenant cap configured by name.
+   */
+  named(project: string = DEFAULT_PROJECT): Cap[] {
     const out: Cap[] = [];
+    const own = this.specOf("project", project);
+    if (own) out.push(cap("project", project, own, project));
     for (const [scope, specs] of this.byScope) {
-      for (const [name, spec] of specs) if (name !== "*") out.push(cap(scope, name, spec));
+      if (scope === "project") continue;
+      for (const [name, spec] of specs) if (name !== "*") out.push(cap(scope, name, spec, project));
     }
     return out;
+  }
+
+  /** Where the buckets of `project`'s feature and tenant caps are kept (a key prefix). */
+  static keyPrefix(project: string): string {
+    return project === DEFAULT_PROJECT ? CAP_KEY_PREFIX : projectPrefix(project);
   }
 
   /** The cap a stored limiter key belongs to, if it is one that is still configured. */
   fromKey(key: string): Cap | undefined {
     if (!key.startsWith(CAP_KEY_PREFIX)) return undefined;
-    const rest = key.slice(CAP_KEY_PREFIX.length);
+    let rest = key.slice(CAP_KEY_PREFIX.length);
+    let project = DEFAULT_PROJECT;
+    if (rest.startsWith("@")) {
+      const end = rest.indexOf("|");
+      if (end < 0) return undefined;
+      project = rest.slice(1, end);
+      rest = rest.slice(end + 1);
+    }
     const bar = rest.indexOf("|");
     const scope = rest.slice(0, bar) as CapScope;
     const name = rest.slice(bar + 1);
     const spec = bar > 0 && SCOPES.includes(scope) ? this.specOf(scope, name) : undefined;
-    return spec ? cap(scope, name, spec) : undefined;
+    return spec ? cap(scope, name, spec, project) : undefined;
   }
 
   private specOf(scope: CapScope, name: string): LimitSpec | undefined {

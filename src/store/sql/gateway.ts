@@ -220,6 +220,6 @@ SELECT ${[...cols, ""].join(", ")}
   coalesce(sum(cost_usd), 0)::float8 AS cost_usd,
   coalesce(avg(latency_ms), 0)::float8 AS avg_latency_ms
 FROM outlast.gateway_calls
-WHERE at >= $1::timestamptz AND at < $2::timestamptz
+WHERE at >= $1::timestamptz AND at < $2::timestamptz AND ($3::text IS NULL OR project = $3)
 ${by.length > 0 ? `GROUP BY ${by.join(", ")} ORDER BY ${by.join(", ")}` : ""}`;
 }

@@ -33,28 +33,31 @@ FROM (SELECT input_tokens, output_tokens, latency_ms, upstream_ms, requested
       FROM outlast.gateway_calls
       WHERE agent = $1 AND outcome = 'ok' ORDER BY id DESC LIMIT 200) c`;
 
-/** Runs throttled right now, by the limit that holds them. */
+/** A project's runs throttled right now, by the limit that holds them. $1 project */
 export const THROTTLED_BY_LIMIT = `
 SELECT waiting_for ->> 'limit' AS limit, count(*)::int AS runs,
   min(available_at) AS next_eta
-FROM outlast.runs WHERE status = 'throttled'
+FROM outlast.runs WHERE status = 'throttled' AND project = $1
 GROUP BY 1`;
 
 /**
- * Runs of an agent executing now, and waiting as throttled: all of them, or those with one
- * tag (a `gateway.caps` cap's scope and name: the runs whose calls draw from it).
- * $1 agent, $2 tag (`tenant`, `feature`) or NULL for all, $3 its value
+ * Runs of an agent executing now, and waiting as throttled: all of them, or those a
+ * `gateway.caps` cap holds — with one tag (a feature's or tenant's cap), or of one project
+ * (a project's cap).
+ * $1 agent, $2 tag (`tenant`, `feature`) or NULL for all, $3 its value, $4 project or NULL
  */
 export const RUNNING_OF_AGENT = `
 SELECT count(*) FILTER (WHERE status = 'running')::int AS n,
   count(*) FILTER (WHERE status = 'throttled')::int AS waiting
 FROM outlast.runs
 WHERE agent = $1 AND status IN ('running', 'throttled')
-  AND ($2::text IS NULL OR tags ->> $2::text = $3::text)`;
+  AND ($2::text IS NULL OR tags ->> $2::text = $3::text)
+  AND ($4::text IS NULL OR project = $4::text)`;
 
 /**
  * RUNNING_OF_AGENT by tenant (`tags.tenant`, '' when untagged), for the fair split of a
- * full rate share. $1 agent, $2 tag or NULL, $3 its value (as in RUNNING_OF_AGENT)
+ * full rate share. $1 agent, $2 tag or NULL, $3 its value, $4 project or NULL (as in
+ * RUNNING_OF_AGENT)
  */
 export const RUNNING_OF_AGENT_BY_TENANT = `
 SELECT coalesce(tags ->> 'tenant', '') AS tenant,
@@ -63,4 +66,5 @@ SELECT coalesce(tags ->> 'tenant', '') AS tenant,
 FROM outlast.runs
 WHERE agent = $1 AND status IN ('running', 'throttled')
   AND ($2::text IS NULL OR tags ->> $2::text = $3::text)
+  AND ($4::text IS NULL OR project = $4::text)
 GROUP BY 1`;

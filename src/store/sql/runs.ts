@@ -10,7 +10,7 @@
  */
 
 /** Columns the API shows. */
-export const RUN_COLUMNS = `id, agent, queue, status, input, output, error, progress, thread_id,
+export const RUN_COLUMNS = `id, project, agent, queue, status, input, output, error, progress, thread_id,
   priority, concurrency_key, tags, idempotency_key, attempt, max_attempts, available_at,
   cancel_requested, created_at, started_at, finished_at, updated_at, waiting_for,
   parent_run_id, agent_version`;
@@ -18,44 +18,50 @@ export const RUN_COLUMNS = `id, agent, queue, status, input, output, error, prog
 /**
  * Insert runs; an existing idempotency key keeps the existing run (no row returned for it).
  * Wakes workers of each queue (PostgreSQL folds identical notifications in a transaction).
- * $1 jsonb: [{id, agent, queue, input_json, thread_id, priority, concurrency_key, tags,
+ * $1 jsonb: [{id, project, agent, queue, input_json, thread_id, priority, concurrency_key, tags,
  *             idempotency_key, max_attempts, available_at, parent_run_id, agent_version}]
  */
 export const INSERT_RUNS = `
 WITH x AS (
   SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(
-    id uuid, agent text, queue text, input_json text, thread_id text, priority int,
+    id uuid, project text, agent text, queue text, input_json text, thread_id text, priority int,
     concurrency_key text, tags jsonb, idempotency_key text, max_attempts int,
     available_at timestamptz, parent_run_id uuid, agent_version text)
 ), ins AS (
-  INSERT INTO outlast.runs (id, agent, queue, status, input, thread_id, priority,
+  INSERT INTO outlast.runs (id, project, agent, queue, status, input, thread_id, priority,
     concurrency_key, tags, idempotency_key, max_attempts, available_at, parent_run_id,
     agent_version)
-  SELECT id, agent, queue, 'queued', input_json::jsonb, thread_id, coalesce(priority, 0),
+  SELECT id, project, agent, queue, 'queued', input_json::jsonb, thread_id, coalesce(priority, 0),
     concurrency_key, coalesce(tags, '{}'::jsonb), idempotency_key, max_attempts,
     coalesce(available_at, now()), parent_run_id, agent_version
   FROM x
-  ON CONFLICT (idempotency_key) DO NOTHING
+  ON CONFLICT (project, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
   RETURNING ${RUN_COLUMNS}
 )
 SELECT ins.* FROM ins, LATERAL (SELECT pg_notify('outlast_ready', ins.queue)) AS n`;
 
-/** $1 idempotency key */
-export const GET_RUN_BY_IDEMPOTENCY_KEY = `SELECT ${RUN_COLUMNS} FROM outlast.runs WHERE idempotency_key = $1`;
+/** $1 project, $2 idempotency key */
+export const GET_RUN_BY_IDEMPOTENCY_KEY = `SELECT ${RUN_COLUMNS} FROM outlast.runs
+WHERE project = $1 AND idempotency_key = $2`;
 
 /** $1 run id */
 export const GET_RUN = `SELECT ${RUN_COLUMNS} FROM outlast.runs WHERE id = $1`;
+
+/** A run as its project sees it: another project's run is not found. $1 run id, $2 project */
+export const GET_PROJECT_RUN = `SELECT ${RUN_COLUMNS} FROM outlast.runs WHERE id = $1 AND project = $2`;
 
 /** $1 run ids uuid[] — status only, for waiters polling. */
 export const GET_RUN_STATUSES = `SELECT id, status FROM outlast.runs WHERE id = ANY($1::uuid[])`;
 
 /**
  * Page of runs, newest first. Ids are UUIDv7, so id order is creation order.
- * $1 status|null, $2 agent|null, $3 thread_id|null, $4 cursor id|null (exclusive), $5 limit
+ * $1 status|null, $2 agent|null, $3 thread_id|null, $4 cursor id|null (exclusive), $5 limit,
+ * $6 project
  */
 export const LIST_RUNS = `
 SELECT ${RUN_COLUMNS} FROM outlast.runs
-WHERE ($1::text IS NULL OR status = $1)
+WHERE project = $6
+  AND ($1::text IS NULL OR status = $1)
   AND ($2::text IS NULL OR agent = $2)
   AND ($3::text IS NULL OR thread_id = $3)
   AND ($4::uuid IS NULL OR id < $4)
@@ -64,7 +70,7 @@ LIMIT $5`;
 
 /** What a claim returns of each run. */
 /** A claimed run's columns, named as `ClaimedRun` (src/types/runs.ts) names its fields. */
-const CLAIMED_COLUMNS = `r.id, r.agent, r.queue, r.input, r.attempt,
+const CLAIMED_COLUMNS = `r.id, r.project, r.agent, r.queue, r.input, r.attempt,
   r.max_attempts AS "maxAttempts", r.claims, r.lease_token AS "leaseToken",
   r.cancel_requested AS "cancelRequested", r.thread_id AS "threadId", r.tags, r.wakeups,
   r.agent_version AS "agentVersion", r.parent_run_id AS "parentRunId",

@@ -20,7 +20,8 @@ export const RAW_ONLY_GROUPS: ReadonlySet<UsageGroup> = new Set(["run", "step"])
  * to the rollups, the planner hash-joined a sequential scan of every rollup row (190 ms
  * for 300,000 rollup rows, against a few ms).
  * `raw[i]` says whether span i reads raw calls; its parameters are $(3i+1) width (0 for
- * raw), $(3i+2) from, $(3i+3) to.
+ * raw), $(3i+2) from, $(3i+3) to; after the spans' parameters, the project (null: all).
+ * PostgreSQL inlines `rows` and pushes the project condition into every branch.
  */
 export function usageFromRollupsSql(
   groups: readonly UsageGroup[],
@@ -67,5 +68,6 @@ SELECT ${[...cols, ""].join(", ")}
   coalesce(sum(cost_usd), 0)::float8 AS cost_usd,
   coalesce(sum(latency_ms)::float8 / nullif(sum(calls), 0), 0)::float8 AS avg_latency_ms
 FROM rows
+WHERE ($${3 * raw.length + 1}::text IS NULL OR project = $${3 * raw.length + 1})
 ${by.length > 0 ? `GROUP BY ${by.join(", ")} ORDER BY ${by.join(", ")}` : ""}`;
 }

@@ -1,36 +1,46 @@
 /**
  * SQL for webhook endpoints, the delivery outbox and its log (migration 004). Events reach
  * the outbox by the fan-out, which reads outlast.events in (txid, id) order behind a cursor.
+ *
+ * Projects (migration 015): a subscription or a run's webhook belongs to a project and
+ * receives only that project's events; the config's notifiers (project NULL) are the
+ * operator's and receive every project's. The API reads a project's endpoints and
+ * deliveries; the notifiers' deliveries show to the default project, the operator's.
  */
 
 const ENDPOINT_COLUMNS = `id, kind, url, event_types, agents, run_id, config_key, description,
   created_at, disabled_at`;
 
-/** $1 id, $2 url, $3 secret, $4 event types text[], $5 agents text[]|null, $6 description */
+/**
+ * $1 id, $2 url, $3 secret, $4 event types text[], $5 agents text[]|null, $6 description,
+ * $7 project
+ */
 export const INSERT_SUBSCRIPTION = `
-INSERT INTO outlast.webhook_endpoints (id, kind, url, secret, event_types, agents, description)
-VALUES ($1, 'webhook', $2, $3, $4::text[], $5::text[], $6)
+INSERT INTO outlast.webhook_endpoints (id, kind, url, secret, event_types, agents, description,
+  project)
+VALUES ($1, 'webhook', $2, $3, $4::text[], $5::text[], $6, $7)
 RETURNING ${ENDPOINT_COLUMNS}`;
 
 /**
- * Project subscriptions, newest first (ids are UUIDv7). $1 cursor id|null, $2 limit
+ * Project subscriptions, newest first (ids are UUIDv7). $1 cursor id|null, $2 limit,
+ * $3 project
  */
 export const LIST_SUBSCRIPTIONS = `
 SELECT ${ENDPOINT_COLUMNS} FROM outlast.webhook_endpoints
-WHERE kind = 'webhook' AND run_id IS NULL AND disabled_at IS NULL
+WHERE project = $3 AND kind = 'webhook' AND run_id IS NULL AND disabled_at IS NULL
   AND ($1::uuid IS NULL OR id < $1)
 ORDER BY id DESC LIMIT $2`;
 
-/** $1 id */
+/** $1 id, $2 project */
 export const GET_SUBSCRIPTION = `
 SELECT ${ENDPOINT_COLUMNS} FROM outlast.webhook_endpoints
-WHERE id = $1 AND kind = 'webhook' AND run_id IS NULL AND disabled_at IS NULL`;
+WHERE id = $1 AND project = $2 AND kind = 'webhook' AND run_id IS NULL AND disabled_at IS NULL`;
 
-/** Deliveries not yet made are abandoned with the endpoint. $1 id */
+/** Deliveries not yet made are abandoned with the endpoint. $1 id, $2 project */
 export const DISABLE_SUBSCRIPTION = `
 WITH ep AS (
   UPDATE outlast.webhook_endpoints SET disabled_at = now()
-  WHERE id = $1 AND kind = 'webhook' AND run_id IS NULL AND disabled_at IS NULL
+  WHERE id = $1 AND project = $2 AND kind = 'webhook' AND run_id IS NULL AND disabled_at IS NULL
   RETURNING id
 ), dropped AS (
   UPDATE outlast.webhook_deliveries d
@@ -48,11 +58,12 @@ SELECT ep.id, (SELECT count(*)::int FROM dropped) AS dropped FROM ep`;
 export const LOCK_CURSOR = `SELECT event_id FROM outlast.webhook_cursor WHERE id = 1 FOR UPDATE`;
 
 /**
- * A per-run webhook, once per (run, url). $1 id, $2 run id, $3 url, $4 secret, $5 types
+ * A per-run webhook, once per (run, url), in the run's project. $1 id, $2 url, $3 secret,
+ * $4 types, $5 run id
  */
 export const UPSERT_RUN_WEBHOOK = `
-INSERT INTO outlast.webhook_endpoints (id, kind, url, secret, event_types, run_id)
-VALUES ($1, 'webhook', $2, $3, $4::text[], $5)
+INSERT INTO outlast.webhook_endpoints (id, kind, url, secret, event_types, run_id, project)
+SELECT $1, 'webhook', $2, $3, $4::text[], r.id, r.project FROM outlast.runs r WHERE r.id = $5
 ON CONFLICT (run_id, url) WHERE run_id IS NOT NULL DO UPDATE SET event_types = EXCLUDED.event_types
 RETURNING ${ENDPOINT_COLUMNS}`;
 
@@ -111,6 +122,7 @@ WITH cur AS (
    AND ((ep.run_id IS NULL AND ep.created_at <= b.at) OR ep.run_id = b.run_id)
    AND outlast.event_matches(ep.event_types, b.type)
    AND (ep.agents IS NULL OR r.agent = ANY(ep.agents))
+   AND (ep.project IS NULL OR ep.project = r.project)
   ON CONFLICT (endpoint_id, event_id) DO NOTHING
   RETURNING 1
 ), last AS (
@@ -189,6 +201,10 @@ FROM outlast.webhook_deliveries d
 JOIN outlast.webhook_endpoints ep ON ep.id = d.endpoint_id
 WHERE d.status = 'pending' AND ep.kind = ANY($1::text[])`;
 
+/** An endpoint `ep` the project sees: its own, and the notifiers for the default project. */
+const IN_PROJECT = (project: string) =>
+  `(ep.project = ${project} OR (ep.project IS NULL AND ${project} = 'default'))`;
+
 const DELIVERY_COLUMNS = `d.id, d.endpoint_id, ep.kind, ep.url, ep.config_key, d.run_id,
   d.event_seq, d.event_type, d.status, d.attempts, d.next_attempt_at, d.last_status_code,
   d.last_error, d.created_at, d.updated_at, d.delivered_at`;
@@ -196,23 +212,24 @@ const DELIVERY_COLUMNS = `d.id, d.endpoint_id, ep.kind, ep.url, ep.config_key, d
 /**
  * The delivery log, newest first (ids are random: ordered by created_at, id).
  * $1 endpoint id|null, $2 run id|null, $3 status|null, $4 limit, $5 cursor created_at|null,
- * $6 cursor id|null
+ * $6 cursor id|null, $7 project
  */
 export const LIST_DELIVERIES = `
 SELECT ${DELIVERY_COLUMNS}
 FROM outlast.webhook_deliveries d JOIN outlast.webhook_endpoints ep ON ep.id = d.endpoint_id
-WHERE ($1::uuid IS NULL OR d.endpoint_id = $1)
+WHERE ${IN_PROJECT("$7")}
+  AND ($1::uuid IS NULL OR d.endpoint_id = $1)
   AND ($2::uuid IS NULL OR d.run_id = $2)
   AND ($3::text IS NULL OR d.status = $3)
   AND ($5::timestamptz IS NULL OR (d.created_at, d.id) < ($5::timestamptz, $6::uuid))
 ORDER BY d.created_at DESC, d.id DESC
 LIMIT $4`;
 
-/** $1 delivery id */
+/** $1 delivery id, $2 project */
 export const GET_DELIVERY = `
 SELECT ${DELIVERY_COLUMNS}
 FROM outlast.webhook_deliveries d JOIN outlast.webhook_endpoints ep ON ep.id = d.endpoint_id
-WHERE d.id = $1`;
+WHERE d.id = $1 AND ${IN_PROJECT("$2")}`;
 
 /** $1 delivery id */
 export const LIST_ATTEMPTS = `
