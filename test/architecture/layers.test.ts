@@ -19,6 +19,7 @@ const LAYERS = [
   "gateway",
   "quota",
   "engine",
+  "integrations", // outlast/ai-sdk, outlast/openai-agents: SDKs on the journal (optional peers)
   "outbound", // outbound HTTP behind the SSRF guard
   "notify",
   "webhooks",
