@@ -7,15 +7,21 @@
  * in flight, if any — here none), each tool body ran once, and the run's usage in the
  * gateway's accounting equals what the simulator counted.
  */
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RunService } from "../../src/engine/run-service.js";
 import { queryUsage } from "../../src/gateway/accounting/usage-query.js";
 import { type Simulator, startSimulator } from "../../src/sim/index.js";
-import { aiSdkLoop, agentsLoop } from "../fixtures/sdks.config.js";
-import { processSuite, readFields, spawnCli, until } from "../helpers/processes.js";
+import { agentsLoop, aiSdkLoop } from "../fixtures/sdks.config.js";
+import {
+  type CliProcess,
+  processSuite,
+  readFields,
+  spawnCli,
+  until,
+} from "../helpers/processes.js";
 import { sdkScript } from "./script.js";
 
 const CONFIG = "test/fixtures/sdks.config.ts";
@@ -73,6 +79,21 @@ describe("crash: SIGKILL a worker in the middle of an SDK's agent loop", () => {
   let sim: Simulator;
   let service: RunService;
   let dir: string;
+  let ledger: string;
+  let gate: string;
+  /** Two live workers before each scenario: the one that claims the run is killed. */
+  let live: CliProcess[] = [];
+  const startWorker = async () => {
+    const w = spawnCli(["worker", "--config", CONFIG], {
+      DATABASE_URL: suite.url,
+      OUTLAST_TEST_SIM_URL: sim.url,
+      OUTLAST_TEST_LEDGER: ledger,
+      OUTLAST_TEST_GATE: gate,
+    });
+    suite.procs.push(w);
+    live.push(w);
+    await w.waitFor(/worker started/);
+  };
 
   beforeAll(async () => {
     sim = await startSimulator({
@@ -81,6 +102,8 @@ describe("crash: SIGKILL a worker in the middle of an SDK's agent loop", () => {
     service = new RunService(suite.db, [aiSdkLoop, agentsLoop]);
     await service.start();
     dir = mkdtempSync(join(tmpdir(), "outlast-sdk-kill-"));
+    ledger = join(dir, "ledger");
+    gate = join(dir, "gate");
   });
 
   afterAll(async () => {
@@ -89,25 +112,22 @@ describe("crash: SIGKILL a worker in the middle of an SDK's agent loop", () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  for (const [i, s] of SCENARIOS.entries()) {
+  for (const s of SCENARIOS) {
     it(`${s.title}: finishes on another worker, no model or tool call repeated`, async () => {
       sim.reset();
-      const ledger = join(dir, `ledger-${i}`);
-      const gate = join(dir, `gate-${i}`);
-      const env = {
-        DATABASE_URL: suite.url,
-        OUTLAST_TEST_SIM_URL: sim.url,
-        OUTLAST_TEST_LEDGER: ledger,
-        OUTLAST_TEST_GATE: gate,
-      };
       writeFileSync(gate, "");
-      const a = spawnCli(["worker", "--config", CONFIG], env);
-      suite.procs.push(a);
-      await a.waitFor(/worker started/);
+      rmSync(`${gate}.reached`, { force: true });
+      await Promise.all(Array.from({ length: 2 - live.length }, startWorker));
       const { run } = await service.submit({ agent: s.agent, input: s.input });
 
-      // The pause point: A holds in the tool call after the third model call.
-      await until(() => existsSync(`${gate}.reached`), 30_000, "A to reach the pause point");
+      // The pause point: the worker that claimed the run holds in the tool call after the
+      // third model call.
+      await until(() => existsSync(`${gate}.reached`), 30_000, "the run to reach the pause point");
+      const holderPid = Number(readFileSync(`${gate}.reached`, "utf8"));
+      const a = live.find((w) => w.child.pid === holderPid);
+      const b = live.find((w) => w.child.pid !== holderPid);
+      if (!a || !b)
+        throw new Error(`the pause point was reached by ${holderPid}, not a live worker`);
       const llmDone = await suite.db.query<{ n: number }>(
         "SELECT count(*)::int AS n FROM outlast.steps WHERE run_id = $1 AND kind = 'llm' AND status = 'succeeded'",
         [run.id],
@@ -122,11 +142,9 @@ describe("crash: SIGKILL a worker in the middle of an SDK's agent loop", () => {
       );
       expect(sim.stats().ok).toBe(3);
 
-      const b = spawnCli(["worker", "--config", CONFIG], env);
-      suite.procs.push(b);
-      await b.waitFor(/worker started/);
       a.child.kill("SIGKILL");
       await a.exited;
+      live = live.filter((w) => w !== a);
       rmSync(gate);
 
       const { run: done, finished } = await service.waitFor(run.id, 60_000);
@@ -174,9 +192,6 @@ describe("crash: SIGKILL a worker in the middle of an SDK's agent loop", () => {
         input_tokens: stats.tokens.input,
         output_tokens: stats.tokens.output,
       });
-
-      b.child.kill("SIGTERM");
-      await b.exited;
     }, 120_000);
   }
 
