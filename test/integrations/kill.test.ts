@@ -92,7 +92,8 @@ describe("crash: SIGKILL a worker in the middle of an SDK's agent loop", () => {
     });
     suite.procs.push(w);
     live.push(w);
-    await w.waitFor(/worker started/);
+    // Starting a worker takes seconds on a loaded machine (tsx, both SDKs): a generous bound.
+    await w.waitFor(/worker started/, 120_000);
   };
 
   beforeAll(async () => {
@@ -122,7 +123,7 @@ describe("crash: SIGKILL a worker in the middle of an SDK's agent loop", () => {
 
       // The pause point: the worker that claimed the run holds in the tool call after the
       // third model call.
-      await until(() => existsSync(`${gate}.reached`), 30_000, "the run to reach the pause point");
+      await until(() => existsSync(`${gate}.reached`), 120_000, "the run to reach the pause point");
       const holderPid = Number(readFileSync(`${gate}.reached`, "utf8"));
       const a = live.find((w) => w.child.pid === holderPid);
       const b = live.find((w) => w.child.pid !== holderPid);
@@ -147,7 +148,7 @@ describe("crash: SIGKILL a worker in the middle of an SDK's agent loop", () => {
       live = live.filter((w) => w !== a);
       rmSync(gate);
 
-      const { run: done, finished } = await service.waitFor(run.id, 60_000);
+      const { run: done, finished } = await service.waitFor(run.id, 120_000);
       expect(finished).toBe(true);
       expect(done.error).toBeNull();
       expect(done.status).toBe("succeeded");
@@ -192,7 +193,7 @@ describe("crash: SIGKILL a worker in the middle of an SDK's agent loop", () => {
         input_tokens: stats.tokens.input,
         output_tokens: stats.tokens.output,
       });
-    }, 120_000);
+    }, 400_000);
   }
 
   async function runUsage(runId: string) {

@@ -64,7 +64,7 @@ beforeEach(() => sim.reset());
 
 async function runToEnd(agent: string, input: unknown) {
   const { run } = await service.submit({ agent, input });
-  const { run: done, finished } = await service.waitFor(run.id, 30_000);
+  const { run: done, finished } = await service.waitFor(run.id, 60_000);
   expect(finished).toBe(true);
   expect(done.error).toBeNull();
   expect(done.status).toBe("succeeded");
