@@ -6,11 +6,23 @@ import { z } from "zod";
 import type { AnyAgent } from "../engine/agent.js";
 import { configSchema, type OutlastConfig } from "./schema.js";
 
-/** The running copy of the package: a config's `import … from "outlast"` resolves here. */
-const PACKAGE_ENTRY = resolve(
-  dirname(fileURLToPath(import.meta.url)),
-  import.meta.url.endsWith(".ts") ? "../index.ts" : "../index.js",
-);
+/** A module of the running copy of the package, by its path under src without extension. */
+const packageModule = (path: string) =>
+  resolve(
+    dirname(fileURLToPath(import.meta.url)),
+    `../${path}${import.meta.url.endsWith(".ts") ? ".ts" : ".js"}`,
+  );
+
+/**
+ * The running copy of the package: a config's `import … from "outlast"` (or a subpath)
+ * resolves here, not to another copy in the config's node_modules.
+ */
+const PACKAGE_ALIASES = {
+  outlast: packageModule("index"),
+  "outlast/client": packageModule("client/index"),
+  "outlast/ai-sdk": packageModule("integrations/ai-sdk/index"),
+  "outlast/openai-agents": packageModule("integrations/openai-agents/index"),
+};
 
 export class ConfigError extends Error {
   readonly code = "OUTLAST_INVALID_CONFIG";
@@ -64,7 +76,7 @@ export async function loadConfigFile(path: string): Promise<ResolvedConfig> {
   if (!existsSync(abs))
     throw new ConfigError(`config file not found: ${abs} (pass --config <file>)`);
   const jiti = createJiti(import.meta.url, {
-    alias: { outlast: PACKAGE_ENTRY },
+    alias: PACKAGE_ALIASES,
     moduleCache: false,
   });
   let mod: unknown;

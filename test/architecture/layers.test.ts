@@ -19,6 +19,7 @@ const LAYERS = [
   "gateway",
   "quota",
   "engine",
+  "integrations", // outlast/ai-sdk, outlast/openai-agents: SDKs on the journal (optional peers)
   "outbound", // outbound HTTP behind the SSRF guard
   "notify",
   "webhooks",
@@ -90,5 +91,26 @@ describe("layers", () => {
           .map((spec) => `${relative(SRC, file)} → ${spec}`);
       });
     expect(outside).toEqual([]);
+  });
+
+  it("loads the SDK integrations only through their own subpaths, never from outlast or the CLI", () => {
+    // What `outlast` (src/index.ts) and `outlast/client` load, transitively: the optional
+    // peers (`ai`, `@openai/agents`) must not be needed to import them.
+    const seen = new Set<string>();
+    const visit = (file: string): void => {
+      if (seen.has(file)) return;
+      seen.add(file);
+      for (const target of importsOf(file)) visit(target);
+    };
+    for (const entry of ["index.ts", "client/index.ts", "cli/main.ts"]) visit(join(SRC, entry));
+    expect([...seen].filter((f) => layerOf(f) === "integrations")).toEqual([]);
+    const peers = [...seen].flatMap((file) =>
+      ts
+        .preProcessFile(readFileSync(file, "utf8"), true, true)
+        .importedFiles.map((f) => f.fileName)
+        .filter((spec) => /^(ai|@ai-sdk\/|@openai\/agents)/.test(spec))
+        .map((spec) => `${relative(SRC, file)} → ${spec}`),
+    );
+    expect(peers).toEqual([]);
   });
 });

@@ -48,11 +48,21 @@ function documentedErrorClasses(): Set<string> {
   return out;
 }
 
-/** Where an error class is exported: the client's own error lives with the client. */
-const errorHome = (name: string) => (name === "OutlastApiError" ? "outlast/client" : "outlast");
+/** Where an error class is exported: the client's and the SDK integrations' live with them. */
+const errorHome = (name: string) =>
+  name === "OutlastApiError"
+    ? "outlast/client"
+    : name === "GatewayHttpError"
+      ? "outlast/ai-sdk"
+      : "outlast";
+
+/** The optional peer dependencies the SDK subpaths are tested with (package.json pins them). */
+const PEERS = ["ai@6.0.326", "@openai/agents@0.14.3"];
 
 describe("the packed package", () => {
   let dir: string;
+  /** What `import("outlast")` gave before the optional peers were installed. */
+  let bare: Record<string, unknown> = {};
   const imports = documentedImports();
   for (const name of documentedErrorClasses()) {
     const home = errorHome(name);
@@ -93,17 +103,44 @@ describe("the packed package", () => {
       JSON.stringify({ name: "scratch", private: true, type: "module" }),
     );
     // The npm cache holds every dependency already (this repository's install).
-    execFileSync(
-      "npm",
-      ["install", tarball, "--prefer-offline", "--no-audit", "--no-fund", "--ignore-scripts"],
-      { cwd: app, stdio: "ignore" },
+    const install = (...pkgs: string[]) =>
+      execFileSync(
+        "npm",
+        ["install", ...pkgs, "--prefer-offline", "--no-audit", "--no-fund", "--ignore-scripts"],
+        { cwd: app, stdio: "ignore" },
+      );
+    install(tarball);
+    // Without the optional peers (npm installs none of them): outlast loads all the same.
+    writeFileSync(
+      join(app, "bare.mjs"),
+      `import { existsSync } from "node:fs";
+const mod = await import("outlast");
+console.log(JSON.stringify({
+  defineAgent: typeof mod.defineAgent,
+  peers: ${JSON.stringify(PEERS.map((p) => p.replace(/@[^@]*$/, "")))}.filter((p) => existsSync("node_modules/" + p)),
+}));`,
     );
+    bare = JSON.parse(execFileSync(process.execPath, ["bare.mjs"], { cwd: app, encoding: "utf8" }));
+    install(...PEERS);
   }, 240_000);
+
+  it("outlast loads without the SDKs it integrates, which npm does not install", () => {
+    expect(bare).toEqual({ defineAgent: "function", peers: [] });
+  });
 
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it("the docs import from outlast and outlast/client, and name the errors to catch", () => {
-    expect([...imports.keys()].sort()).toEqual(["outlast", "outlast/client"]);
+  it("the docs import from outlast and its subpaths, and name the errors to catch", () => {
+    expect([...imports.keys()].sort()).toEqual([
+      "outlast",
+      "outlast/ai-sdk",
+      "outlast/client",
+      "outlast/openai-agents",
+    ]);
+    expect([...(imports.get("outlast/ai-sdk") ?? [])]).toEqual(
+      expect.arrayContaining(["outlast", "durableTools", "GatewayHttpError"]),
+    );
+    expect([...(imports.get("outlast/openai-agents") ?? [])]).toContain("durableAgent");
     expect([...(imports.get("outlast") ?? [])]).toEqual(
       expect.arrayContaining([
         "defineAgent",
@@ -152,7 +189,11 @@ describe("the packed package", () => {
     const app = join(dir, "app");
     const values = [...imports].map(([spec, names]) => [
       spec,
-      [...names].filter((n) => /Error$|Client$|^define/.test(n)),
+      // Every name of the SDK subpaths is a function or a class.
+      [...names].filter(
+        (n) =>
+          spec.endsWith("-sdk") || spec.endsWith("-agents") || /Error$|Client$|^define/.test(n),
+      ),
     ]);
     writeFileSync(
       join(app, "check.mjs"),
@@ -169,7 +210,11 @@ console.log(JSON.stringify(out));`,
       execFileSync(process.execPath, ["check.mjs"], { cwd: app, encoding: "utf8" }),
     ) as Record<string, string>;
     const { deep, ...loaded } = out;
-    expect(Object.keys(loaded).length).toBeGreaterThanOrEqual(8);
+    expect(Object.keys(loaded).length).toBeGreaterThanOrEqual(12);
+    expect(loaded).toMatchObject({
+      "outlast/ai-sdk:outlast": "function",
+      "outlast/openai-agents:durableAgent": "function",
+    });
     for (const [name, type] of Object.entries(loaded))
       expect([name, type]).toEqual([name, "function"]);
     expect(deep).toBe("ERR_PACKAGE_PATH_NOT_EXPORTED");
