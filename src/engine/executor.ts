@@ -1,9 +1,10 @@
+import { mintRunToken } from "../auth/keys.js";
 import { CancelledError, LeaseLostError, TerminalError } from "../errors.js";
 import type { LlmClient } from "../llm/types.js";
 import type { Admission } from "../quota/admission.js";
 import type { Finish, Repo, StepWrite, StepWriteResult } from "../store/repo.js";
 import { withDbRetry } from "../store/retry.js";
-import type { ClaimedRun, JournalEntry } from "../types/index.js";
+import { type ClaimedRun, DEFAULT_PROJECT, type JournalEntry } from "../types/index.js";
 import { Batcher } from "../util/batcher.js";
 import type { Logger } from "../util/log.js";
 import type { AnyAgent } from "./agent.js";
@@ -14,6 +15,14 @@ import { admissionOutcome, errorJson, type Outcome, ParkSignal, runAgent } from 
 import type { EngineObserver } from "./observer.js";
 import { versionMismatch } from "./versions.js";
 import { parkedFor, retryFor, throttledFor } from "./waiting-for.js";
+
+/**
+ * The run's project. Until runs carry one (issue 20 item 1), every run is the default
+ * project's; this is the one place that reads it here.
+ */
+function projectOfRun(run: ClaimedRun): string {
+  return (run as { project?: string }).project ?? DEFAULT_PROJECT;
+}
 
 /** A park as the store writes it. */
 export type Park = Parameters<Repo["parkRuns"]>[0][number];
@@ -121,6 +130,16 @@ export class RunExecutor {
       startChild: (childAgent, input, key) =>
         startChildRun(repo, agents, run, childAgent, input, key),
       park: (waits) => abort.abort(new ParkSignal(waits)),
+      mintRunToken: () =>
+        withDbRetry(() =>
+          mintRunToken(repo.db, {
+            runId: run.id,
+            project: projectOfRun(run),
+            agent: run.agent,
+            feature: run.tags?.feature,
+            tenant: run.tags?.tenant,
+          }),
+        ),
     });
     try {
       return await runAgent(agent, run, ctx, abort);
