@@ -75,6 +75,8 @@ export interface CredentialStoreOptions {
   configKeys?: Readonly<Record<string, ConfigKey>>;
   /** The fallback poll, ms. Default 500: a revocation is refused within a second. */
   pollMs?: number;
+  /** LISTEN for changes (default true); false follows them by the poll alone (tests). */
+  listen?: boolean;
   log?: Logger | undefined;
 }
 
@@ -156,19 +158,22 @@ export class CredentialStore {
     this.anyStoredKey = state?.any_key === true;
     const rows = await db.query<KeyRow & { db_now: Date | string }>(LOAD_KEYS);
     for (const r of rows) this.apply(r, r.db_now);
-    this.lastRevision = Math.max(since, this.lastRevision);
-    this.unlisten = await db
-      .listen(
-        KEYS_CHANNEL,
-        () => this.refresh(),
-        () => this.refresh(),
-      )
-      .catch((err) => {
-        this.opts.log?.warn("keys: LISTEN failed; following changes by polling", {
-          error: String(err),
+    // Rows changed after the state was read are read again by the first refresh: harmless.
+    this.lastRevision = since;
+    if (this.opts.listen !== false) {
+      this.unlisten = await db
+        .listen(
+          KEYS_CHANNEL,
+          () => this.refresh(),
+          () => this.refresh(),
+        )
+        .catch((err) => {
+          this.opts.log?.warn("keys: LISTEN failed; following changes by polling", {
+            error: String(err),
+          });
+          return undefined;
         });
-        return undefined;
-      });
+    }
     this.timer = setInterval(() => this.refresh(), this.pollMs);
     this.timer.unref();
   }
