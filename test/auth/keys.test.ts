@@ -20,20 +20,15 @@ import { type Role, roleAllows } from "../../src/types/index.js";
 import { silentLogger } from "../../src/util/log.js";
 import { call } from "../api/http.js";
 import { BACKENDS, openTestDb } from "../helpers/db.js";
+import { resetKeyTables } from "../helpers/keys.js";
 
 const BOOT = "sk-bootstrap-0123456789abcdef";
 const PREVIOUS = "sk-previous-0123456789abcdef";
 const CONFIG_KEY = "gw-config-key-0123456789";
 const RUN_ID = "0197a4e2-5b1c-7f00-8a3e-2d4c6b8e9f01";
 
-export async function resetKeyTables(db: Db): Promise<void> {
-  await db.exec(
-    "TRUNCATE outlast.api_keys, outlast.audit_log; DELETE FROM outlast.projects WHERE name <> 'default'",
-  );
-}
-
 /** A request path for a route of the table, its parameters filled in. */
-export function samplePath(path: string): string {
+function samplePath(path: string): string {
   return path.replace(":id", RUN_ID).replace(":name", "go").replace(":file", "x.js");
 }
 
