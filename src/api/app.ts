@@ -13,6 +13,7 @@
 import { readFileSync } from "node:fs";
 import { OpenAPIHono, type z } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
+import { CredentialStore } from "../auth/credentials.js";
 import type { webhooksSchema } from "../config/schema.js";
 import type { RunService } from "../engine/run-service.js";
 import { RequestError } from "../errors.js";
@@ -20,9 +21,8 @@ import type { Metrics } from "../metrics/index.js";
 import type { QuotaService } from "../quota/admission.js";
 import { createLogger, type Logger } from "../util/log.js";
 import { errorHandler, notFoundHandler, validationHook } from "./errors.js";
-import { CredentialStore } from "../auth/credentials.js";
 import { bearerAuth } from "./middleware/auth.js";
-import { type ApiRateLimits, ApiRateLimiter } from "./middleware/rate-limit.js";
+import { ApiRateLimiter, type ApiRateLimits } from "./middleware/rate-limit.js";
 import { unguardedRoutes } from "./route-roles.js";
 import { registerAuditRoutes } from "./routes/audit.js";
 import { registerDocsRoutes } from "./routes/docs.js";
@@ -173,9 +173,7 @@ export function createApi(opts: ApiOptions): OpenAPIHono {
   // Every route states the role it needs, so that none is added unguarded.
   const unguarded = unguardedRoutes(app.routes);
   if (unguarded.length > 0) {
-    throw new TypeError(
-      `routes without a role in src/api/route-roles.ts: ${unguarded.join(", ")}`,
-    );
+    throw new TypeError(`routes without a role in src/api/route-roles.ts: ${unguarded.join(", ")}`);
   }
   return app;
 }

@@ -77,7 +77,8 @@ export const API_ERROR_CODES = {
   },
   OUTLAST_RATE_LIMITED: {
     status: 429,
-    meaning: "the key made more requests this minute than api.rateLimits allows its role; retry after Retry-After seconds",
+    meaning:
+      "the key made more requests this minute than api.rateLimits allows its role; retry after Retry-After seconds",
   },
   OUTLAST_NOT_FOUND: { status: 404, meaning: "no route has this path" },
   OUTLAST_UNKNOWN_AGENT: { status: 404, meaning: "no agent with this name is registered" },

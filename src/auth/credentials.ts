@@ -233,7 +233,7 @@ export class CredentialStore {
     this.byId.set(r.id, {
       kind,
       hash,
-      cached: old !== undefined && old.hash.equals(hash) ? old.cached : undefined,
+      cached: old?.hash.equals(hash) ? old.cached : undefined,
       expiresAtMs,
       credential: {
         principal: Object.freeze({

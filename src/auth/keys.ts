@@ -79,10 +79,13 @@ export async function listKeys(
   ]);
 }
 
-export type RevokeOutcome = { kind: "revoked"; row: KeyRow } | { kind: "not_found" } | {
-  kind: "read_only";
-  row: KeyRow;
-};
+export type RevokeOutcome =
+  | { kind: "revoked"; row: KeyRow }
+  | { kind: "not_found" }
+  | {
+      kind: "read_only";
+      row: KeyRow;
+    };
 
 /**
  * Revokes a project's key. Another project's id is `not_found` (its existence is not

@@ -1,9 +1,9 @@
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import type { z } from "zod";
 import { createApi } from "../api/app.js";
+import { type ApiServer, startApiServer } from "../api/server.js";
 import { CredentialStore } from "../auth/credentials.js";
 import { syncConfigKeys } from "../auth/keys.js";
-import { type ApiServer, startApiServer } from "../api/server.js";
 import { ConfigError, type ResolvedConfig } from "../config/load.js";
 import type { providerSchema } from "../config/schema.js";
 import { RunService } from "../engine/run-service.js";

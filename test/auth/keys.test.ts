@@ -74,7 +74,13 @@ describe.each(BACKENDS)("keys and roles on %s", (backend) => {
   });
 
   async function makeKey(role: Role, project = "default", expiresAt?: Date): Promise<string> {
-    const { token } = await createKey(db, { project, role, name: `${role} key`, expiresAt, actor: "cli" });
+    const { token } = await createKey(db, {
+      project,
+      role,
+      name: `${role} key`,
+      expiresAt,
+      actor: "cli",
+    });
     await store.refresh();
     return token;
   }
@@ -143,9 +149,15 @@ describe.each(BACKENDS)("keys and roles on %s", (backend) => {
   it("a read key cannot submit; a submit key cannot make keys", async () => {
     const read = await makeKey("read");
     const submit = await makeKey("submit");
-    const r1 = await call(app, "POST", "/v1/runs", { json: { agent: "noop" }, headers: auth(read) });
+    const r1 = await call(app, "POST", "/v1/runs", {
+      json: { agent: "noop" },
+      headers: auth(read),
+    });
     expect(r1.status).toBe(403);
-    const r2 = await call(app, "POST", "/v1/runs", { json: { agent: "noop" }, headers: auth(submit) });
+    const r2 = await call(app, "POST", "/v1/runs", {
+      json: { agent: "noop" },
+      headers: auth(submit),
+    });
     expect(r2.status).toBe(202);
     const r3 = await call(app, "POST", "/v1/keys", {
       json: { name: "x", role: "admin" },
@@ -191,7 +203,9 @@ describe.each(BACKENDS)("keys and roles on %s", (backend) => {
   it("keeps keys to their project: another project's key id is a 404", async () => {
     const other = await makeKey("admin", "team-b");
     const mine = await makeKey("read");
-    const res = await call(app, "DELETE", `/v1/keys/${mine.slice(4, 16)}`, { headers: auth(other) });
+    const res = await call(app, "DELETE", `/v1/keys/${mine.slice(4, 16)}`, {
+      headers: auth(other),
+    });
     expect(res.status).toBe(404);
     expect(res.body.error.code).toBe("OUTLAST_KEY_NOT_FOUND");
     const list = await call(app, "GET", "/v1/keys", { headers: auth(other) });
@@ -213,7 +227,14 @@ describe.each(BACKENDS)("keys and roles on %s", (backend) => {
       headers: auth(CONFIG_KEY),
     });
     expect(res.status).toBe(202);
-    expect((await call(app, "POST", "/v1/keys", { json: { name: "x", role: "read" }, headers: auth(CONFIG_KEY) })).status).toBe(403);
+    expect(
+      (
+        await call(app, "POST", "/v1/keys", {
+          json: { name: "x", role: "read" },
+          headers: auth(CONFIG_KEY),
+        })
+      ).status,
+    ).toBe(403);
   });
 
   it("accepts the bootstrap key and the previous one while they overlap", async () => {
@@ -278,14 +299,17 @@ describe("a deployment without keys", () => {
       expect((await call(app, "GET", "/v1/runs")).status).toBe(401);
       const key = made.body.key as string;
       expect(
-        (await call(app, "DELETE", `/v1/keys/${made.body.id}`, { headers: { authorization: `Bearer ${key}` } }))
-          .status,
+        (
+          await call(app, "DELETE", `/v1/keys/${made.body.id}`, {
+            headers: { authorization: `Bearer ${key}` },
+          })
+        ).status,
       ).toBe(200);
       await store.refresh();
       expect((await call(app, "GET", "/v1/runs")).status).toBe(401);
-      const [entry] = (await db.query<{ actor: string }>(
+      const [entry] = await db.query<{ actor: string }>(
         "SELECT actor FROM outlast.audit_log WHERE action = 'key.create'",
-      ));
+      );
       expect(entry?.actor).toBe("open");
     } finally {
       await store.close();

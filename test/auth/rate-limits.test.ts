@@ -45,8 +45,18 @@ it("refuses a key past its role's rpm with 429 and Retry-After, across processes
         log: silentLogger,
       }),
     ) as [ReturnType<typeof createApi>, ReturnType<typeof createApi>];
-    const { token: k1 } = await createKey(db, { project: "default", role: "read", name: "a", actor: "cli" });
-    const { token: k2 } = await createKey(db, { project: "default", role: "read", name: "b", actor: "cli" });
+    const { token: k1 } = await createKey(db, {
+      project: "default",
+      role: "read",
+      name: "a",
+      actor: "cli",
+    });
+    const { token: k2 } = await createKey(db, {
+      project: "default",
+      role: "read",
+      name: "b",
+      actor: "cli",
+    });
     await Promise.all(stores.map((s) => s.refresh()));
     const get = (app: typeof a, key: string) =>
       call(app, "GET", "/v1/runs", { headers: { authorization: `Bearer ${key}` } });

@@ -29,7 +29,10 @@ afterAll(async () => {
 });
 
 /** How long until `refused()` holds, polled every 10 ms; fails past `limitMs`. */
-async function msUntil(refused: () => Promise<boolean> | boolean, limitMs: number): Promise<number> {
+async function msUntil(
+  refused: () => Promise<boolean> | boolean,
+  limitMs: number,
+): Promise<number> {
   const t0 = performance.now();
   for (;;) {
     if (await refused()) return performance.now() - t0;
@@ -54,7 +57,9 @@ describe("one process", () => {
         name: "k",
         actor: "cli",
       });
-      expect(await msUntil(() => store.resolve(token) !== undefined, limitMs)).toBeLessThan(limitMs);
+      expect(await msUntil(() => store.resolve(token) !== undefined, limitMs)).toBeLessThan(
+        limitMs,
+      );
       await revokeKey(other, "default", row.id, "cli");
       const ms = await msUntil(() => store.resolve(token) === undefined, limitMs * 2);
       expect(ms).toBeLessThan(limitMs);
@@ -81,7 +86,10 @@ describe("two API processes on PostgreSQL", () => {
     }
     for (const p of procs) {
       urls.push(
-        (await p.waitFor(/listening at http:\/\/127\.0\.0\.1:\d+/, 60_000)).replace("listening at ", ""),
+        (await p.waitFor(/listening at http:\/\/127\.0\.0\.1:\d+/, 60_000)).replace(
+          "listening at ",
+          "",
+        ),
       );
     }
     const [a, b] = urls as [string, string];

@@ -33,9 +33,13 @@ const agents = [
       const first = await ctx.runToken();
       const second = await ctx.runToken();
       seen.set(ctx.runId, { first, second });
-      await ctx.step("hold", () => new Promise<void>((r) => {
-        release = r;
-      }));
+      await ctx.step(
+        "hold",
+        () =>
+          new Promise<void>((r) => {
+            release = r;
+          }),
+      );
       return { same: first === second };
     },
   }),
@@ -136,7 +140,9 @@ describe.each(BACKENDS)("run tokens on %s", (backend) => {
       const { first, second } = seen.get(run.id)!;
       expect(second).toBe(first);
       await store.refresh();
-      expect((await call(app, "GET", `/v1/runs/${run.id}`, { headers: auth(first) })).status).toBe(200);
+      expect((await call(app, "GET", `/v1/runs/${run.id}`, { headers: auth(first) })).status).toBe(
+        200,
+      );
       const [row] = await db.query<{ secret_hash: string; source: string }>(
         "SELECT secret_hash, source FROM outlast.api_keys WHERE run_id = $1",
         [run.id],
@@ -150,7 +156,9 @@ describe.each(BACKENDS)("run tokens on %s", (backend) => {
       const { finished } = await service.waitFor(run.id, 10_000);
       expect(finished).toBe(true);
       await store.refresh();
-      expect((await call(app, "GET", `/v1/runs/${run.id}`, { headers: auth(first) })).status).toBe(401);
+      expect((await call(app, "GET", `/v1/runs/${run.id}`, { headers: auth(first) })).status).toBe(
+        401,
+      );
     } finally {
       await worker.stop(1_000);
     }

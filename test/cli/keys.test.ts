@@ -25,15 +25,30 @@ afterAll(async () => {
 });
 
 async function cli(args: string[]): Promise<{ code: number | null; out: string }> {
-  const p = spawnCli(["keys", ...args, "-c", CONFIG], { DATABASE_URL: url, OUTLAST_LOG_LEVEL: "warn" });
+  const p = spawnCli(["keys", ...args, "-c", CONFIG], {
+    DATABASE_URL: url,
+    OUTLAST_LOG_LEVEL: "warn",
+  });
   const code = await p.exited;
   return { code, out: p.output() };
 }
 
 it("makes, lists and revokes a project's keys", async () => {
-  const made = await cli(["create", "--project", "team-a", "--role", "admin", "--name", "first", "--json"]);
+  const made = await cli([
+    "create",
+    "--project",
+    "team-a",
+    "--role",
+    "admin",
+    "--name",
+    "first",
+    "--json",
+  ]);
   expect(made.code, made.out).toBe(0);
-  const { id, key, project, role } = JSON.parse(made.out.trim().split("\n").at(-1)!) as Record<string, string>;
+  const { id, key, project, role } = JSON.parse(made.out.trim().split("\n").at(-1)!) as Record<
+    string,
+    string
+  >;
   expect({ project, role }).toEqual({ project: "team-a", role: "admin" });
   expect(key).toMatch(new RegExp(`^olk_${id}_`));
   const [row] = await db.query<{ secret_hash: string }>(

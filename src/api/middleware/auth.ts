@@ -5,7 +5,7 @@ import { RequestError } from "../../errors.js";
 import { type Principal, roleAllows } from "../../types/index.js";
 import { bearerToken } from "../../util/bearer.js";
 import { setPrincipal } from "../principal.js";
-import { ROUTE_ROLES, RUN_TOKEN_ROUTES, type RouteAccess } from "../route-roles.js";
+import { ROUTE_ROLES, type RouteAccess, RUN_TOKEN_ROUTES } from "../route-roles.js";
 import type { ApiRateLimiter } from "./rate-limit.js";
 
 /**

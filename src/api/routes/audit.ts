@@ -32,7 +32,10 @@ const AuditQuery = z.strictObject({
     .string()
     .max(20)
     .optional()
-    .openapi({ param: { name: "cursor", in: "query" }, description: "next_cursor of the previous page." }),
+    .openapi({
+      param: { name: "cursor", in: "query" },
+      description: "next_cursor of the previous page.",
+    }),
   limit: PageLimit,
 });
 

@@ -21,7 +21,8 @@ const KeySchema = z
     name: z.string(),
     role: z.enum(ROLES),
     source: z.enum(["api", "config"]).openapi({
-      description: "api: made here or with `outlast keys create`; config: gateway.keys (read-only).",
+      description:
+        "api: made here or with `outlast keys create`; config: gateway.keys (read-only).",
     }),
     project: z.string(),
     created_at: z.string(),
@@ -60,7 +61,10 @@ const ListKeysQuery = z.strictObject({
     .string()
     .max(200)
     .optional()
-    .openapi({ param: { name: "cursor", in: "query" }, description: "next_cursor of the previous page." }),
+    .openapi({
+      param: { name: "cursor", in: "query" },
+      description: "next_cursor of the previous page.",
+    }),
   limit: PageLimit,
 });
 
@@ -177,9 +181,7 @@ export function registerKeyRoutes(app: OpenAPIHono, db: Db): void {
       {
         keys: page.map(toKey),
         next_cursor:
-          more && last
-            ? Buffer.from(`${last.created_us}|${last.id}`).toString("base64url")
-            : null,
+          more && last ? Buffer.from(`${last.created_us}|${last.id}`).toString("base64url") : null,
       },
       200,
     );

@@ -17,7 +17,10 @@ async function withDb<T>(
   fn: (db: Awaited<ReturnType<typeof openStore>>) => Promise<T>,
 ): Promise<T> {
   const config = await loadCliConfig(o.config, true);
-  const db = await openStore({ databaseUrl: config.database.url, dataDir: config.database.dataDir });
+  const db = await openStore({
+    databaseUrl: config.database.url,
+    dataDir: config.database.dataDir,
+  });
   try {
     return await fn(db);
   } finally {
@@ -38,10 +41,22 @@ export function formatKeys(rows: KeyRow[], now = Date.now()): string {
       : r.expires_at !== null && new Date(r.expires_at).getTime() <= now
         ? "expired"
         : "live";
-  const cells = rows.map((r) => [r.id, r.prefix, r.role, r.source, state(r), r.name, iso(r.expires_at)]);
+  const cells = rows.map((r) => [
+    r.id,
+    r.prefix,
+    r.role,
+    r.source,
+    state(r),
+    r.name,
+    iso(r.expires_at),
+  ]);
   const head = ["id", "prefix", "role", "source", "state", "name", "expires"];
   const widths = head.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
-  const line = (c: string[]) => c.map((x, i) => x.padEnd(widths[i]!)).join("  ").trimEnd();
+  const line = (c: string[]) =>
+    c
+      .map((x, i) => x.padEnd(widths[i]!))
+      .join("  ")
+      .trimEnd();
   return `${[line(head), ...cells.map(line)].join("\n")}\n`;
 }
 
@@ -69,32 +84,34 @@ export function registerKeys(program: Command): void {
     .option("--name <name>", "what the key is for", "cli")
     .option("--expires <instant>", "ISO 8601 instant after which the key is refused")
     .option("--json", "print the JSON answer")
-    .action(async (o: DbOptions & { role: string; name: string; expires?: string; json?: boolean }) => {
-      if (!(ROLES as readonly string[]).includes(o.role)) {
-        throw new CliError(`--role must be one of ${ROLES.join(", ")}, got "${o.role}"`);
-      }
-      let expiresAt: Date | undefined;
-      if (o.expires !== undefined) {
-        expiresAt = new Date(o.expires);
-        if (Number.isNaN(expiresAt.getTime()) || expiresAt.getTime() <= Date.now()) {
-          throw new CliError(`--expires must be a future ISO 8601 instant, got "${o.expires}"`);
+    .action(
+      async (o: DbOptions & { role: string; name: string; expires?: string; json?: boolean }) => {
+        if (!(ROLES as readonly string[]).includes(o.role)) {
+          throw new CliError(`--role must be one of ${ROLES.join(", ")}, got "${o.role}"`);
         }
-      }
-      const { token, row } = await withDb(o, (db) =>
-        createKey(db, {
-          project: o.project,
-          role: o.role as Role,
-          name: o.name,
-          expiresAt,
-          actor: "cli",
-        }),
-      );
-      process.stdout.write(
-        o.json
-          ? `${JSON.stringify({ id: row.id, prefix: row.prefix, project: row.project, role: row.role, key: token })}\n`
-          : `${token}\n(id ${row.id}, project ${row.project}, role ${row.role}: store the key now; it is not shown again)\n`,
-      );
-    });
+        let expiresAt: Date | undefined;
+        if (o.expires !== undefined) {
+          expiresAt = new Date(o.expires);
+          if (Number.isNaN(expiresAt.getTime()) || expiresAt.getTime() <= Date.now()) {
+            throw new CliError(`--expires must be a future ISO 8601 instant, got "${o.expires}"`);
+          }
+        }
+        const { token, row } = await withDb(o, (db) =>
+          createKey(db, {
+            project: o.project,
+            role: o.role as Role,
+            name: o.name,
+            expiresAt,
+            actor: "cli",
+          }),
+        );
+        process.stdout.write(
+          o.json
+            ? `${JSON.stringify({ id: row.id, prefix: row.prefix, project: row.project, role: row.role, key: token })}\n`
+            : `${token}\n(id ${row.id}, project ${row.project}, role ${row.role}: store the key now; it is not shown again)\n`,
+        );
+      },
+    );
 
   common(keys.command("list"))
     .description("the project's keys (never their secrets)")
@@ -103,7 +120,11 @@ export function registerKeys(program: Command): void {
       const rows = await withDb(o, (db) => listKeys(db, o.project, { limit: 1000 }));
       process.stdout.write(
         o.json
-          ? `${JSON.stringify(rows.map(({ secret_hash: _, ...r }) => r), null, 2)}\n`
+          ? `${JSON.stringify(
+              rows.map(({ secret_hash: _, ...r }) => r),
+              null,
+              2,
+            )}\n`
           : formatKeys(rows),
       );
     });

@@ -15,10 +15,10 @@ import { chatToResponse } from "../responses/response.js";
 import { chatStreamToResponses } from "../responses/stream.js";
 import {
   attribution,
+  type CallerBase,
   cacheTtl,
   checkCountTokens,
   checkEmbeddings,
-  type CallerBase,
   type GatewayKeys,
   type HeaderGet,
   KeyBook,
@@ -68,9 +68,7 @@ export class GatewayHttp {
     readonly gateway: Gateway,
     readonly credentials?: CredentialStore | undefined,
   ) {
-    this.keys = credentials
-      ? new StoreKeys(credentials)
-      : new KeyBook(gateway.config.gateway.keys);
+    this.keys = credentials ? new StoreKeys(credentials) : new KeyBook(gateway.config.gateway.keys);
     this.settings = gateway.config.gateway;
   }
 
