@@ -65,8 +65,11 @@ CREATE TRIGGER api_keys_notify AFTER INSERT OR UPDATE ON outlast.api_keys
 
 -- A run token lives as long as its run: revoked when the run ends, whoever ends it (a
 -- worker, a cancel through the API, a failure), and live again when a failed run is
--- resumed. Fires only on those transitions; for a run that never asked for a token it
--- is one probe of an empty partial index.
+-- resumed. `runs.run_tokens` is set when the first token of a run is minted, so the
+-- trigger's WHEN is false for every run that never asked for one: no function call, no
+-- statement, on the hot path of the runs that don't use tokens.
+ALTER TABLE outlast.runs ADD COLUMN run_tokens boolean NOT NULL DEFAULT false;
+
 CREATE FUNCTION outlast.run_tokens_follow_run() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
   IF NEW.status IN ('succeeded', 'failed', 'cancelled') THEN
@@ -80,7 +83,7 @@ BEGIN
 END $$;
 CREATE TRIGGER run_tokens_follow_run AFTER UPDATE OF status ON outlast.runs
   FOR EACH ROW
-  WHEN (OLD.status IS DISTINCT FROM NEW.status
+  WHEN (NEW.run_tokens AND OLD.status IS DISTINCT FROM NEW.status
         AND (NEW.status IN ('succeeded', 'failed', 'cancelled') OR OLD.status = 'failed'))
   EXECUTE FUNCTION outlast.run_tokens_follow_run();
 

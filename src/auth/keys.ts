@@ -4,12 +4,14 @@
  * with its audit entry; the row's trigger bumps its revision and NOTIFYs every process's
  * CredentialStore.
  */
+import { TerminalError } from "../errors.js";
 import type { Db, Queryable } from "../store/db.js";
 import {
   ENSURE_PROJECT,
   GET_KEY,
   INSERT_KEY,
   LIST_KEYS,
+  MARK_RUN_TOKENS,
   RETIRE_CONFIG_KEYS,
   REVOKE_KEY,
   UPSERT_CONFIG_KEY,
@@ -149,11 +151,19 @@ export interface RunTokenFor {
 /**
  * Mints a run-scoped token: role submit, acting only on its run, its gateway calls
  * attributed to the run. Revoked by the database when the run ends (migration 013's
- * trigger on runs.status).
+ * trigger on runs.status). The run's row is locked first, so a run ending at the same
+ * moment either ends after the token exists (and revokes it) or before (and no token is
+ * made: TerminalError).
  */
 export async function mintRunToken(db: Db, r: RunTokenFor): Promise<string> {
   const m = newKeyMaterial("olr");
   await db.transaction(async (tx) => {
+    const marked = await tx.query(MARK_RUN_TOKENS, [r.runId]);
+    if (marked.length === 0) {
+      throw new TerminalError(`run ${r.runId} has ended; it gets no token`, {
+        code: "OUTLAST_RUN_ENDED",
+      });
+    }
     await tx.query(ENSURE_PROJECT, [r.project]);
     await tx.query(INSERT_KEY, [
       m.id,

@@ -26,6 +26,15 @@ export const KEYS_STATE = `
 SELECT coalesce((SELECT max(revision) FROM outlast.api_keys), 0) AS revision,
        EXISTS (SELECT 1 FROM outlast.api_keys WHERE source <> 'run') AS any_key`;
 
+/**
+ * Marks a run as holding tokens, so that its end revokes them (migration 013's trigger);
+ * false when the run has already ended (then no token is made). $1 run id
+ */
+export const MARK_RUN_TOKENS = `
+UPDATE outlast.runs SET run_tokens = true
+WHERE id = $1 AND status NOT IN ('succeeded', 'failed', 'cancelled')
+RETURNING id`;
+
 /** $1 name */
 export const ENSURE_PROJECT = `
 INSERT INTO outlast.projects (name) VALUES ($1) ON CONFLICT (name) DO NOTHING`;
