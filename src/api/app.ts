@@ -1,7 +1,9 @@
 /**
  * The HTTP API. A request passes, in order:
  *
- * 1. bearer auth (when an API key is set; /healthz and /readyz stay open),
+ * 1. auth (when any credential is configured): the key, the matched route's role
+ *    (src/api/route-roles.ts), a run token's reach, the key's rate limit; public routes
+ *    (health checks, docs) stay open,
  * 2. the body limit (413 before anything is buffered past it),
  * 3. per route: the JSON body reader (415, broken JSON, hostile JSON), then the zod
  *    validators of query, path and body (400 naming the field, via `validationHook`),
@@ -11,6 +13,7 @@
 import { readFileSync } from "node:fs";
 import { OpenAPIHono, type z } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
+import { CredentialStore } from "../auth/credentials.js";
 import type { webhooksSchema } from "../config/schema.js";
 import type { RunService } from "../engine/run-service.js";
 import { RequestError } from "../errors.js";
@@ -19,9 +22,13 @@ import type { QuotaService } from "../quota/admission.js";
 import { createLogger, type Logger } from "../util/log.js";
 import { errorHandler, notFoundHandler, validationHook } from "./errors.js";
 import { bearerAuth } from "./middleware/auth.js";
+import { ApiRateLimiter, type ApiRateLimits } from "./middleware/rate-limit.js";
+import { unguardedRoutes } from "./route-roles.js";
+import { registerAuditRoutes } from "./routes/audit.js";
 import { registerDocsRoutes } from "./routes/docs.js";
 import { registerEventRoutes } from "./routes/events.js";
 import { registerHealthRoutes } from "./routes/health.js";
+import { registerKeyRoutes } from "./routes/keys.js";
 import { registerMetricsRoute } from "./routes/metrics.js";
 import { registerQuotaRoutes } from "./routes/quota.js";
 import { registerRunRoutes } from "./routes/runs.js";
@@ -30,8 +37,18 @@ import { registerWorkerRoutes } from "./routes/workers.js";
 
 export interface ApiOptions {
   service: RunService;
-  /** When set, every route except /healthz and /readyz requires `Authorization: Bearer <key>`. */
+  /**
+   * The credentials accepted (bootstrap, config and stored keys, run tokens); the caller
+   * starts and closes it. When it has none, every caller is the default project's admin.
+   */
+  credentials?: CredentialStore | undefined;
+  /**
+   * Without `credentials`: the one key every non-public route requires, as the default
+   * project's admin (`Authorization: Bearer <key>`).
+   */
   apiKey?: string | undefined;
+  /** Requests a minute per key, by role (`api.rateLimits`); none by default. */
+  rateLimits?: ApiRateLimits | undefined;
   /** Readiness probe for /readyz. Default: `SELECT 1` answers. */
   ready?: () => Promise<boolean>;
   /** Largest request body accepted. Default 1 MiB. */
@@ -103,11 +120,15 @@ export function createApi(opts: ApiOptions): OpenAPIHono {
   app.onError(errorHandler(log));
   app.notFound(notFoundHandler(app));
 
-  if (opts.apiKey !== undefined) {
-    if (opts.apiKey === "")
-      throw new TypeError("apiKey must not be empty; omit it to disable auth");
-    app.use("*", bearerAuth(opts.apiKey));
-  }
+  if (opts.apiKey === "") throw new TypeError("apiKey must not be empty; omit it to disable auth");
+  const credentials =
+    opts.credentials ??
+    (opts.apiKey === undefined ? undefined : new CredentialStore({ bootstrap: [opts.apiKey] }));
+  const limiter =
+    opts.rateLimits && Object.keys(opts.rateLimits).length > 0
+      ? new ApiRateLimiter(opts.service.db, opts.rateLimits, log)
+      : undefined;
+  if (credentials) app.use("*", bearerAuth(credentials, limiter));
   const limitTo = (maxSize: number) =>
     bodyLimit({
       maxSize,
@@ -132,6 +153,9 @@ export function createApi(opts: ApiOptions): OpenAPIHono {
     app.use("/v1/quota/*", limitTo(limit));
     registerQuotaRoutes(app, opts.service, opts.quota);
   }
+  app.use("/v1/keys", limitTo(limit));
+  registerKeyRoutes(app, opts.service.db);
+  registerAuditRoutes(app, opts.service.db);
   registerDocsRoutes(app, { version: opts.version ?? packageVersion() });
   if (opts.metrics) registerMetricsRoute(app, opts.metrics);
   if (opts.extraRoutes) {
@@ -145,6 +169,11 @@ export function createApi(opts: ApiOptions): OpenAPIHono {
     ])
       app.use(path, extraLimit);
     opts.extraRoutes(app);
+  }
+  // Every route states the role it needs, so that none is added unguarded.
+  const unguarded = unguardedRoutes(app.routes);
+  if (unguarded.length > 0) {
+    throw new TypeError(`routes without a role in src/api/route-roles.ts: ${unguarded.join(", ")}`);
   }
   return app;
 }

@@ -65,6 +65,21 @@ export const API_ERROR_CODES = {
     status: 401,
     meaning: "the Authorization: Bearer <key> header is missing or holds the wrong key",
   },
+  OUTLAST_FORBIDDEN: {
+    status: 403,
+    meaning:
+      "the key's role may not use this route (docs/security.md lists each route's role), or a run token asked for something other than its run",
+  },
+  OUTLAST_KEY_NOT_FOUND: { status: 404, meaning: "no API key of the caller's project has this id" },
+  OUTLAST_KEY_READ_ONLY: {
+    status: 409,
+    meaning: "the key comes from the config (gateway.keys); remove it there to revoke it",
+  },
+  OUTLAST_RATE_LIMITED: {
+    status: 429,
+    meaning:
+      "the key made more requests this minute than api.rateLimits allows its role; retry after Retry-After seconds",
+  },
   OUTLAST_NOT_FOUND: { status: 404, meaning: "no route has this path" },
   OUTLAST_UNKNOWN_AGENT: { status: 404, meaning: "no agent with this name is registered" },
   OUTLAST_RUN_NOT_FOUND: { status: 404, meaning: "no run has this id" },
@@ -105,7 +120,7 @@ export const API_ERROR_CODES = {
 } as const satisfies Record<RequestErrorCode, { status: ErrorStatus; meaning: string }>;
 
 /** The statuses an error may have: 4xx for what the client sent, 5xx for our side. */
-type ErrorStatus = 400 | 401 | 404 | 405 | 409 | 413 | 415 | 429 | 500 | 503;
+type ErrorStatus = 400 | 401 | 403 | 404 | 405 | 409 | 413 | 415 | 429 | 500 | 503;
 
 export type ApiErrorCode = RequestErrorCode;
 

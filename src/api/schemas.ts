@@ -329,6 +329,8 @@ export function errors<const S extends readonly number[]>(...statuses: S) {
 const ERROR_DESCRIPTIONS: Record<number, string> = {
   400: "The request is invalid; the message names the field.",
   401: "Missing or wrong API key.",
+  403: "The key's role may not do this.",
+  429: "Rate limited (Retry-After).",
   404: "Not found.",
   409: "Conflicts with the run's state.",
   413: "Body too large.",

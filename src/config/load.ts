@@ -58,6 +58,7 @@ export function resolveConfig(raw: unknown, source: string, env = process.env): 
   cfg.database.url ??= env.DATABASE_URL || undefined;
   if (env.OUTLAST_DATA_DIR) cfg.database.dataDir = env.OUTLAST_DATA_DIR;
   cfg.api.apiKey ??= env.OUTLAST_API_KEY || undefined;
+  cfg.api.previousApiKey ??= env.OUTLAST_API_KEY_PREVIOUS || undefined;
   if (env.OUTLAST_PORT) {
     const port = z.coerce.number().int().min(0).max(65535).safeParse(env.OUTLAST_PORT);
     if (!port.success)
@@ -66,6 +67,11 @@ export function resolveConfig(raw: unknown, source: string, env = process.env): 
   }
   if (cfg.api.apiKey !== undefined && cfg.api.apiKey.length < 16) {
     throw new ConfigError("OUTLAST_API_KEY (config.api.apiKey) must be at least 16 characters");
+  }
+  if (cfg.api.previousApiKey !== undefined && cfg.api.previousApiKey.length < 16) {
+    throw new ConfigError(
+      "OUTLAST_API_KEY_PREVIOUS (config.api.previousApiKey) must be at least 16 characters",
+    );
   }
   return { ...cfg, agents: cfg.agents as AnyAgent[], source };
 }

@@ -109,9 +109,25 @@ export const configSchema = z.object({
     .object({
       port: z.number().int().min(0).max(65535).default(7373),
       host: z.string().default("127.0.0.1"),
-      /** Bearer key `serve` requires; default from OUTLAST_API_KEY. */
+      /** The default project's bootstrap admin key `serve` requires; default from OUTLAST_API_KEY. */
       apiKey: z.string().min(16, "use at least 16 characters").optional(),
+      /**
+       * The bootstrap key being rotated out, accepted as well while clients move to the new
+       * one; default from OUTLAST_API_KEY_PREVIOUS (docs/security.md).
+       */
+      previousApiKey: z.string().min(16, "use at least 16 characters").optional(),
       bodyLimitBytes: positiveInt.default(1024 * 1024),
+      /**
+       * Requests a minute per key, by the key's role, counted in the limiter store (shared
+       * by every API process on PostgreSQL); 429 with Retry-After past it. Off by default.
+       */
+      rateLimits: z
+        .strictObject({
+          admin: z.strictObject({ rpm: positiveInt }).optional(),
+          submit: z.strictObject({ rpm: positiveInt }).optional(),
+          read: z.strictObject({ rpm: positiveInt }).optional(),
+        })
+        .optional(),
     })
     .prefault({}),
 });

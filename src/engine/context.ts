@@ -46,6 +46,8 @@ export interface ContextDeps {
   startChild(agent: string, input: unknown, idempotencyKey: string): Promise<ChildState>;
   /** Every ctx call in flight is blocked: park the run until one of `waits` can proceed. */
   park(waits: Wait[]): void;
+  /** Makes a run-scoped token (src/auth/keys.ts); absent where runs have no store. */
+  mintRunToken?: (() => Promise<string>) | undefined;
 }
 
 /**
@@ -68,6 +70,7 @@ export class RunContextImpl implements RunContext {
   private inFlight = 0;
   private readonly blocked: Wait[] = [];
   private parkScheduled = false;
+  private runTokenPromise: Promise<string> | undefined;
 
   constructor(private readonly deps: ContextDeps) {}
 
@@ -93,6 +96,20 @@ export class RunContextImpl implements RunContext {
     opts: StepOptions = {},
   ): Promise<T> {
     return this.op("step", name, (seq) => this.runStep(seq, "step", name, fn, opts)) as Promise<T>;
+  }
+
+  runToken(): Promise<string> {
+    const mint = this.deps.mintRunToken;
+    if (!mint) {
+      return Promise.reject(
+        new TerminalError("run tokens need the run's store", { code: "OUTLAST_NO_RUN_TOKENS" }),
+      );
+    }
+    this.runTokenPromise ??= mint().catch((err) => {
+      this.runTokenPromise = undefined;
+      throw err;
+    });
+    return this.runTokenPromise;
   }
 
   llm(request: ChatRequest & { name?: string }): Promise<ChatResult> {

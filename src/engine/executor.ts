@@ -1,3 +1,4 @@
+import { mintRunToken } from "../auth/keys.js";
 import { CancelledError, LeaseLostError, TerminalError } from "../errors.js";
 import type { LlmClient } from "../llm/types.js";
 import type { Admission } from "../quota/admission.js";
@@ -123,6 +124,16 @@ export class RunExecutor {
       startChild: (childAgent, input, key) =>
         startChildRun(repo, agents, run, childAgent, input, key),
       park: (waits) => abort.abort(new ParkSignal(waits)),
+      mintRunToken: () =>
+        withDbRetry(() =>
+          mintRunToken(repo.db, {
+            runId: run.id,
+            project: run.project,
+            agent: run.agent,
+            feature: run.tags?.feature,
+            tenant: run.tags?.tenant,
+          }),
+        ),
     });
     try {
       return await runAgent(agent, run, ctx, abort);

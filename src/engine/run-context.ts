@@ -63,6 +63,22 @@ export interface RunContext {
    */
   step<T>(name: string, fn: (step: StepContext) => Promise<T> | T, opts?: StepOptions): Promise<T>;
   /**
+   * A credential for this run alone (`olr_…`): it may read the run, its steps and events,
+   * signal it, and call the gateway, the calls attributed to the run (its agent, project,
+   * feature and tenant) — nothing else. Every token of a run is refused once the run ends
+   * (succeeded, failed, cancelled). Not a step and not journaled (the journal is readable
+   * with any read key, and a token must not be): the first call of an execution makes one,
+   * later calls return it, and a replay makes another; all stay valid until the run ends.
+   * Safe to call anywhere, any number of times, without changing the replay.
+   *
+   * @example
+   * ```ts
+   * const token = await ctx.runToken();
+   * const openai = new OpenAI({ baseURL: `${process.env.OUTLAST_URL}/v1`, apiKey: token });
+   * ```
+   */
+  runToken(): Promise<string>;
+  /**
    * A journaled chat-completion call: after a crash the recorded answer is reused, so a
    * finished LLM call is never paid for twice.
    *

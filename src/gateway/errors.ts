@@ -10,6 +10,8 @@ export const GATEWAY_ERROR_CODES = {
   OUTLAST_GATEWAY_INVALID_REQUEST: "the body is not valid JSON or misses a required field; fix it",
   OUTLAST_GATEWAY_UNAUTHORIZED:
     "no or an unknown gateway API key; send one from config.gateway.keys",
+  OUTLAST_GATEWAY_FORBIDDEN:
+    "the key's role may not do this (a read key asking for a model call); use a submit or admin key",
   OUTLAST_GATEWAY_UNKNOWN_MODEL:
     "the model is neither an alias nor provider/model of a configured provider",
   OUTLAST_GATEWAY_UNSUPPORTED:
@@ -33,7 +35,7 @@ export type GatewayErrorCode = keyof typeof GATEWAY_ERROR_CODES;
 
 export class GatewayError extends Error {
   constructor(
-    readonly status: 400 | 401 | 404 | 429 | 502 | 503,
+    readonly status: 400 | 401 | 403 | 404 | 429 | 502 | 503,
     readonly code: GatewayErrorCode,
     message: string,
     readonly opts: {
@@ -54,6 +56,7 @@ export class GatewayError extends Error {
 const ANTHROPIC_TYPES: Record<number, string> = {
   400: "invalid_request_error",
   401: "authentication_error",
+  403: "permission_error",
   404: "not_found_error",
   429: "rate_limit_error",
   502: "api_error",
@@ -63,6 +66,7 @@ const ANTHROPIC_TYPES: Record<number, string> = {
 const OPENAI_TYPES: Record<number, string> = {
   400: "invalid_request_error",
   401: "invalid_request_error",
+  403: "invalid_request_error",
   404: "invalid_request_error",
   429: "rate_limit_exceeded",
   502: "server_error",

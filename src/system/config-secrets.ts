@@ -10,6 +10,8 @@ import { registerSecret } from "../util/redact.js";
  */
 export function guardConfigSecrets(config: ResolvedConfig, log: Logger): void {
   registerSecret(config.api.apiKey);
+  registerSecret(config.api.previousApiKey);
+  for (const key of Object.keys(config.gateway.keys)) registerSecret(key);
   for (const p of Object.values(config.providers)) {
     registerSecret(p.apiKey);
     for (const v of Object.values(p.headers ?? {})) registerSecret(v);

@@ -2,6 +2,8 @@ import type { OpenAPIHono } from "@hono/zod-openapi";
 import type { z } from "zod";
 import { createApi } from "../api/app.js";
 import { type ApiServer, startApiServer } from "../api/server.js";
+import { CredentialStore } from "../auth/credentials.js";
+import { syncConfigKeys } from "../auth/keys.js";
 import { ConfigError, type ResolvedConfig } from "../config/load.js";
 import type { providerSchema } from "../config/schema.js";
 import { RunService } from "../engine/run-service.js";
@@ -22,6 +24,7 @@ import { startPruner } from "../retention/pruner.js";
 import type { Simulator } from "../sim/index.js";
 import type { Db } from "../store/db.js";
 import { openStore } from "../store/open.js";
+import type { Role } from "../types/index.js";
 import type { Logger } from "../util/log.js";
 import { startDeliverer } from "../webhooks/deliverer.js";
 import { guardConfigSecrets } from "./config-secrets.js";
@@ -30,8 +33,13 @@ import { startDevSimulator } from "./dev-simulator.js";
 export interface SystemOptions {
   config: ResolvedConfig;
   log: Logger;
-  /** Run the HTTP API. */
-  api?: { port: number; host: string; apiKey: string | undefined } | undefined;
+  /**
+   * Run the HTTP API. `apiKey` is the bootstrap admin key; `auth: false` (`serve
+   * --no-auth`) serves without any credential check.
+   */
+  api?:
+    | { port: number; host: string; apiKey: string | undefined; auth?: boolean | undefined }
+    | undefined;
   /** Run a worker. */
   worker?: { queues?: string[] | undefined; concurrency?: number | undefined } | undefined;
   /** Start the simulated provider and route `fast`/`smart` to it when no provider is configured. */
@@ -61,7 +69,10 @@ export interface HttpApiOptions {
   quota?: QuotaService | undefined;
   config: Pick<ResolvedConfig, "api" | "webhooks">;
   log: Logger;
-  apiKey: string | undefined;
+  /** The credentials the API and the gateway accept (started by the caller). */
+  credentials?: CredentialStore | undefined;
+  /** Without `credentials`: the one bootstrap key. */
+  apiKey?: string | undefined;
   port: number;
   host: string;
   /** Aborted on shutdown: ends open event streams. */
@@ -100,10 +111,13 @@ export function buildHttpApi(o: Omit<HttpApiOptions, "port" | "host">): {
   app: OpenAPIHono;
   fastPath: FastListener;
 } {
-  const http = new GatewayHttp(o.gateway);
+  const http = new GatewayHttp(o.gateway, o.credentials);
+  const rateLimits = o.config.api.rateLimits;
   const app = createApi({
     service: o.service,
-    apiKey: o.apiKey,
+    credentials: o.credentials,
+    apiKey: o.credentials ? undefined : o.apiKey,
+    rateLimits,
     bodyLimitBytes: o.config.api.bodyLimitBytes,
     extraBodyLimitBytes: GATEWAY_BODY_LIMIT_BYTES,
     log: o.log,
@@ -114,8 +128,11 @@ export function buildHttpApi(o: Omit<HttpApiOptions, "port" | "host">): {
     metrics: o.metrics,
   });
   const fastPath = gatewayFastPath(http, {
-    apiKey: o.apiKey,
+    apiKey: o.credentials ? undefined : o.apiKey,
     bodyLimitBytes: GATEWAY_BODY_LIMIT_BYTES,
+    limitedRoles: new Set(
+      (Object.keys(rateLimits ?? {}) as Role[]).filter((r) => rateLimits?.[r] !== undefined),
+    ),
   });
   return { app, fastPath };
 }
@@ -215,6 +232,20 @@ export async function startSystem(opts: SystemOptions): Promise<RunningSystem> {
 
     let apiUrl: string | undefined;
     if (opts.api) {
+      // Every credential this API accepts, in memory, following outlast.api_keys.
+      let credentials: CredentialStore | undefined;
+      if (opts.api.auth !== false) {
+        await syncConfigKeys(db, config.gateway.keys);
+        const store = new CredentialStore({
+          db,
+          bootstrap: [opts.api.apiKey, opts.api.apiKey ? config.api.previousApiKey : undefined],
+          configKeys: config.gateway.keys,
+          log: log.child({ component: "keys" }),
+        });
+        await store.start();
+        stack.push(() => store.close());
+        credentials = store;
+      }
       const shutdown = new AbortController();
       const server = await startHttpApi({
         service,
@@ -222,7 +253,7 @@ export async function startSystem(opts: SystemOptions): Promise<RunningSystem> {
         quota,
         config,
         log,
-        apiKey: opts.api.apiKey,
+        credentials,
         port: opts.api.port,
         host: opts.api.host,
         shutdown: shutdown.signal,

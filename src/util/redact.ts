@@ -51,6 +51,7 @@ export const REDACT_PATHS = [
 const PATTERNS: RegExp[] = [
   /\bsk-[A-Za-z0-9_-]{8,}/g, // OpenAI, Anthropic (sk-ant-…) and most compatible providers
   /\bwhsec_[A-Za-z0-9+/=_-]{8,}/g, // Standard Webhooks secrets
+  /\bol[kr]_[a-z0-9]{12}_[A-Za-z0-9_-]{8,}/g, // Outlast API keys and run tokens
   /\bBearer[ \t]+[^\s"',]+/gi, // an Authorization header's value
   /\bxox[abprs]-[A-Za-z0-9-]{8,}/g, // Slack tokens
   /hooks\.slack\.com\/services\/[A-Za-z0-9/_-]+/g, // Slack incoming-webhook URLs

@@ -119,10 +119,10 @@ test("every documented operation answers: no 404 or 405 for want of a route", as
     answers.push(`${op} ${res.status} ${text.slice(0, 80)}`);
     expect(res.status, `${op} → ${res.status} ${text.slice(0, 200)}`).not.toBe(405);
     if (res.status === 404) {
-      // Only a delivery may be "not found": none exists to name. Its own code shows the
-      // route was reached.
-      expect(op, text).toMatch(/ \/v1\/webhooks\/deliveries\/\{id\}/);
-      expect(text).toContain("OUTLAST_DELIVERY_NOT_FOUND");
+      // Only a delivery and a key may be "not found": none exists to name. Their own
+      // codes show the route was reached.
+      expect(op, text).toMatch(/ \/v1\/(webhooks\/deliveries|keys)\/\{id\}/);
+      expect(text).toMatch(/OUTLAST_(DELIVERY|KEY)_NOT_FOUND/);
     }
   }
   expect(answers.length).toBe(ops.length);

@@ -106,6 +106,7 @@ describe.each(BACKENDS)("runs API on %s", (backend) => {
     });
     expect(Object.keys(res.body)).toEqual([
       "id",
+      "project",
       "agent",
       "queue",
       "status",
@@ -286,6 +287,9 @@ describe.each(BACKENDS)("runs API on %s", (backend) => {
     expect(Object.keys(res.body.paths).sort()).toEqual([
       "/healthz",
       "/readyz",
+      "/v1/audit",
+      "/v1/keys",
+      "/v1/keys/{id}",
       "/v1/runs",
       "/v1/runs/{id}",
       "/v1/runs/{id}/cancel",

@@ -16,6 +16,7 @@ const LAYERS = [
   "sim", // the simulated provider
   "store",
   "events",
+  "auth", // credentials (keys, run tokens), their cache, the audit log
   "gateway",
   "quota",
   "engine",

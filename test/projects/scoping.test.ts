@@ -33,6 +33,7 @@ const THROUGH_PARENT: Record<string, string> = {
 };
 const DEPLOYMENT_WIDE: Record<string, string> = {
   migrations: "the schema's version",
+  projects: "the projects themselves (migration 013)",
   workers: "workers serve every project",
   gateway_buckets: "limiter state; caps' keys name their project (src/gateway/limiter/caps.ts)",
   gateway_leases: "limiter state, as gateway_buckets",

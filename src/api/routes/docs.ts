@@ -62,7 +62,8 @@ export function registerDocsRoutes(app: OpenAPIHono, opts: { version: string }):
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", {
     type: "http",
     scheme: "bearer",
-    description: "The server's API key (OUTLAST_API_KEY), when one is set.",
+    description:
+      "An API key (`olk_…`, made with POST /v1/keys or `outlast keys create`), the bootstrap key (OUTLAST_API_KEY) or a run token (`olr_…`); each route needs a role, listed in docs/security.md.",
   });
 
   // Generated on first request, once every route is registered; it never changes after.

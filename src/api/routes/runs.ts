@@ -1,8 +1,10 @@
 import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
+import { recordAudit } from "../../auth/audit.js";
 import type { RunService } from "../../engine/run-service.js";
 import { RequestError } from "../../errors.js";
 import { type PrivateAddressPolicy, refusalReason } from "../../outbound/ssrf.js";
 import { attachRunWebhook } from "../../webhooks/run-webhooks.js";
+import { actorOf } from "../middleware/auth.js";
 import { jsonBody } from "../middleware/json-body.js";
 import { principalOf } from "../principal.js";
 import { toRunResource, toStepResource } from "../resources.js";
@@ -180,7 +182,15 @@ export function registerRunRoutes(
 
   app.openapi(signalRun, async (c) => {
     const { id, name } = c.req.valid("param");
-    const run = await service.signal(id, name, c.req.valid("json").payload, principalOf(c).project);
+    const { project } = principalOf(c);
+    const run = await service.signal(id, name, c.req.valid("json").payload, project);
+    await recordAudit(service.db, {
+      project,
+      actor: actorOf(c),
+      action: "run.signal",
+      target: id,
+      details: { name },
+    });
     return c.json(toRunResource(run), 202);
   });
 

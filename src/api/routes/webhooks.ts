@@ -1,11 +1,13 @@
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
+import { recordAudit } from "../../auth/audit.js";
 import { webhooksSchema } from "../../config/schema.js";
 import { RequestError } from "../../errors.js";
 import { refusalReason } from "../../outbound/ssrf.js";
 import type { Db } from "../../store/db.js";
 import { isUuid } from "../../util/ids.js";
 import { type DeliveryRow, type EndpointRow, WebhookStore } from "../../webhooks/store.js";
+import { actorOf } from "../middleware/auth.js";
 import { jsonBody } from "../middleware/json-body.js";
 import { principalOf } from "../principal.js";
 import { errors, json, NoQuery } from "../schemas.js";
@@ -194,7 +196,16 @@ export function registerWebhookRoutes(app: OpenAPIHono, deps: WebhookRouteDeps):
     if (refused) {
       throw new RequestError("OUTLAST_WEBHOOK_URL_REFUSED", `url: ${refused}`);
     }
-    const row = await store.createSubscription({ ...body, project: principalOf(c).project });
+    const { project } = principalOf(c);
+    const row = await store.createSubscription({ ...body, project });
+    await recordAudit(deps.db, {
+      project,
+      actor: actorOf(c),
+      action: "webhook.create",
+      target: row.id,
+      // The host only: a URL's path or query may hold a token.
+      details: { host: new URL(body.url).host },
+    });
     return c.json({ ...toWebhook(row), secret: row.secret }, 201, {
       Location: `/v1/webhooks/${row.id}`,
     });
@@ -285,6 +296,13 @@ export function registerWebhookRoutes(app: OpenAPIHono, deps: WebhookRouteDeps):
         `no webhook subscription with id ${w.id}`,
       );
     }
+    await recordAudit(deps.db, {
+      project: principalOf(c).project,
+      actor: actorOf(c),
+      action: "webhook.delete",
+      target: w.id,
+      details: { host: w.url === null ? null : new URL(w.url).host },
+    });
     return c.json({ id: w.id, deleted: true as const, dropped_deliveries: dropped }, 200);
   });
 }

@@ -34,6 +34,7 @@ export function registerServe(program: Command): void {
           port: opts.port ?? config.api.port,
           host: opts.host ?? config.api.host,
           apiKey: opts.auth ? apiKey : undefined,
+          auth: opts.auth,
         },
       });
       stopOnSignals(system, log);

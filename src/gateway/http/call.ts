@@ -5,6 +5,7 @@
  * surface (key, attribution headers, body checks, error shapes) lives here or in
  * `request.ts`, once.
  */
+import type { CredentialStore } from "../../auth/credentials.js";
 import type { WireFormat } from "../config.js";
 import { errorBody, errorHeaders, GatewayError } from "../errors.js";
 import type { Gateway } from "../gateway.js";
@@ -14,14 +15,17 @@ import { chatToResponse } from "../responses/response.js";
 import { chatStreamToResponses } from "../responses/stream.js";
 import {
   attribution,
+  type CallerBase,
   cacheTtl,
   checkCountTokens,
   checkEmbeddings,
+  type GatewayKeys,
   type HeaderGet,
   KeyBook,
   parseBody,
   parseObject,
   readText,
+  StoreKeys,
   waitMs,
 } from "./request.js";
 
@@ -43,21 +47,28 @@ export interface CallRequest {
   body(): Promise<string>;
   /** Aborted when the caller goes away (a getter: the Hono entry makes its signal lazily). */
   signal(): AbortSignal;
+  /** Whom the call is for, when the door already read the key (the fast path). */
+  caller?: CallerBase | undefined;
 }
 
 /**
- * The gateway's HTTP handlers over one `Gateway` and its keys.
+ * The gateway's HTTP handlers over one `Gateway` and its keys: a deployment's
+ * CredentialStore (the keys the API accepts, src/auth/), or without one the config's
+ * gateway.keys alone.
  *
  * @example
- * const http = new GatewayHttp(gateway);
+ * const http = new GatewayHttp(gateway, credentials);
  * const reply = await http.model("openai", request);
  */
 export class GatewayHttp {
-  readonly keys: KeyBook;
+  readonly keys: GatewayKeys;
   private readonly settings: Gateway["config"]["gateway"];
 
-  constructor(readonly gateway: Gateway) {
-    this.keys = new KeyBook(gateway.config.gateway.keys);
+  constructor(
+    readonly gateway: Gateway,
+    readonly credentials?: CredentialStore | undefined,
+  ) {
+    this.keys = credentials ? new StoreKeys(credentials) : new KeyBook(gateway.config.gateway.keys);
     this.settings = gateway.config.gateway;
   }
 
@@ -65,7 +76,7 @@ export class GatewayHttp {
   async model(format: WireFormat, req: CallRequest): Promise<Reply> {
     try {
       const header = req.header;
-      const base = this.keys.authenticate(header, format);
+      const base = req.caller ?? this.keys.authenticate(header, format);
       const rawBody = await readText(() => req.body());
       const body = parseBody(rawBody, format);
       const passHeaders: Record<string, string> = {};

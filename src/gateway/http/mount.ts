@@ -89,7 +89,7 @@ export function mountGateway(
     const header = headerGetter(c);
     const format: WireFormat = header("anthropic-version") ? "anthropic" : "openai";
     try {
-      keys.authenticate(header, format);
+      keys.authenticate(header, format, "read");
     } catch (err) {
       return fail(c, format, err);
     }
@@ -116,7 +116,7 @@ export function mountGateway(
 
   app.get("/v1/usage", async (c: Context) => {
     try {
-      keys.authenticate(headerGetter(c), "openai");
+      keys.authenticate(headerGetter(c), "openai", "read");
       const groupBy = parseGroups(c.req.query("group_by"));
       const from = parseInstant(c.req.query("from"), "from");
       const to = parseInstant(c.req.query("to"), "to");

@@ -6,17 +6,21 @@
  *
  * The fast path only answers what it would answer exactly as the Hono route does:
  * `POST /v1/chat/completions` and `POST /v1/messages` with a Content-Length within the
- * limit and, when the API has a key, that key. Everything else — another method or path,
- * a chunked or oversized body, a missing or wrong API key — goes to the Hono listener
- * untouched, so its 401/413/404/405 answers stay the app's own. The call itself runs
+ * limit and, when auth is on, a credential of the deployment's CredentialStore whose role
+ * may call models and whose role has no API rate limit. Everything else — another method
+ * or path, a chunked or oversized body, a missing, wrong or too weak key, a rate-limited
+ * role — goes to the Hono listener untouched, so its 401/403/413/404/405/429 answers stay
+ * the app's own. The call itself runs
  * through `GatewayHttp`, the same code the Hono route calls.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Socket } from "node:net";
-import { bearerToken, secretKey } from "../../util/bearer.js";
+import { CredentialStore } from "../../auth/credentials.js";
+import { type Role, roleAllows } from "../../types/principal.js";
+import { bearerToken } from "../../util/bearer.js";
 import type { WireFormat } from "../config.js";
 import type { CallRequest, GatewayHttp, Reply } from "./call.js";
-import { nodeHeaderGetter } from "./request.js";
+import { type CallerBase, callerOf, nodeHeaderGetter } from "./request.js";
 
 /** Serves the request and returns true, or returns false without touching it. */
 export type FastListener = (req: IncomingMessage, res: ServerResponse) => boolean;
@@ -25,8 +29,13 @@ export type FastListener = (req: IncomingMessage, res: ServerResponse) => boolea
 export const GATEWAY_BODY_LIMIT_BYTES = 32 * 1024 * 1024;
 
 export interface FastPathOptions {
-  /** The API's bearer key, when it has one (`createApi`'s `apiKey`). */
+  /**
+   * The API's bearer key, when it has one (`createApi`'s `apiKey`) and the GatewayHttp has
+   * no CredentialStore; with one, the store's credentials are the ones accepted.
+   */
   apiKey?: string | undefined;
+  /** Roles with an API rate limit (`api.rateLimits`): their calls go through Hono's limiter. */
+  limitedRoles?: ReadonlySet<Role> | undefined;
   /** `createApi`'s `extraBodyLimitBytes`. */
   bodyLimitBytes: number;
 }
@@ -52,9 +61,13 @@ export const FAST_PATHS: readonly string[] = [...FORMATS.keys()];
  * });
  */
 export function gatewayFastPath(http: GatewayHttp, opts: FastPathOptions): FastListener {
-  // Checked as bearerAuth checks it (src/util/bearer.ts): no hash per request — a SHA-256
-  // was ~9 µs a call here, this comparison ~0.25 µs — and neither content nor length leaks.
-  const expected = opts.apiKey === undefined ? undefined : secretKey(opts.apiKey);
+  // Checked as the API's middleware checks it (src/auth/credentials.ts): no hash per
+  // request — a SHA-256 was ~9 µs a call here, a comparison ~0.25 µs — and neither content
+  // nor length leaks.
+  const store =
+    http.credentials ??
+    (opts.apiKey === undefined ? undefined : new CredentialStore({ bootstrap: [opts.apiKey] }));
+  const limited = opts.limitedRoles;
   const limit = opts.bodyLimitBytes;
   return (req, res) => {
     if (req.method !== "POST") return false;
@@ -70,12 +83,19 @@ export function gatewayFastPath(http: GatewayHttp, opts: FastPathOptions): FastL
     const length = h["content-length"];
     if (length === undefined || h["transfer-encoding"] !== undefined) return false;
     if (Number.parseInt(length, 10) > limit) return false;
-    // bearerAuth's check; a refusal is left to it, with its body and WWW-Authenticate.
-    if (expected !== undefined) {
+    // The middleware's check; a refusal is left to it, with its body and WWW-Authenticate.
+    let caller: CallerBase | undefined;
+    if (store?.enabled) {
       const key = bearerToken(h.authorization);
-      if (key === undefined || !expected.matches(key)) return false;
+      const cred = key === undefined ? undefined : store.resolve(key);
+      if (cred === undefined) return false;
+      const role = cred.principal.role;
+      if (!roleAllows(role, "submit") || limited?.has(role)) return false;
+      // Without a store of its own, the gateway's key book still has its say (a
+      // standalone gateway's config keys); with one, the key just read is the caller.
+      if (http.credentials !== undefined) caller = callerOf(cred);
     }
-    serve(http, format, path, req, res);
+    serve(http, format, path, req, res, caller);
     return true;
   };
 }
@@ -86,6 +106,7 @@ function serve(
   path: string,
   req: IncomingMessage,
   res: ServerResponse,
+  caller: CallerBase | undefined,
 ): void {
   const signal = connectionSignal(req.socket);
   const call: CallRequest = {
@@ -93,6 +114,7 @@ function serve(
     header: nodeHeaderGetter(req.headers),
     body: () => readBody(req),
     signal: () => signal,
+    caller,
   };
   http.model(format, call).then(
     (reply) => write(res, reply),

@@ -6,6 +6,8 @@
 import { createHash } from "node:crypto";
 import type { IncomingHttpHeaders, IncomingMessage } from "node:http";
 import type { Context } from "hono";
+import type { Credential, CredentialStore } from "../../auth/credentials.js";
+import { DEFAULT_PROJECT, type Role, roleAllows } from "../../types/principal.js";
 import { bearerToken } from "../../util/bearer.js";
 import type { Attribution } from "../accounting/recorder.js";
 import type { GatewayConfig, WireFormat } from "../config.js";
@@ -41,12 +43,73 @@ export function nodeHeaderGetter(h: IncomingHttpHeaders): HeaderGet {
 
 const digest = (s: string) => createHash("sha256").update(s, "utf8").digest("hex");
 
-const DEFAULT_PROJECT: Omit<Attribution, "agent" | "runId" | "step"> = Object.freeze({
-  project: "default",
-});
+/** Whom a gateway call is made for, as the caller's key says; headers may add to it. */
+export type CallerBase = Omit<Attribution, "step">;
 
-export class KeyBook {
-  private readonly byDigest = new Map<string, Omit<Attribution, "agent" | "runId" | "step">>();
+const DEFAULT_CALLER: CallerBase = Object.freeze({ project: DEFAULT_PROJECT });
+
+/** How the gateway's HTTP handlers tell who is calling. */
+export interface GatewayKeys {
+  /** The caller's attribution; throws a 401 (no or an unknown key) or 403 (`need` not met). */
+  authenticate(header: HeaderGet, format: WireFormat, need?: Role): CallerBase;
+}
+
+/** The key a request presents: a bearer token, else Anthropic's x-api-key. */
+export function presentedKey(header: HeaderGet): string | undefined {
+  return bearerToken(header("authorization")) ?? header("x-api-key");
+}
+
+function unauthorized(key: string | undefined, format: WireFormat): GatewayError {
+  return new GatewayError(
+    401,
+    "OUTLAST_GATEWAY_UNAUTHORIZED",
+    key === undefined
+      ? `send a gateway key as ${format === "anthropic" ? "x-api-key or " : ""}Authorization: Bearer <key>`
+      : "the gateway key is not valid",
+  );
+}
+
+/** A credential as the gateway attributes its calls (a run token's run fixed). */
+export function callerOf(cred: Credential): CallerBase {
+  const p = cred.principal;
+  return {
+    project: p.project,
+    feature: cred.feature,
+    tenant: cred.tenant,
+    ...(p.runId === null ? {} : { runId: p.runId, agent: cred.agent }),
+  };
+}
+
+/**
+ * The keys of a deployment's CredentialStore (src/auth/credentials.ts): the same ones the
+ * API's middleware and the fast path accept, with no hash per request. A key whose role
+ * is below `need` (a `read` key asking for a model call) is refused with 403.
+ */
+export class StoreKeys implements GatewayKeys {
+  constructor(readonly store: CredentialStore) {}
+
+  authenticate(header: HeaderGet, format: WireFormat, need: Role = "submit"): CallerBase {
+    if (!this.store.enabled) return DEFAULT_CALLER;
+    const key = presentedKey(header);
+    const cred = key === undefined ? undefined : this.store.resolve(key);
+    if (cred === undefined) throw unauthorized(key, format);
+    if (!roleAllows(cred.principal.role, need)) {
+      throw new GatewayError(
+        403,
+        "OUTLAST_GATEWAY_FORBIDDEN",
+        `this key's role (${cred.principal.role}) cannot do this; it needs ${need}`,
+      );
+    }
+    return callerOf(cred);
+  }
+}
+
+/**
+ * config.gateway.keys alone, for a gateway used without a CredentialStore (a standalone
+ * `mountGateway`); `startSystem` uses StoreKeys.
+ */
+export class KeyBook implements GatewayKeys {
+  private readonly byDigest = new Map<string, CallerBase>();
 
   constructor(keys: GatewayConfig["gateway"]["keys"]) {
     for (const [key, a] of Object.entries(keys)) this.byDigest.set(digest(key), a);
@@ -60,22 +123,11 @@ export class KeyBook {
    * keys, every caller is the `default` project (the API's own bearer auth, when set,
    * still applies) and nothing is hashed.
    */
-  authenticate(
-    header: HeaderGet,
-    format: WireFormat,
-  ): Omit<Attribution, "agent" | "runId" | "step"> {
-    if (this.byDigest.size === 0) return DEFAULT_PROJECT;
-    const key = bearerToken(header("authorization")) ?? header("x-api-key");
+  authenticate(header: HeaderGet, format: WireFormat): CallerBase {
+    if (this.byDigest.size === 0) return DEFAULT_CALLER;
+    const key = presentedKey(header);
     const found = key === undefined ? undefined : this.byDigest.get(digest(key));
-    if (!found) {
-      throw new GatewayError(
-        401,
-        "OUTLAST_GATEWAY_UNAUTHORIZED",
-        key === undefined
-          ? `send a gateway key as ${format === "anthropic" ? "x-api-key or " : ""}Authorization: Bearer <key>`
-          : "the gateway key is not valid",
-      );
-    }
+    if (!found) throw unauthorized(key, format);
     return found;
   }
 }
@@ -86,10 +138,12 @@ function attr(header: HeaderGet, name: string): string | undefined {
   return v === undefined || v === "" ? undefined : v.slice(0, 200);
 }
 
-export function attribution(
-  header: HeaderGet,
-  base: Omit<Attribution, "agent" | "runId" | "step">,
-): Attribution {
+/**
+ * A call's attribution: the key's, with the attribution headers added. A run token's
+ * call is its run's, whatever the headers say.
+ */
+export function attribution(header: HeaderGet, base: CallerBase): Attribution {
+  if (base.runId !== undefined) return { ...base, step: attr(header, "x-outlast-step") };
   return {
     project: base.project,
     feature: attr(header, "x-outlast-feature") ?? base.feature,
