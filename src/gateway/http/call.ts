@@ -5,6 +5,7 @@
  * surface (key, attribution headers, body checks, error shapes) lives here or in
  * `request.ts`, once.
  */
+import { parseTraceparent } from "../../tracing/traceparent.js";
 import type { WireFormat } from "../config.js";
 import { errorBody, errorHeaders, GatewayError } from "../errors.js";
 import type { Gateway } from "../gateway.js";
@@ -82,6 +83,7 @@ export class GatewayHttp {
         cacheTtlSeconds: cacheTtl(header, this.settings.cache.defaultTtlSeconds),
         signal: req.signal(),
         passHeaders,
+        trace: this.gateway.tracing ? parseTraceparent(header("traceparent")) : undefined,
       });
       return toReply(answer);
     } catch (err) {
@@ -155,6 +157,7 @@ export class GatewayHttp {
       waitMs: waitMs(header, this.settings.maxWaitMs),
       cacheTtlSeconds: cacheTtl(header, this.settings.cache.defaultTtlSeconds),
       signal: req.signal(),
+      trace: this.gateway.tracing ? parseTraceparent(header("traceparent")) : undefined,
     };
     return { body, call };
   }
