@@ -11,10 +11,11 @@ ALTER TABLE outlast.runs
 -- Usage totals: the usage rollups of migration 012 summed over every key but the project
 -- and the outcome, per minute, hour and day. `/v1/usage` grouped by nothing, by day or by
 -- hour (and project, outcome) reads these: a month by hour is then 720 hours × a few
--- outcomes, where the rollups hold a row per hour and key — 216,000 rows for bench/usage.ts's
--- 300 keys, which took 295 ms to sum (EXPLAIN ANALYZE: a scan of 216,000 hour rows, and
--- to_char on each), against the 50 ms /v1/usage is allowed. The more keys a deployment
--- has (tenants, features), the more that helps. Written like the rollups, by a statement
+-- outcomes (2,268 rows in bench/usage.ts), where the rollups hold a row per hour and key:
+-- 215,700 of its 1.2 million rollup rows for its 300 keys, read by a sequential scan and
+-- summed, 295 ms on a quiet machine against the 50 ms /v1/usage is allowed (EXPLAIN
+-- ANALYZE; figures in bench/usage.ts's commit). The more keys a deployment has (tenants,
+-- features), the more this saves. Written like the rollups, by a statement
 -- trigger on gateway_calls in the same statement as the raw rows (one upsert per project,
 -- outcome and width per INSERT), in key order; never pruned.
 CREATE TABLE outlast.usage_totals (
