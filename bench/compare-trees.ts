@@ -87,6 +87,8 @@ async function load(name: string, root: string): Promise<Tree> {
       for (let i = 0; i < n; i += 500) {
         const batch = Array.from({ length: Math.min(500, n - i) }, () => ({
           id: uuidv7(),
+          // Trees from before projects (migration 015) ignore it.
+          project: "default",
           agent: "trivial",
           queue: "default",
           input: null,
