@@ -5,7 +5,8 @@
  * gateway directly too, for a like-for-like comparison). Rows are bulk-inserted with
  * generate_series over the 30 days: 5 agents × 4 models × 6 features × 50 tenants ×
  * 4 outcomes, so most minutes hold a distinct key per call (the worst case for minute
- * rollups; a month is then 30 day rows per key).
+ * rollups; a month is then 30 day rows per key). Grouped by nothing, day or hour, the
+ * per-project totals of migration 014 answer (720 hours × 3 outcomes for a month by hour).
  * Usage: npx tsx bench/usage.ts [--rows 1000000] [--calls 20] [--only postgres|pglite]
  */
 
@@ -51,6 +52,7 @@ async function load(db: Db): Promise<number> {
   // What autovacuum does to tables after a million inserts and upserts.
   await db.exec("VACUUM ANALYZE outlast.gateway_calls");
   await db.exec("VACUUM ANALYZE outlast.usage_rollups");
+  await db.exec("VACUUM ANALYZE outlast.usage_totals");
   return performance.now() - t0;
 }
 
@@ -73,13 +75,19 @@ async function bench(kind: "postgres" | "pglite"): Promise<void> {
   const { port } = server.address() as { port: number };
   try {
     const loadMs = await load(db);
-    const [sizes] = await db.query<{ raw: string; rollups: string; days: string }>(
+    const [sizes] = await db.query<{
+      raw: string;
+      rollups: string;
+      days: string;
+      totals: string;
+    }>(
       `SELECT (SELECT count(*) FROM outlast.gateway_calls) AS raw,
          (SELECT count(*) FROM outlast.usage_rollups) AS rollups,
-         (SELECT count(*) FROM outlast.usage_rollups WHERE width = 86400) AS days`,
+         (SELECT count(*) FROM outlast.usage_rollups WHERE width = 86400) AS days,
+         (SELECT count(*) FROM outlast.usage_totals) AS totals`,
     );
     console.log(
-      `${kind}: ${sizes?.raw} raw rows loaded in ${(loadMs / 1000).toFixed(1)} s (rollups in the same statements): ${sizes?.rollups} rollup rows, ${sizes?.days} of them day rows`,
+      `${kind}: ${sizes?.raw} raw rows loaded in ${(loadMs / 1000).toFixed(1)} s (rollups in the same statements): ${sizes?.rollups} rollup rows, ${sizes?.days} of them day rows; ${sizes?.totals} total rows (per project and outcome: grouped by nothing, day or hour)`,
     );
     for (const g of GROUPINGS) {
       const groupBy = g ? (g.split(",") as never[]) : [];

@@ -67,6 +67,7 @@ export function toRunResource(row: RunRow): RunResource {
     waiting_for: row.waiting_for ?? null,
     parent_run_id: row.parent_run_id ?? null,
     agent_version: row.agent_version ?? null,
+    trace_id: row.trace_id ?? null,
   };
 }
 

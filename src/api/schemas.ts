@@ -138,6 +138,10 @@ export const RunSchema = z
       .nullable()
       .openapi({ description: "The run that started this one with ctx.runAgent." }),
     agent_version: z.string().nullable(),
+    trace_id: z.string().nullable().openapi({
+      description:
+        "The run's OpenTelemetry trace id (docs/tracing.md); null when the run is not traced.",
+    }),
   })
   .openapi("Run");
 

@@ -1,6 +1,7 @@
 import { TerminalError } from "../errors.js";
 import type { Repo } from "../store/repo.js";
 import { withDbRetry } from "../store/retry.js";
+import { newSpanId } from "../tracing/traceparent.js";
 import type { ClaimedRun } from "../types/index.js";
 import { uuidv7 } from "../util/ids.js";
 import type { AnyAgent } from "./agent.js";
@@ -49,6 +50,11 @@ export async function startChildRun(
         maxAttempts: agent.retry?.maxAttempts ?? DEFAULT_RETRY.maxAttempts,
         parentRunId: parent.id,
         agentVersion: agentVersion(agent),
+        // In the parent's trace, under the parent run's span.
+        trace:
+          parent.traceId && parent.spanId
+            ? { traceId: parent.traceId, spanId: newSpanId(), parentSpanId: parent.spanId }
+            : undefined,
       },
     ]),
   );

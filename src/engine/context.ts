@@ -9,6 +9,7 @@ import {
   TimeoutError,
 } from "../errors.js";
 import type { ChatRequest, ChatResult, LlmClient } from "../llm/types.js";
+import type { Span, SpanIds, Tracing } from "../tracing/types.js";
 import type { JournalEntry, StartedStep, StepRecord, Wait, WaitingFor } from "../types/index.js";
 import type { Logger } from "../util/log.js";
 import { abortReason } from "../util/signal.js";
@@ -48,7 +49,12 @@ export interface ContextDeps {
   park(waits: Wait[]): void;
   /** Makes a run-scoped token (src/auth/keys.ts); absent where runs have no store. */
   mintRunToken?: (() => Promise<string>) | undefined;
+  /** Record a span per step whose body runs, under `parent` (the attempt's span). */
+  trace?: { tracing: Tracing; parent: SpanIds } | undefined;
 }
+
+/** A step's body, as the context calls it: with the step's span when it is traced. */
+type Body = (step: StepContext, span: Span | undefined) => unknown;
 
 /**
  * Replays the journal, then executes and records new steps. One instance per attempt.
@@ -116,7 +122,7 @@ export class RunContextImpl implements RunContext {
     const { name, ...body } = request;
     const stepName = name ?? `llm:${body.model}`;
     return this.op("llm", stepName, (seq) =>
-      this.runStep(seq, "llm", stepName, async ({ signal }) => {
+      this.runStep(seq, "llm", stepName, async ({ signal }, span) => {
         if (!this.deps.llm) {
           throw new TerminalError("no LLM provider is configured", { code: "OUTLAST_NO_PROVIDER" });
         }
@@ -126,6 +132,7 @@ export class RunContextImpl implements RunContext {
           agent: this.agent,
           step: stepName,
           ...this.deps.attribution,
+          ...(span ? { trace: span.ids } : {}),
         });
       }),
     ) as Promise<ChatResult>;
@@ -228,10 +235,10 @@ export class RunContextImpl implements RunContext {
    * synchronous part can be told apart without AsyncLocalStorage, whose promise hooks
    * would tax every promise on Node 20; the rest is documented (run-context.ts).
    */
-  private callBody(name: string, fn: (step: StepContext) => unknown, step: StepContext): unknown {
+  private callBody(name: string, fn: Body, step: StepContext, span: Span | undefined): unknown {
     this.inStepBody = name;
     try {
-      return fn(step);
+      return fn(step, span);
     } finally {
       this.inStepBody = undefined;
     }
@@ -300,11 +307,23 @@ export class RunContextImpl implements RunContext {
     seq: number,
     kind: string,
     name: string,
-    fn: (step: StepContext) => unknown,
+    fn: Body,
     opts: StepOptions = {},
   ): Promise<unknown> {
     const startedAt = new Date();
     this.deps.started({ seq, name, kind, startedAt });
+    const trace = this.deps.trace;
+    const span = trace
+      ? trace.tracing.start(`step ${name}`, trace.parent, {
+          startTime: startedAt,
+          attributes: {
+            "outlast.run.id": this.runId,
+            "outlast.step.seq": seq,
+            "outlast.step.kind": kind,
+            "outlast.step.name": name,
+          },
+        })
+      : undefined;
     // Each step gets a signal of its own, linked to the run's while the step runs: a body
     // that listens on it (fetch, a timer) leaves nothing behind on the run's signal, which
     // otherwise collected a listener per step (MaxListenersExceededWarning past 10 steps).
@@ -326,11 +345,16 @@ export class RunContextImpl implements RunContext {
     let output: unknown;
     try {
       const body = Promise.resolve(
-        this.callBody(name, fn, {
-          idempotencyKey: `${this.runId}:${seq}`,
-          signal: stepAbort.signal,
-          attempt: this.attempt,
-        }),
+        this.callBody(
+          name,
+          fn,
+          {
+            idempotencyKey: `${this.runId}:${seq}`,
+            signal: stepAbort.signal,
+            attempt: this.attempt,
+          },
+          span,
+        ),
       );
       // A step with a time budget ends when the budget does, whether or not its body
       // listens to the signal; without one, the body decides.
@@ -338,6 +362,10 @@ export class RunContextImpl implements RunContext {
         ? await Promise.race([body, abortReason(stepAbort.signal).then(rethrow)])
         : await body;
     } catch (err) {
+      if (span) {
+        span.fail(err);
+        span.end();
+      }
       if (errorKind(err) === "terminal" && !this.deps.abort.signal.aborted) {
         await this.record(seq, kind, name, startedAt, { ok: false, error: err });
       }
@@ -346,6 +374,7 @@ export class RunContextImpl implements RunContext {
       if (timer) clearTimeout(timer);
       runSignal.removeEventListener("abort", follow);
     }
+    span?.end();
     this.throwIfStopped();
     const outputJson = await this.record(seq, kind, name, startedAt, { ok: true, value: output });
     // Return what replay would return: the JSON round trip (Dates become strings, etc.).

@@ -4,6 +4,7 @@ import type { LlmClient } from "../llm/types.js";
 import type { Admission } from "../quota/admission.js";
 import type { Finish, Repo, StepWrite, StepWriteResult } from "../store/repo.js";
 import { withDbRetry } from "../store/retry.js";
+import type { Tracing } from "../tracing/types.js";
 import type { ClaimedRun, JournalEntry } from "../types/index.js";
 import { Batcher } from "../util/batcher.js";
 import type { Logger } from "../util/log.js";
@@ -13,6 +14,7 @@ import { startChildRun } from "./child-runs.js";
 import { RunContextImpl } from "./context.js";
 import { admissionOutcome, errorJson, type Outcome, ParkSignal, runAgent } from "./execute.js";
 import type { EngineObserver } from "./observer.js";
+import { claimedTrace, emitRunSpan, runAttributes } from "./run-trace.js";
 import { versionMismatch } from "./versions.js";
 import { parkedFor, retryFor, throttledFor } from "./waiting-for.js";
 
@@ -34,6 +36,8 @@ export interface ExecutorOptions {
   stopped: AbortSignal;
   /** Told of starts, steps and finishes, with the timestamps already at hand. */
   observer?: EngineObserver | undefined;
+  /** Spans of runs, attempts and steps (src/tracing); undefined records none. */
+  tracing?: Tracing | undefined;
 }
 
 /**
@@ -84,6 +88,18 @@ export class RunExecutor {
     const observer = this.opts.observer;
     if (observer && run.claims === 1 && run.createdAt && run.startedAt)
       observer.runStarted(run.agent, run.queue, secondsBetween(run.createdAt, run.startedAt));
+    const tracing = this.opts.tracing;
+    const trace = tracing ? claimedTrace(run) : undefined;
+    const span =
+      tracing && trace
+        ? tracing.start(`attempt ${run.attempt}`, trace, {
+            attributes: {
+              ...runAttributes(run),
+              "outlast.attempt": run.attempt,
+              "outlast.claim": run.claims,
+            },
+          })
+        : undefined;
     const steps = new AttemptJournal(this.journal, run, run.attempt, abort);
     const fence = { runId: run.id, leaseToken: run.leaseToken, attempt: run.attempt };
     const ctx = new RunContextImpl({
@@ -134,10 +150,17 @@ export class RunExecutor {
             tenant: run.tags?.tenant,
           }),
         ),
+      trace: tracing && span ? { tracing, parent: span.ids } : undefined,
     });
     try {
-      return await runAgent(agent, run, ctx, abort);
+      const outcome = await runAgent(agent, run, ctx, abort);
+      if (span) {
+        span.set({ "outlast.outcome": outcome.kind });
+        if (outcome.kind === "failed" || outcome.kind === "retry") span.fail(outcome.error);
+      }
+      return outcome;
     } finally {
+      span?.end();
       await steps.flushUnfinished();
     }
   }
@@ -159,6 +182,11 @@ export class RunExecutor {
         if (ok && run.startedAt && this.opts.observer) {
           const seconds = secondsBetween(run.startedAt, new Date());
           this.opts.observer.runFinished(run.agent, run.queue, outcome.kind, seconds);
+        }
+        const trace = ok && this.opts.tracing ? claimedTrace(run) : undefined;
+        if (trace && this.opts.tracing) {
+          const error = outcome.kind === "succeeded" ? undefined : outcome.error;
+          emitRunSpan(this.opts.tracing, trace, run, outcome.kind, run.attempt, error);
         }
         if (!ok) log.warn("run finished after its claim ended; the result was discarded");
         else if (outcome.kind === "failed")

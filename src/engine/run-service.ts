@@ -4,10 +4,13 @@ import type { QuotaService } from "../quota/admission.js";
 import type { Db } from "../store/db.js";
 import { Repo } from "../store/repo.js";
 import { withDbRetry } from "../store/retry.js";
+import { runTraceFor } from "../tracing/traceparent.js";
+import type { Tracing } from "../tracing/types.js";
 import { DEFAULT_PROJECT, RUN_STATUSES, type RunRow } from "../types/index.js";
 import { isUuid, uuidv7 } from "../util/ids.js";
 import type { AnyAgent } from "./agent.js";
 import { DEFAULT_RETRY } from "./backoff.js";
+import { emitRunSpan, rowTrace } from "./run-trace.js";
 import { RunWaiter } from "./run-waiter.js";
 import { agentVersion } from "./versions.js";
 import { noWorkerFor, scheduledFor } from "./waiting-for.js";
@@ -25,6 +28,11 @@ export interface SubmitRequest {
   tags?: Record<string, string> | undefined;
   /** Delayed start. */
   run_at?: string | undefined;
+  /**
+   * The caller's W3C `traceparent`: the run's span becomes its child (docs/tracing.md).
+   * An invalid one is ignored, as the spec says.
+   */
+  traceparent?: string | undefined;
 }
 
 /** Statuses of a run that is held: ready when `available_at` has passed. */
@@ -69,6 +77,8 @@ export class RunService {
     private readonly queues: readonly string[] = [],
     /** Quota-aware admission (a `whenQuotaShort: "fail"` agent is refused at submit). */
     private readonly quota?: QuotaService,
+    /** When set, every run gets a trace at submit (src/tracing). */
+    private readonly tracing?: Tracing | undefined,
   ) {
     this.repo = new Repo(db);
     this.agents = new Map(agents.map((a) => [a.name, a]));
@@ -171,6 +181,7 @@ export class RunService {
           maxAttempts: agent.retry?.maxAttempts ?? DEFAULT_RETRY.maxAttempts,
           availableAt,
           agentVersion: agentVersion(agent),
+          trace: runTraceFor(req.traceparent, this.tracing !== undefined),
         },
       ]),
     );
@@ -264,6 +275,18 @@ export class RunService {
       throw new RequestError(
         "OUTLAST_RUN_FINISHED",
         `run ${id} already finished as ${current.status}; there is nothing to cancel`,
+      );
+    }
+    // A run that was not executing ends here; a running one ends in its worker.
+    const trace = this.tracing && row.status === "cancelled" ? rowTrace(row) : undefined;
+    if (trace && this.tracing) {
+      emitRunSpan(
+        this.tracing,
+        trace,
+        { ...row, createdAt: row.created_at },
+        "cancelled",
+        row.attempt,
+        undefined,
       );
     }
     return row;

@@ -2,6 +2,7 @@ import type { LlmClient } from "../llm/types.js";
 import type { Admission } from "../quota/admission.js";
 import type { Fairness } from "../quota/fairness.js";
 import type { Db } from "../store/db.js";
+import type { Tracing } from "../tracing/types.js";
 import type { ClaimedRun } from "../types/index.js";
 import type { Logger } from "../util/log.js";
 import type { AnyAgent } from "./agent.js";
@@ -21,6 +22,8 @@ export interface WorkerOptions {
   log?: Logger;
   /** Told of starts, steps and finishes (the metrics' histograms). */
   observer?: EngineObserver | undefined;
+  /** Spans of runs, attempts, steps and their model calls (src/tracing). Default: none. */
+  tracing?: Tracing | undefined;
   /** Fallback poll when no NOTIFY arrives (delayed runs, missed notifications). Default 1000. */
   pollIntervalMs?: number;
   /** Default 2000. */

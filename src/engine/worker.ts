@@ -73,6 +73,7 @@ export class Worker {
       llm: opts.llm,
       admission: opts.admission,
       observer: opts.observer,
+      tracing: opts.tracing,
       finish: (f) => this.finisher.submit(f),
       stopped: this.hardStop.signal,
     });

@@ -62,6 +62,7 @@ export function complete(
   }
   const usage =
     target.provider.type === "anthropic" ? anthropicUsage(json.usage) : openaiUsage(json.usage);
+  ctx.answered(target, json);
   const answeredAt = performance.now();
   let text = raw;
   if (target.provider.type !== call.format) {

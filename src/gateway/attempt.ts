@@ -67,7 +67,15 @@ export async function attempt(ctx: CallState, target: Target, waitUntil: number)
   const sentAt = ctx.sending();
   let reply: UpstreamReply;
   try {
-    reply = await sendToTarget(target, body, stream, call.signal, call.passHeaders, call.endpoint);
+    reply = await sendToTarget(
+      target,
+      body,
+      stream,
+      call.signal,
+      call.passHeaders,
+      call.endpoint,
+      ctx.spanIds,
+    );
   } catch (err) {
     if (call.signal.aborted) {
       permit.release(null);

@@ -5,7 +5,9 @@
  * sent, and the answer (`answers.ts`) and the accounting row read them — an accounting
  * row written behind the answer reads them then, as the caller's headers did.
  */
+import type { Span } from "../tracing/types.js";
 import type { CallOutcome } from "./accounting/recorder.js";
+import { endCallSpan, responseAttributes, startCallSpan } from "./call-span.js";
 import type { GatewayCall, Resources } from "./call-types.js";
 import type { Route, Target } from "./config.js";
 import type { GatewayError } from "./errors.js";
@@ -18,6 +20,10 @@ export class CallState {
   private sent = 0;
   private lastSentAt: number | undefined = undefined;
   private hold: CapHold | undefined = undefined;
+  /** The call's span, when the gateway traces; ended by the call's accounting row. */
+  private readonly span: Span | undefined;
+  private spanEnded = false;
+  private modelAnswered = false;
 
   constructor(
     readonly r: Resources,
@@ -30,6 +36,25 @@ export class CallState {
     readonly ttl: number | undefined,
   ) {
     this.stream = call.body.stream === true;
+    this.span = r.tracing ? startCallSpan(r.tracing, call) : undefined;
+  }
+
+  /** The `traceparent` the provider is sent: the call's span. */
+  get spanIds(): Span["ids"] | undefined {
+    return this.span?.ids;
+  }
+
+  /** The provider's JSON answer, for the span's `gen_ai.response.*`. */
+  answered(target: Target, json: Record<string, unknown>): void {
+    if (this.span) this.modelAnswered = responseAttributes(this.span, target, json);
+  }
+
+  /** The call ended in `err` without an accounting row (aborted, the store away). */
+  thrown(err: unknown): void {
+    if (!this.span || this.spanEnded) return;
+    this.spanEnded = true;
+    this.span.fail(err);
+    this.span.end();
   }
 
   /** Attempts sent upstream so far. */
@@ -92,6 +117,20 @@ export class CallState {
       attempts: this.sent,
       errorCode,
     });
+    if (this.span && !this.spanEnded) {
+      this.spanEnded = true;
+      const attempts = this.sent;
+      endCallSpan(
+        this.span,
+        outcome,
+        status,
+        target,
+        usage,
+        attempts,
+        errorCode,
+        this.modelAnswered,
+      );
+    }
   }
 
   /** The accounting row of a call that ends in `err`, which is returned. */

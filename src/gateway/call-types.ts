@@ -4,6 +4,8 @@
  * import here is `import type`, so this module loads nothing and any file of the gateway
  * may import it without making a cycle (test/architecture/import-cycles.test.ts).
  */
+
+import type { SpanIds, Tracing } from "../tracing/types.js";
 import type { PriceTable } from "./accounting/pricing.js";
 import type { Attribution, CallRecorder } from "./accounting/recorder.js";
 import type { Breaker } from "./breaker.js";
@@ -40,6 +42,8 @@ export interface GatewayCall {
   signal: AbortSignal;
   /** Caller headers forwarded upstream (anthropic-version, anthropic-beta). */
   passHeaders?: Record<string, string>;
+  /** The span this call's span is a child of: the step's, or the caller's traceparent. */
+  trace?: SpanIds | undefined;
 }
 
 export type GatewayAnswer =
@@ -70,6 +74,8 @@ export interface Resources {
   prices: PriceTable;
   estimator: OutputEstimator;
   settings: GatewaySettings;
+  /** A span per call (call-span.ts) when set; undefined records none. */
+  tracing: Tracing | undefined;
 }
 
 /** Why one attempt at one target got no answer. */

@@ -7,6 +7,7 @@
 import { RateLimitedError, RetryableError, TerminalError } from "../errors.js";
 import type { ChatRequest, ChatResult, LlmCallOptions, LlmClient, ToolCall } from "../llm/types.js";
 import type { Db } from "../store/db.js";
+import type { Tracing } from "../tracing/types.js";
 import { createLogger, type Logger } from "../util/log.js";
 import { PriceTable } from "./accounting/pricing.js";
 import { type Attribution, CallRecorder } from "./accounting/recorder.js";
@@ -35,6 +36,8 @@ export interface GatewayOptions {
   /** The `providers`, `models` and `gateway` parts of an Outlast config. */
   config: GatewayConfigInput;
   log?: Logger;
+  /** A span per model call (src/tracing); default none. */
+  tracing?: Tracing | undefined;
 }
 
 export type { UsageQuery, UsageRow };
@@ -56,6 +59,8 @@ export class Gateway implements LlmClient {
     private readonly db: Db,
     config: GatewayConfigInput,
     readonly log: Logger,
+    /** Spans of model calls; undefined records none. */
+    readonly tracing?: Tracing | undefined,
   ) {
     this.config = parseGatewayConfig(config);
     this.router = new Router(this.config);
@@ -81,6 +86,7 @@ export class Gateway implements LlmClient {
       prices: new PriceTable(this.config.gateway.pricing),
       estimator: new OutputEstimator(),
       settings: this.config.gateway,
+      tracing,
     };
   }
 
@@ -126,6 +132,7 @@ export class Gateway implements LlmClient {
         waitMs: this.config.gateway.llmMaxWaitMs,
         cacheTtlSeconds: opts.cacheTtlSeconds,
         signal: opts.signal,
+        trace: opts.trace,
       });
     } catch (err) {
       throw toEngineError(err);
@@ -234,6 +241,7 @@ export function createGateway(opts: GatewayOptions): Gateway {
     opts.db,
     opts.config,
     opts.log ?? createLogger({ base: { component: "gateway" } }),
+    opts.tracing,
   );
 }
 

@@ -51,6 +51,18 @@ export async function runCall(r: Resources, call: GatewayCall): Promise<GatewayA
       )
     : undefined;
   const ctx = new CallState(r, call, route, started, cacheKey, ttl);
+  // Traced, the call's span ends on any throw too; untraced, no extra await on the way.
+  if (r.tracing === undefined) return serve(ctx, cacheKey);
+  try {
+    return await serve(ctx, cacheKey);
+  } catch (err) {
+    ctx.thrown(err);
+    throw err;
+  }
+}
+
+async function serve(ctx: CallState, cacheKey: string | undefined): Promise<GatewayAnswer> {
+  const { r, call } = ctx;
   if (cacheKey) {
     const hit = await r.cache.get(cacheKey);
     if (hit) return cached(ctx, hit);

@@ -1,3 +1,5 @@
+import type { SpanIds } from "../tracing/types.js";
+
 /** The chat request agents pass to `ctx.llm`: OpenAI's chat-completions body. */
 export interface ChatMessage {
   role: "system" | "user" | "assistant" | "tool" | "developer";
@@ -49,6 +51,8 @@ export interface LlmCallOptions {
   tenant?: string;
   /** Serve from / store in the gateway's exact-match cache for this long. */
   cacheTtlSeconds?: number;
+  /** The span the call's span is a child of (the step's; src/tracing). */
+  trace?: SpanIds;
 }
 
 /** Anything that can serve `ctx.llm`: the direct provider adapter now, the gateway later. */

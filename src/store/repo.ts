@@ -74,6 +74,13 @@ export class Repo {
       available_at: r.availableAt?.toISOString() ?? null,
       parent_run_id: r.parentRunId ?? null,
       agent_version: r.agentVersion ?? null,
+      ...(r.trace
+        ? {
+            trace_id: r.trace.traceId,
+            span_id: r.trace.spanId,
+            parent_span_id: r.trace.parentSpanId,
+          }
+        : {}),
     }));
     return this.db.query<RunRow>(R.INSERT_RUNS, [JSON.stringify(rows)]);
   }

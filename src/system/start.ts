@@ -24,6 +24,7 @@ import { startPruner } from "../retention/pruner.js";
 import type { Simulator } from "../sim/index.js";
 import type { Db } from "../store/db.js";
 import { openStore } from "../store/open.js";
+import { startTracing } from "../tracing/index.js";
 import type { Role } from "../types/index.js";
 import type { Logger } from "../util/log.js";
 import { startDeliverer } from "../webhooks/deliverer.js";
@@ -155,6 +156,13 @@ export async function startSystem(opts: SystemOptions): Promise<RunningSystem> {
   };
   guardConfigSecrets(config, log);
   try {
+    // OTLP traces when OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT is set; else the SDK is never
+    // loaded. Stopped last, so that spans of runs the worker finishes while draining go out.
+    const tracing = await startTracing();
+    if (tracing) {
+      stack.push(() => tracing.shutdown());
+      log.info("tracing: spans go to the OTLP endpoint");
+    }
     const providers: Record<string, z.input<typeof providerSchema>> = { ...config.providers };
     const aliases = { ...config.models };
     let sim: Simulator | undefined;
@@ -180,13 +188,14 @@ export async function startSystem(opts: SystemOptions): Promise<RunningSystem> {
       db,
       config: { providers, models: aliases, gateway: config.gateway },
       log: log.child({ component: "gateway" }),
+      tracing,
     });
     await gateway.start();
     stack.push(() => gateway.close());
     const fairness = config.fairness ? new Fairness(config.fairness) : undefined;
     const quota = new QuotaService(db, gateway, undefined, fairness);
     const queues = knownQueues(config);
-    const service = new RunService(db, config.agents, queues, quota);
+    const service = new RunService(db, config.agents, queues, quota, tracing);
     const metrics = createMetrics({ db, queues, topN: config.metrics.topN });
     await service.start();
     stack.push(() => service.stop());
@@ -218,12 +227,13 @@ export async function startSystem(opts: SystemOptions): Promise<RunningSystem> {
         fairness,
         log,
         observer: metrics.observer,
+        tracing,
       });
       await w.start();
       worker = w;
       stack.push(() => w.stop(graceMs));
       // Webhook and notifier deliveries go out from the worker processes' outbox.
-      const deliverer = await startDeliverer({ db, config, log });
+      const deliverer = await startDeliverer({ db, config, log, tracing });
       stack.push(() => deliverer.stop());
       // Retention: old runs, events, raw usage and deliveries, pruned in small batches.
       const pruner = startPruner({ db, retention: config.retention, log });

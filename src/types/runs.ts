@@ -35,6 +35,10 @@ export interface RunRow {
   waiting_for: WaitingFor | null;
   parent_run_id: string | null;
   agent_version: string | null;
+  /** The run's trace (migration 014, docs/tracing.md): null when it is not traced. */
+  trace_id: string | null;
+  span_id: string | null;
+  parent_span_id: string | null;
 }
 
 /** A run as a worker receives it from a claim. */
@@ -69,6 +73,10 @@ export interface ClaimedRun {
    */
   createdAt?: Date | string;
   startedAt?: Date | string | null;
+  /** The run's trace, chosen at submit (migration 014); null when it is not traced. */
+  traceId?: string | null;
+  spanId?: string | null;
+  parentSpanId?: string | null;
 }
 
 /** A run to insert. */
@@ -87,6 +95,8 @@ export interface NewRun {
   availableAt?: Date | undefined;
   parentRunId?: string | undefined;
   agentVersion?: string | undefined;
+  /** The run's trace (src/tracing/traceparent.ts `runTraceFor`), when it is traced. */
+  trace?: { traceId: string; spanId: string; parentSpanId: string | null } | undefined;
 }
 
 /**

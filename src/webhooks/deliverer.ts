@@ -6,6 +6,8 @@ import type { SendResult } from "../outbound/send.js";
 import { postBody } from "../outbound/send.js";
 import type { Db } from "../store/db.js";
 import { WEBHOOKS_CHANNEL } from "../store/sql/webhooks.js";
+import { traceparentOf } from "../tracing/traceparent.js";
+import type { SpanIds, Tracing } from "../tracing/types.js";
 import { DEFAULT_PROJECT } from "../types/index.js";
 import { type Logger, silentLogger } from "../util/log.js";
 import { Wakeup } from "../util/signal.js";
@@ -22,6 +24,8 @@ export interface DelivererOptions {
     api?: { host?: string; port?: number } | undefined;
   };
   log?: Logger;
+  /** A span per webhook attempt, under the run's span (src/tracing). Default: none. */
+  tracing?: Tracing | undefined;
 }
 
 export interface Deliverer {
@@ -32,6 +36,20 @@ export interface Deliverer {
 const FAN_OUT_BATCH = 500;
 /** The engine's NOTIFY when runs finish (FINISH_RUNS, CANCEL_RUN). */
 const DONE_CHANNEL = "outlast_done";
+
+/** The span of one webhook attempt, a child of the run's span. */
+function webhookSpan(tracing: Tracing, run: SpanIds, d: ClaimedDelivery) {
+  return tracing.start(`webhook ${d.event_type}`, run, {
+    kind: "client",
+    attributes: {
+      "http.request.method": "POST",
+      "outlast.run.id": d.run_id,
+      "outlast.webhook.delivery_id": d.id,
+      "outlast.webhook.event": d.event_type,
+      "outlast.webhook.attempt": d.attempts,
+    },
+  });
+}
 
 /** Retry delay after the n-th failed attempt: initial × 3^(n−1), capped, ±20 %. */
 export function retryDelayMs(n: number, initialMs: number, maxMs: number): number {
@@ -153,10 +171,29 @@ export async function startDeliverer(opts: DelivererOptions): Promise<Deliverer>
         data: { run_id: d.run_id, seq: d.event_seq, agent: d.agent, ...(d.event_data ?? {}) },
       });
       const headers = signatureHeaders(d.secret ?? "", d.id, body);
-      return postBody(d.url ?? "", body, headers, {
-        timeoutMs: cfg.timeoutMs,
-        allowPrivateAddresses: cfg.allowPrivateAddresses ?? false,
-      });
+      const run: SpanIds | undefined =
+        d.run_trace_id && d.run_span_id
+          ? { traceId: d.run_trace_id, spanId: d.run_span_id }
+          : undefined;
+      // The run's trace goes on: under a span of this attempt when this process traces,
+      // else straight under the run's span.
+      const span = run && opts.tracing ? webhookSpan(opts.tracing, run, d) : undefined;
+      const parent = span?.ids ?? run;
+      const res = await postBody(
+        d.url ?? "",
+        body,
+        parent ? { ...headers, traceparent: traceparentOf(parent) } : headers,
+        {
+          timeoutMs: cfg.timeoutMs,
+          allowPrivateAddresses: cfg.allowPrivateAddresses ?? false,
+        },
+      );
+      if (span) {
+        if (res.status !== null) span.set({ "http.response.status_code": res.status });
+        if (res.error) span.fail(new Error(res.error));
+        span.end();
+      }
+      return res;
     }
     if (d.kind === "slack" && notifiers.slack) {
       return sendSlack(notifiers.slack.webhookUrl, await summary(d), cfg.timeoutMs);

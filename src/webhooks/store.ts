@@ -67,6 +67,9 @@ export interface ClaimedDelivery {
   run_started_at: Date | null;
   run_finished_at: Date | null;
   run_error: { message?: string; code?: string } | null;
+  /** The run's trace (migration 014): a webhook carries it on as `traceparent`. */
+  run_trace_id: string | null;
+  run_span_id: string | null;
 }
 
 export const DEFAULT_SECRET_NAME = "default";

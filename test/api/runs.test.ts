@@ -130,6 +130,7 @@ describe.each(BACKENDS)("runs API on %s", (backend) => {
       "waiting_for",
       "parent_run_id",
       "agent_version",
+      "trace_id",
     ]);
     for (const k of ["created_at", "available_at", "updated_at"]) expect(res.body[k]).toMatch(ISO);
 

@@ -12,6 +12,7 @@ const LAYERS = [
   "types", // data shapes every layer shares; imports nothing
   "errors.ts", // error classes and codes
   "util",
+  "tracing", // the Tracing interface; its OpenTelemetry implementation is loaded lazily
   "llm", // the model-call types ctx.llm and the gateway share
   "sim", // the simulated provider
   "store",

@@ -78,7 +78,7 @@ describe.each(BACKENDS)("gateway caps on %s", (backend) => {
     db = t.db;
     closeDb = async () => {
       await db.exec(
-        "TRUNCATE outlast.gateway_buckets, outlast.gateway_leases, outlast.gateway_waiters, outlast.gateway_cache, outlast.gateway_calls, outlast.usage_rollups",
+        "TRUNCATE outlast.gateway_buckets, outlast.gateway_leases, outlast.gateway_waiters, outlast.gateway_cache, outlast.gateway_calls, outlast.usage_rollups, outlast.usage_totals",
       );
       await t.close();
     };
@@ -94,7 +94,7 @@ describe.each(BACKENDS)("gateway caps on %s", (backend) => {
     provider: SimProcess = sim,
   ): Promise<GatewayServer> {
     await db.exec(
-      "TRUNCATE outlast.gateway_buckets, outlast.gateway_leases, outlast.gateway_calls, outlast.usage_rollups",
+      "TRUNCATE outlast.gateway_buckets, outlast.gateway_leases, outlast.gateway_calls, outlast.usage_rollups, outlast.usage_totals",
     );
     await provider.reset();
     const g = await serveGateway(db, config(caps, provider));

@@ -102,7 +102,7 @@ export async function serveGateway(db: Db, config: GatewayConfigInput): Promise<
 /** Empties the gateway's tables (the shared PGlite of a test file). */
 export async function resetGatewayTables(db: Db): Promise<void> {
   await db.exec(
-    "TRUNCATE outlast.gateway_buckets, outlast.gateway_leases, outlast.gateway_waiters, outlast.gateway_cache, outlast.gateway_calls, outlast.usage_rollups",
+    "TRUNCATE outlast.gateway_buckets, outlast.gateway_leases, outlast.gateway_waiters, outlast.gateway_cache, outlast.gateway_calls, outlast.usage_rollups, outlast.usage_totals",
   );
 }
 

@@ -86,7 +86,7 @@ describe.each(BACKENDS)("Slack and email notifiers on %s", (backend) => {
     ({ db, close } = await openTestDb(backend));
     if (backend === "pglite") {
       await db.exec(
-        "TRUNCATE outlast.events, outlast.webhook_endpoints, outlast.webhook_deliveries, outlast.webhook_attempts, outlast.gateway_calls, outlast.usage_rollups",
+        "TRUNCATE outlast.events, outlast.webhook_endpoints, outlast.webhook_deliveries, outlast.webhook_attempts, outlast.gateway_calls, outlast.usage_rollups, outlast.usage_totals",
       );
     }
     service = new RunService(db, agents);

@@ -30,7 +30,7 @@ describe.each(BACKENDS)("retention on %s", (backend) => {
   beforeEach(() =>
     db.exec(`TRUNCATE outlast.runs, outlast.steps, outlast.events, outlast.signals,
       outlast.webhook_endpoints, outlast.webhook_deliveries, outlast.webhook_attempts,
-      outlast.gateway_calls, outlast.usage_rollups;
+      outlast.gateway_calls, outlast.usage_rollups, outlast.usage_totals;
       UPDATE outlast.webhook_cursor SET txid = '0'::xid8, event_id = 0;`),
   );
 

@@ -50,7 +50,7 @@ describe.each(BACKENDS)("usage rollups on %s", (backend) => {
 
   beforeAll(async () => {
     ({ db, close } = await openTestDb(backend));
-    await db.exec("TRUNCATE outlast.gateway_calls, outlast.usage_rollups");
+    await db.exec("TRUNCATE outlast.gateway_calls, outlast.usage_rollups, outlast.usage_totals");
     gateway = createGateway({ db, config: {} });
     // The recorder's way: batches of up to 500 rows, the same minutes in several batches.
     const rows = calls(3_000, 1);
@@ -83,6 +83,10 @@ describe.each(BACKENDS)("usage rollups on %s", (backend) => {
     ["requested", "provider", "outcome"],
     ["day"],
     ["hour", "tenant"],
+    // Answered from the per-project totals (migration 014):
+    ["hour"],
+    ["project", "outcome", "day"],
+    ["outcome", "hour"],
   ];
 
   test("every grouping over every range: rollups and raw rows agree", async () => {

@@ -29,7 +29,7 @@ const submitRun = createRoute({
   tags: ["runs"],
   summary: "Submit a run",
   description:
-    "Queues a run of an agent. With `?wait=N` the request waits up to N seconds: 200 with the finished run, else 202 with its current state. A repeated idempotency key returns the first run with `Idempotent-Replayed: true`.",
+    "Queues a run of an agent. With `?wait=N` the request waits up to N seconds: 200 with the finished run, else 202 with its current state. A repeated idempotency key returns the first run with `Idempotent-Replayed: true`. A W3C `traceparent` header makes the run's trace a child of the caller's span (docs/tracing.md).",
   middleware: [jsonBody()] as const,
   request: {
     query: SubmitRunQuery,
@@ -145,7 +145,12 @@ export function registerRunRoutes(
       webhook && (await refusalReason(webhook.url, webhooks.allowPrivateAddresses ?? false));
     if (refused) throw new RequestError("OUTLAST_WEBHOOK_URL_REFUSED", `webhook.url: ${refused}`);
     const { project } = principalOf(c);
-    const submitted = await service.submit({ ...request, project });
+    const traceparent = c.req.header("traceparent");
+    const submitted = await service.submit({
+      ...request,
+      project,
+      ...(traceparent ? { traceparent } : {}),
+    });
     // After the insert, idempotent per (run, url): a submit retried with its idempotency
     // key also covers a crash between the two (see src/webhooks/run-webhooks.ts).
     if (webhook) await attachRunWebhook(service.db, submitted.run, webhook);

@@ -5,7 +5,12 @@
  */
 import type { Db } from "../../store/db.js";
 import { type UsageGroup, usageTotalsSql } from "../../store/sql/gateway.js";
-import { RAW_ONLY_GROUPS, USAGE_NO_PARALLEL, usageFromRollupsSql } from "../../store/sql/usage.js";
+import {
+  RAW_ONLY_GROUPS,
+  TOTALS_GROUPS,
+  USAGE_NO_PARALLEL,
+  usageFromRollupsSql,
+} from "../../store/sql/usage.js";
 import { usageSpans } from "./usage-spans.js";
 
 export interface UsageQuery {
@@ -57,6 +62,8 @@ export async function queryUsage(db: Db, q: UsageQuery = {}): Promise<UsageRow[]
       usageFromRollupsSql(
         groups,
         spans.map((s) => s.width === 0),
+        // Grouped by time, project or outcome only: the per-project totals (migration 014).
+        groups.every((g) => TOTALS_GROUPS.has(g)),
       ),
       [
         ...spans.flatMap((s) => [s.width, s.from.toISOString(), s.to.toISOString()]),

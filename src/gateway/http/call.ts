@@ -6,6 +6,7 @@
  * `request.ts`, once.
  */
 import type { CredentialStore } from "../../auth/credentials.js";
+import { parseTraceparent } from "../../tracing/traceparent.js";
 import type { WireFormat } from "../config.js";
 import { errorBody, errorHeaders, GatewayError } from "../errors.js";
 import type { Gateway } from "../gateway.js";
@@ -93,6 +94,7 @@ export class GatewayHttp {
         cacheTtlSeconds: cacheTtl(header, this.settings.cache.defaultTtlSeconds),
         signal: req.signal(),
         passHeaders,
+        trace: this.gateway.tracing ? parseTraceparent(header("traceparent")) : undefined,
       });
       return toReply(answer);
     } catch (err) {
@@ -166,6 +168,7 @@ export class GatewayHttp {
       waitMs: waitMs(header, this.settings.maxWaitMs),
       cacheTtlSeconds: cacheTtl(header, this.settings.cache.defaultTtlSeconds),
       signal: req.signal(),
+      trace: this.gateway.tracing ? parseTraceparent(header("traceparent")) : undefined,
     };
     return { body, call };
   }

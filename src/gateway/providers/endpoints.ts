@@ -1,6 +1,8 @@
 /**
  * Where and how each wire format is sent: path, authentication and version headers.
  */
+import { traceparentOf } from "../../tracing/traceparent.js";
+import type { SpanIds } from "../../tracing/types.js";
 import type { ProviderEndpoint, Target, WireFormat } from "../config.js";
 import { post, type UpstreamReply } from "./transport.js";
 
@@ -23,6 +25,8 @@ export function sendToTarget(
   signal: AbortSignal,
   passHeaders: Record<string, string> = {},
   endpoint: Endpoint = "chat",
+  /** The call's span, when traced: sent as `traceparent`. */
+  trace?: SpanIds,
 ): Promise<UpstreamReply> {
   const p = target.provider;
   const { list, configured } = fixedHeaders(p);
@@ -36,6 +40,7 @@ export function sendToTarget(
     const beta = configured["anthropic-beta"] ?? passHeaders["anthropic-beta"];
     if (beta) headers.push("anthropic-beta", beta);
   }
+  if (trace) headers.push("traceparent", traceparentOf(trace));
   const path = endpoint === "embeddings" ? "/embeddings" : PATHS[p.type];
   return post(`${p.baseUrl}${path}`, headers, body, signal, p.timeoutMs);
 }

@@ -13,27 +13,30 @@
 export const RUN_COLUMNS = `id, project, agent, queue, status, input, output, error, progress, thread_id,
   priority, concurrency_key, tags, idempotency_key, attempt, max_attempts, available_at,
   cancel_requested, created_at, started_at, finished_at, updated_at, waiting_for,
-  parent_run_id, agent_version`;
+  parent_run_id, agent_version, trace_id, span_id, parent_span_id`;
 
 /**
  * Insert runs; an existing idempotency key keeps the existing run (no row returned for it).
  * Wakes workers of each queue (PostgreSQL folds identical notifications in a transaction).
- * $1 jsonb: [{id, project, agent, queue, input_json, thread_id, priority, concurrency_key, tags,
- *             idempotency_key, max_attempts, available_at, parent_run_id, agent_version}]
+ * $1 jsonb: [{id, project, agent, queue, input_json, thread_id, priority, concurrency_key,
+ *             tags, idempotency_key, max_attempts, available_at, parent_run_id, agent_version,
+ *             trace_id, span_id, parent_span_id}] (the trace keys may be absent)
  */
 export const INSERT_RUNS = `
 WITH x AS (
   SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(
     id uuid, project text, agent text, queue text, input_json text, thread_id text, priority int,
     concurrency_key text, tags jsonb, idempotency_key text, max_attempts int,
-    available_at timestamptz, parent_run_id uuid, agent_version text)
+    available_at timestamptz, parent_run_id uuid, agent_version text, trace_id text,
+    span_id text, parent_span_id text)
 ), ins AS (
   INSERT INTO outlast.runs (id, project, agent, queue, status, input, thread_id, priority,
     concurrency_key, tags, idempotency_key, max_attempts, available_at, parent_run_id,
-    agent_version)
+    agent_version, trace_id, span_id, parent_span_id)
   SELECT id, project, agent, queue, 'queued', input_json::jsonb, thread_id, coalesce(priority, 0),
     concurrency_key, coalesce(tags, '{}'::jsonb), idempotency_key, max_attempts,
-    coalesce(available_at, now()), parent_run_id, agent_version
+    coalesce(available_at, now()), parent_run_id, agent_version, trace_id, span_id,
+    parent_span_id
   FROM x
   ON CONFLICT (project, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
   RETURNING ${RUN_COLUMNS}
@@ -75,7 +78,8 @@ const CLAIMED_COLUMNS = `r.id, r.project, r.agent, r.queue, r.input, r.attempt,
   r.cancel_requested AS "cancelRequested", r.thread_id AS "threadId", r.tags, r.wakeups,
   r.agent_version AS "agentVersion", r.parent_run_id AS "parentRunId",
   r.progress_calls AS "progressCalls", c.waiting_for AS "priorWaitingFor",
-  r.created_at AS "createdAt", r.started_at AS "startedAt"`;
+  r.created_at AS "createdAt", r.started_at AS "startedAt", r.trace_id AS "traceId",
+  r.span_id AS "spanId", r.parent_span_id AS "parentSpanId"`;
 
 /**
  * The best ready runs of some queues, locked. Each queue is scanned on its own in index
@@ -362,14 +366,18 @@ WHERE queue = ANY($1::text[]) AND status IN ('queued', 'waiting', 'throttled')
 
 /**
  * Requeue a failed run with its journal intact (after a fix is deployed). Terminal step
- * failures after the last good step are dropped so the failed step runs again.
+ * failures after the last good step are dropped so the failed step runs again. A traced
+ * run gets a new span id: its failed run span was emitted already, and the resumed run's
+ * is another span of the same trace (docs/tracing.md).
  * $1 id
  */
 export const RESUME_RUN = `
 WITH upd AS (
   UPDATE outlast.runs
   SET status = 'queued', available_at = now(), attempt = 0, new_attempt = true, error = NULL,
-      finished_at = NULL, cancel_requested = false, updated_at = now()
+      finished_at = NULL, cancel_requested = false, updated_at = now(),
+      span_id = CASE WHEN trace_id IS NULL THEN NULL
+                     ELSE left(replace(gen_random_uuid()::text, '-', ''), 16) END
   WHERE id = $1 AND status = 'failed'
   RETURNING ${RUN_COLUMNS}
 ), drop_failed AS (

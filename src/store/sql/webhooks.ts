@@ -161,7 +161,8 @@ SELECT upd.id, upd.attempts, upd.attempts_base, upd.event_type, upd.run_id, upd.
   ep.kind, ep.url, ep.secret, ep.config_key, ep.disabled_at,
   e.data AS event_data, e.at AS event_at,
   r.agent, r.status AS run_status, r.created_at AS run_created_at, r.started_at AS run_started_at,
-  r.finished_at AS run_finished_at, r.error AS run_error
+  r.finished_at AS run_finished_at, r.error AS run_error, r.trace_id AS run_trace_id,
+  r.span_id AS run_span_id
 FROM upd
 JOIN outlast.webhook_endpoints ep ON ep.id = upd.endpoint_id
 LEFT JOIN outlast.events e ON e.run_id = upd.run_id AND e.seq = upd.event_seq
