@@ -14,6 +14,12 @@ import type { Logger } from "../util/log.js";
 import { abortReason } from "../util/signal.js";
 import { parseDuration } from "./duration.js";
 import type { ChildState, RunContext, StepContext, StepOptions } from "./run-context.js";
+import {
+  type ThreadAccess,
+  type ThreadHandle,
+  ThreadHandleImpl,
+  threadChat,
+} from "./thread-context.js";
 import { ChildRunFailedError, reviveError, SignalTimeoutError } from "./wait-errors.js";
 
 export type { ChildState, RunContext, StepContext, StepOptions };
@@ -46,6 +52,8 @@ export interface ContextDeps {
   startChild(agent: string, input: unknown, idempotencyKey: string): Promise<ChildState>;
   /** Every ctx call in flight is blocked: park the run until one of `waits` can proceed. */
   park(waits: Wait[]): void;
+  /** The run's thread, when it has one (`ctx.thread`). */
+  thread?: ThreadAccess | undefined;
 }
 
 /**
@@ -68,8 +76,19 @@ export class RunContextImpl implements RunContext {
   private inFlight = 0;
   private readonly blocked: Wait[] = [];
   private parkScheduled = false;
+  private threadHandle: ThreadHandle | undefined;
 
   constructor(private readonly deps: ContextDeps) {}
+
+  get thread(): ThreadHandle {
+    this.threadHandle ??= new ThreadHandleImpl(this.deps.thread, {
+      op: (kind, name, body) => this.op(kind, name, body),
+      record: async (seq, kind, name, startedAt, value) => {
+        await this.record(seq, kind, name, startedAt, { ok: true, value });
+      },
+    });
+    return this.threadHandle;
+  }
 
   get runId(): string {
     return this.deps.runId;
@@ -95,21 +114,29 @@ export class RunContextImpl implements RunContext {
     return this.op("step", name, (seq) => this.runStep(seq, "step", name, fn, opts)) as Promise<T>;
   }
 
-  llm(request: ChatRequest & { name?: string }): Promise<ChatResult> {
-    const { name, ...body } = request;
+  llm(request: ChatRequest & { name?: string; thread?: boolean }): Promise<ChatResult> {
+    const { name, thread, ...body } = request;
     const stepName = name ?? `llm:${body.model}`;
     return this.op("llm", stepName, (seq) =>
       this.runStep(seq, "llm", stepName, async ({ signal }) => {
-        if (!this.deps.llm) {
+        const llm = this.deps.llm;
+        if (!llm) {
           throw new TerminalError("no LLM provider is configured", { code: "OUTLAST_NO_PROVIDER" });
         }
-        return this.deps.llm.chat(body, {
-          signal,
-          runId: this.runId,
-          agent: this.agent,
-          step: stepName,
-          ...this.deps.attribution,
-        });
+        const chat = (messages: ChatRequest["messages"]) =>
+          llm.chat(
+            { ...body, messages },
+            {
+              signal,
+              runId: this.runId,
+              agent: this.agent,
+              step: stepName,
+              ...this.deps.attribution,
+            },
+          );
+        return thread
+          ? threadChat(this.deps.thread, seq, body.messages, chat)
+          : chat(body.messages);
       }),
     ) as Promise<ChatResult>;
   }

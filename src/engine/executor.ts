@@ -3,6 +3,7 @@ import type { LlmClient } from "../llm/types.js";
 import type { Admission } from "../quota/admission.js";
 import type { Finish, Repo, StepWrite, StepWriteResult } from "../store/repo.js";
 import { withDbRetry } from "../store/retry.js";
+import { ThreadRepo } from "../store/threads.js";
 import type { ClaimedRun, JournalEntry } from "../types/index.js";
 import { Batcher } from "../util/batcher.js";
 import type { Logger } from "../util/log.js";
@@ -12,6 +13,7 @@ import { startChildRun } from "./child-runs.js";
 import { RunContextImpl } from "./context.js";
 import { admissionOutcome, errorJson, type Outcome, ParkSignal, runAgent } from "./execute.js";
 import type { EngineObserver } from "./observer.js";
+import { threadAccess } from "./thread-context.js";
 import { versionMismatch } from "./versions.js";
 import { parkedFor, retryFor, throttledFor } from "./waiting-for.js";
 
@@ -48,9 +50,11 @@ export class RunExecutor {
   private readonly journal: Batcher<StepWrite, StepWriteResult>;
   private readonly parker: Batcher<Park, boolean>;
   private readonly forever: { maxElapsedMs: number; signal: AbortSignal };
+  private readonly threads: ThreadRepo;
 
   constructor(private readonly opts: ExecutorOptions) {
     const repo = opts.repo;
+    this.threads = new ThreadRepo(repo.db);
     this.forever = { maxElapsedMs: Number.POSITIVE_INFINITY, signal: opts.stopped };
     this.journal = new Batcher((items) =>
       withDbRetry(() => repo.journalSteps(items), this.forever),
@@ -121,6 +125,7 @@ export class RunExecutor {
       startChild: (childAgent, input, key) =>
         startChildRun(repo, agents, run, childAgent, input, key),
       park: (waits) => abort.abort(new ParkSignal(waits)),
+      thread: threadAccess(this.threads, run),
     });
     try {
       return await runAgent(agent, run, ctx, abort);

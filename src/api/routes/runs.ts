@@ -4,6 +4,7 @@ import { RequestError } from "../../errors.js";
 import { type PrivateAddressPolicy, refusalReason } from "../../outbound/ssrf.js";
 import { attachRunWebhook } from "../../webhooks/run-webhooks.js";
 import { jsonBody } from "../middleware/json-body.js";
+import { principalOf } from "../principal.js";
 import { toRunResource, toStepResource } from "../resources.js";
 import {
   errors,
@@ -141,7 +142,7 @@ export function registerRunRoutes(
     const refused =
       webhook && (await refusalReason(webhook.url, webhooks.allowPrivateAddresses ?? false));
     if (refused) throw new RequestError("OUTLAST_WEBHOOK_URL_REFUSED", `webhook.url: ${refused}`);
-    const submitted = await service.submit(request);
+    const submitted = await service.submit({ ...request, project: principalOf(c).project });
     // After the insert, idempotent per (run, url): a submit retried with its idempotency
     // key also covers a crash between the two (see src/webhooks/run-webhooks.ts).
     if (webhook) await attachRunWebhook(service.db, submitted.run.id, webhook);
