@@ -263,6 +263,41 @@ describe.each(BACKENDS)("threads on %s", (backend) => {
     ]);
   });
 
+  it("a write made before a crash whose journal row was lost is not made again on replay", async () => {
+    const { run } = await service.submit({
+      agent: "turn",
+      input: { text: "once", steps: 2 },
+      thread_id: "w",
+    });
+    // A worker that claimed the run, made the first append (seq 3: after two steps) and
+    // died before its journal write: the thread has the message, the journal has nothing.
+    const [claimed] = await service.repo.claim(["default"], 1, {
+      id: "dead-worker",
+      agents: ["turn"],
+      maxAttempts: [3],
+    });
+    expect(claimed?.id).toBe(run.id);
+    const made = await threads.repo.write({
+      project: "default",
+      threadId: "w",
+      runId: run.id,
+      leaseToken: claimed?.leaseToken as string,
+      seq: 3,
+      messages: [{ role: "user", content: "once" }],
+      statePatch: undefined,
+    });
+    expect(made).toEqual({ version: 1, message_count: 1 });
+    await service.repo.releaseRuns([{ id: run.id, leaseToken: claimed?.leaseToken as string }]);
+    await startWorker();
+    expect((await service.waitFor(run.id, 10_000)).run.output).toBe(2);
+    const msgs = (await threads.messages("default", "w", {})).messages.map((m) => m.message);
+    expect(msgs).toEqual([
+      { role: "user", content: "once" },
+      { role: "assistant", content: "re: once" },
+    ]);
+    expect((await threads.get("default", "w")).version).toBe(2);
+  });
+
   it("forks a thread at a version, sharing its messages", async () => {
     await startWorker();
     for (const text of ["one", "two"]) {
