@@ -3,6 +3,8 @@ import { defineAgent } from "../../src/engine/agent.js";
 import { RunService } from "../../src/engine/run-service.js";
 import { ThreadService } from "../../src/engine/thread-service.js";
 import { Worker, type WorkerOptions } from "../../src/engine/worker.js";
+import { Pruner } from "../../src/retention/pruner.js";
+import { threadsTarget } from "../../src/retention/targets.js";
 import type { Db } from "../../src/store/db.js";
 import { BACKENDS, openTestDb } from "../helpers/db.js";
 import { until } from "../helpers/processes.js";
@@ -296,6 +298,45 @@ describe.each(BACKENDS)("threads on %s", (backend) => {
       { role: "assistant", content: "re: once" },
     ]);
     expect((await threads.get("default", "w")).version).toBe(2);
+  });
+
+  it("retention deletes idle threads last written before the limit, whole, and keeps messages a kept thread shares", async () => {
+    await startWorker();
+    for (const t of ["old", "new"]) {
+      const { run } = await service.submit({
+        agent: "turn",
+        input: { text: "same", steps: 0 },
+        thread_id: t,
+      });
+      await service.waitFor(run.id, 10_000);
+    }
+    const { run } = await service.submit({
+      agent: "turn",
+      input: { text: "own", steps: 0 },
+      thread_id: "old",
+    });
+    await service.waitFor(run.id, 10_000);
+    await db.query(
+      "UPDATE outlast.threads SET updated_at = now() - interval '40 days' WHERE id = 'old'",
+    );
+    const report = await new Pruner({
+      db,
+      rules: [{ target: threadsTarget(), keepMs: 30 * 86_400_000 }],
+      batchRows: 1_000,
+      pauseMs: 0,
+      duty: 1,
+    }).runPass();
+    expect(report).toBeDefined();
+    await expect(threads.get("default", "old")).rejects.toMatchObject({
+      code: "OUTLAST_THREAD_NOT_FOUND",
+    });
+    expect((await threads.messages("default", "new", {})).messages).toHaveLength(2);
+    // "same"/"re: same" are shared with "new"; "own"/"re: own" went with "old".
+    expect(await countMessages()).toBe(2);
+    const left = await db.query<{ n: number }>(
+      "SELECT count(*)::int AS n FROM outlast.thread_versions WHERE thread_id = 'old'",
+    );
+    expect(left[0]?.n).toBe(0);
   });
 
   it("forks a thread at a version, sharing its messages", async () => {

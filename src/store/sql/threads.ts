@@ -180,3 +180,39 @@ WITH src AS (
   SELECT $1, ins.id, 1, 'fork', ins.message_count, ins.state FROM ins
 )
 SELECT id FROM ins`;
+
+/**
+ * Retention (src/retention): idle threads not written to since $1, oldest first, whole,
+ * with their entries and versions and the messages no other entry references. Takes as many
+ * threads as $2 rows would allow at 50 rows a thread (a thread is never split across
+ * batches). Walks from where the pass got to. $1 idle since timestamptz, $2 rows at most,
+ * $3 from timestamptz → rows deleted, last
+ */
+export const PRUNE_THREADS = `
+WITH t AS (
+  SELECT project, id, updated_at FROM outlast.threads
+  WHERE holder IS NULL AND updated_at < $1::timestamptz AND updated_at >= $3::timestamptz
+  ORDER BY updated_at LIMIT greatest(1, $2::int / 50) FOR UPDATE SKIP LOCKED
+), del AS (
+  DELETE FROM outlast.threads x USING t WHERE x.project = t.project AND x.id = t.id
+  RETURNING x.project, x.id, x.updated_at
+), ents AS (
+  DELETE FROM outlast.thread_entries e USING del
+  WHERE e.project = del.project AND e.thread_id = del.id
+  RETURNING e.project, e.hash
+), vers AS (
+  DELETE FROM outlast.thread_versions v USING del
+  WHERE v.project = del.project AND v.thread_id = del.id
+  RETURNING 1
+), msgs AS (
+  DELETE FROM outlast.thread_messages m USING (SELECT DISTINCT project, hash FROM ents) g
+  WHERE m.project = g.project AND m.hash = g.hash
+    AND NOT EXISTS (SELECT 1 FROM outlast.thread_entries e
+                    WHERE e.project = g.project AND e.hash = g.hash
+                      AND NOT EXISTS (SELECT 1 FROM del WHERE del.project = e.project
+                                      AND del.id = e.thread_id))
+  RETURNING 1
+)
+SELECT ((SELECT count(*) FROM del) + (SELECT count(*) FROM ents) + (SELECT count(*) FROM vers)
+  + (SELECT count(*) FROM msgs))::int AS deleted,
+  (SELECT max(updated_at) FROM del) AS last`;
