@@ -91,7 +91,11 @@ async function sequence(
         firstP50: p50(ms.slice(0, 50)),
         lastP50: p50(ms.slice(i - 50, i)),
       });
-      process.stderr.write(`${system}: ${i} turns\n`);
+      const a = at.get(i);
+      // Each figure as soon as it is known: a 1,000-turn LangGraph sequence takes minutes.
+      process.stderr.write(
+        `${system}: ${i} turns, ${((a?.bytes ?? 0) / 1e6).toFixed(2)} MB, p50 first 50 ${a?.firstP50.toFixed(2)} ms, last 50 ${a?.lastP50.toFixed(2)} ms\n`,
+      );
     }
   }
   return { system, at };
