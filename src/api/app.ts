@@ -16,6 +16,7 @@ import { bodyLimit } from "hono/body-limit";
 import { CredentialStore } from "../auth/credentials.js";
 import type { webhooksSchema } from "../config/schema.js";
 import type { RunService } from "../engine/run-service.js";
+import { ThreadService } from "../engine/thread-service.js";
 import { RequestError } from "../errors.js";
 import type { Metrics } from "../metrics/index.js";
 import type { QuotaService } from "../quota/admission.js";
@@ -32,6 +33,7 @@ import { registerKeyRoutes } from "./routes/keys.js";
 import { registerMetricsRoute } from "./routes/metrics.js";
 import { registerQuotaRoutes } from "./routes/quota.js";
 import { registerRunRoutes } from "./routes/runs.js";
+import { registerThreadRoutes } from "./routes/threads.js";
 import { registerWebhookRoutes } from "./routes/webhooks.js";
 import { registerWorkerRoutes } from "./routes/workers.js";
 
@@ -144,6 +146,9 @@ export function createApi(opts: ApiOptions): OpenAPIHono {
 
   registerHealthRoutes(app, ready);
   registerRunRoutes(app, opts.service, opts.webhooks);
+  app.use("/v1/threads/*", limitTo(limit));
+  app.use("/v1/threads", limitTo(limit));
+  registerThreadRoutes(app, new ThreadService(opts.service.db));
   registerEventRoutes(app, { service: opts.service, signal: opts.shutdown });
   registerWorkerRoutes(app, opts.service);
   app.use("/v1/webhooks/*", limitTo(limit));

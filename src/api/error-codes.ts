@@ -83,6 +83,17 @@ export const API_ERROR_CODES = {
   OUTLAST_NOT_FOUND: { status: 404, meaning: "no route has this path" },
   OUTLAST_UNKNOWN_AGENT: { status: 404, meaning: "no agent with this name is registered" },
   OUTLAST_RUN_NOT_FOUND: { status: 404, meaning: "no run has this id" },
+  OUTLAST_THREAD_NOT_FOUND: {
+    status: 404,
+    meaning: "no thread has this id in the caller's project",
+  },
+  OUTLAST_THREAD_VERSION_NOT_FOUND: { status: 404, meaning: "the thread has no such version" },
+  OUTLAST_THREAD_EXISTS: { status: 409, meaning: "a thread with this id already exists" },
+  OUTLAST_THREAD_BUSY: {
+    status: 409,
+    meaning:
+      "the thread has a run in progress: a run submitted with multitask_strategy reject, or a delete",
+  },
   OUTLAST_METHOD_NOT_ALLOWED: {
     status: 405,
     meaning: "the path exists but not with this method (the Allow header lists the methods)",

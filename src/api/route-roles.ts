@@ -31,6 +31,16 @@ export const ROUTE_ROLES: Readonly<Record<string, RouteAccess>> = {
   "GET /v1/workers": "read",
   "GET /v1/quota": "read",
   "POST /v1/quota/check": "read",
+  // threads: reading is read; making, changing, forking and deleting them is submit
+  "POST /v1/threads": "submit",
+  "GET /v1/threads": "read",
+  "GET /v1/threads/:id": "read",
+  "PATCH /v1/threads/:id": "submit",
+  "DELETE /v1/threads/:id": "submit",
+  "GET /v1/threads/:id/messages": "read",
+  "GET /v1/threads/:id/state": "read",
+  "GET /v1/threads/:id/history": "read",
+  "POST /v1/threads/:id/fork": "submit",
   // webhooks: reading subscriptions and deliveries is read; changing them, admin
   "POST /v1/webhooks": "admin",
   "GET /v1/webhooks": "read",

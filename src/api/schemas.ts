@@ -7,7 +7,7 @@
 
 import { z } from "@hono/zod-openapi";
 import { EVENT_FILTER_RE } from "../events/types.js";
-import { RUN_STATUSES, WAIT_KINDS } from "../types/index.js";
+import { MULTITASK_STRATEGIES, RUN_STATUSES, WAIT_KINDS } from "../types/index.js";
 import { API_ERROR_CODES, type ApiErrorCode } from "./error-codes.js";
 
 const RUN_ID_EXAMPLE = "0197a4e2-5b1c-7f00-8a3e-2d4c6b8e9f01";
@@ -104,7 +104,7 @@ export const RunSchema = z
       .object({
         kind: z.enum(WAIT_KINDS).openapi({
           description:
-            "What holds the run: sleep, signal, child (waiting); provider_limit, cap (throttled); retry, scheduled (queued); no_worker (ready, but no live worker serves its queue); budget, thread (reserved). Kinds are added, never changed.",
+            "What holds the run: sleep, signal, child (waiting); provider_limit, cap (throttled); retry, scheduled (queued); no_worker (ready, but no live worker serves its queue); thread (queued behind its thread's earlier runs); budget (reserved). Kinds are added, never changed.",
         }),
         reason: z.string().openapi({ description: "Why, in a sentence for people." }),
         waits: z.array(
@@ -130,6 +130,10 @@ export const RunSchema = z
           .string()
           .optional()
           .openapi({ description: "no_worker: the queue no live worker serves." }),
+        thread_id: z
+          .string()
+          .optional()
+          .openapi({ description: "thread: the thread the run is queued behind." }),
       })
       .nullable()
       .openapi({ description: "Why a run that is not running waits; null when nothing holds it." }),
@@ -230,7 +234,14 @@ export const SubmitRunBody = z
         description:
           "Higher runs first. Default 0. Classes: `interactive` (100) runs before `normal` (0), which runs before `background` (-100).",
       }),
-    thread_id: text(255).optional(),
+    thread_id: text(255).optional().openapi({
+      description:
+        "The thread the run belongs to, created on first use: a thread runs one run at a time, in submit order.",
+    }),
+    multitask_strategy: z.enum(MULTITASK_STRATEGIES).optional().openapi({
+      description:
+        "With `thread_id`, when the thread is busy: `enqueue` (default) waits its turn; `reject` answers 409 OUTLAST_THREAD_BUSY; `interrupt` stops the active run at its next step boundary (`cancelled`, OUTLAST_INTERRUPTED) and runs after it; `rollback` does the same and undoes what the stopped run wrote to the thread.",
+    }),
     idempotency_key: text(255).optional().openapi({
       description:
         "A second submit with the same key returns the first run (202, Idempotent-Replayed: true).",

@@ -9,6 +9,7 @@ import { registerMigrate } from "./commands/migrate.js";
 import { registerRuns } from "./commands/runs.js";
 import { registerServe } from "./commands/serve.js";
 import { registerSim } from "./commands/sim.js";
+import { registerThreads } from "./commands/threads.js";
 import { registerUsage } from "./commands/usage.js";
 import { registerWorker } from "./commands/worker.js";
 import { registerWorkers } from "./commands/workers.js";
@@ -28,6 +29,7 @@ registerMigrate(program);
 registerKeys(program);
 registerRuns(program);
 registerSim(program);
+registerThreads(program);
 registerUsage(program);
 registerWorkers(program);
 

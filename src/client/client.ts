@@ -117,6 +117,23 @@ export class OutlastClient {
     return json as T;
   }
 
+  /**
+   * The thread API (`/v1/threads…`): `path` is below /v1/threads (`""`, `"/t1"`,
+   * `"/t1/messages?limit=20"`); the answer is the API's JSON (undefined for a 204).
+   * @example
+   * ```ts
+   * const t = await outlast.threads("POST", "", { id: "support-42", metadata: { user: "ada" } });
+   * const page = await outlast.threads("GET", "/support-42/messages");
+   * ```
+   */
+  threads<T = Record<string, unknown>>(
+    method: "GET" | "POST" | "PATCH" | "DELETE",
+    path: string,
+    body?: unknown,
+  ): Promise<T> {
+    return this.request<T>(method, `/v1/threads${path}`, body);
+  }
+
   submit(
     req: {
       agent: string;
@@ -124,6 +141,8 @@ export class OutlastClient {
       queue?: string;
       priority?: number;
       thread_id?: string;
+      /** With thread_id, when the thread is busy: enqueue (default), reject, interrupt, rollback. */
+      multitask_strategy?: "enqueue" | "reject" | "interrupt" | "rollback";
       idempotency_key?: string;
       tags?: Record<string, string>;
       /** Push the run's events (default: its end) to this URL, signed per Standard Webhooks. */

@@ -15,6 +15,12 @@ import type { Logger } from "../util/log.js";
 import { abortReason } from "../util/signal.js";
 import { parseDuration } from "./duration.js";
 import type { ChildState, RunContext, StepContext, StepOptions } from "./run-context.js";
+import {
+  type ThreadAccess,
+  type ThreadHandle,
+  ThreadHandleImpl,
+  threadChat,
+} from "./thread-context.js";
 import { ChildRunFailedError, reviveError, SignalTimeoutError } from "./wait-errors.js";
 
 export type { ChildState, RunContext, StepContext, StepOptions };
@@ -51,6 +57,8 @@ export interface ContextDeps {
   mintRunToken?: (() => Promise<string>) | undefined;
   /** Record a span per step whose body runs, under `parent` (the attempt's span). */
   trace?: { tracing: Tracing; parent: SpanIds } | undefined;
+  /** The run's thread, when it has one (`ctx.thread`). */
+  thread?: ThreadAccess | undefined;
 }
 
 /** A step's body, as the context calls it: with the step's span when it is traced. */
@@ -77,8 +85,19 @@ export class RunContextImpl implements RunContext {
   private readonly blocked: Wait[] = [];
   private parkScheduled = false;
   private runTokenPromise: Promise<string> | undefined;
+  private threadHandle: ThreadHandle | undefined;
 
   constructor(private readonly deps: ContextDeps) {}
+
+  get thread(): ThreadHandle {
+    this.threadHandle ??= new ThreadHandleImpl(this.deps.thread, {
+      op: (kind, name, body) => this.op(kind, name, body),
+      record: async (seq, kind, name, startedAt, value) => {
+        await this.record(seq, kind, name, startedAt, { ok: true, value });
+      },
+    });
+    return this.threadHandle;
+  }
 
   get runId(): string {
     return this.deps.runId;
@@ -118,22 +137,30 @@ export class RunContextImpl implements RunContext {
     return this.runTokenPromise;
   }
 
-  llm(request: ChatRequest & { name?: string }): Promise<ChatResult> {
-    const { name, ...body } = request;
+  llm(request: ChatRequest & { name?: string; thread?: boolean }): Promise<ChatResult> {
+    const { name, thread, ...body } = request;
     const stepName = name ?? `llm:${body.model}`;
     return this.op("llm", stepName, (seq) =>
       this.runStep(seq, "llm", stepName, async ({ signal }, span) => {
-        if (!this.deps.llm) {
+        const llm = this.deps.llm;
+        if (!llm) {
           throw new TerminalError("no LLM provider is configured", { code: "OUTLAST_NO_PROVIDER" });
         }
-        return this.deps.llm.chat(body, {
-          signal,
-          runId: this.runId,
-          agent: this.agent,
-          step: stepName,
-          ...this.deps.attribution,
-          ...(span ? { trace: span.ids } : {}),
-        });
+        const chat = (messages: ChatRequest["messages"]) =>
+          llm.chat(
+            { ...body, messages },
+            {
+              signal,
+              runId: this.runId,
+              agent: this.agent,
+              step: stepName,
+              ...this.deps.attribution,
+              ...(span ? { trace: span.ids } : {}),
+            },
+          );
+        return thread
+          ? threadChat(this.deps.thread, seq, body.messages, chat)
+          : chat(body.messages);
       }),
     ) as Promise<ChatResult>;
   }

@@ -4,6 +4,7 @@ import type { LlmClient } from "../llm/types.js";
 import type { Admission } from "../quota/admission.js";
 import type { Finish, Repo, StepWrite, StepWriteResult } from "../store/repo.js";
 import { withDbRetry } from "../store/retry.js";
+import { ThreadRepo } from "../store/threads.js";
 import type { Tracing } from "../tracing/types.js";
 import type { ClaimedRun, JournalEntry } from "../types/index.js";
 import { Batcher } from "../util/batcher.js";
@@ -15,6 +16,7 @@ import { RunContextImpl } from "./context.js";
 import { admissionOutcome, errorJson, type Outcome, ParkSignal, runAgent } from "./execute.js";
 import type { EngineObserver } from "./observer.js";
 import { claimedTrace, emitRunSpan, runAttributes } from "./run-trace.js";
+import { threadAccess } from "./thread-context.js";
 import { versionMismatch } from "./versions.js";
 import { parkedFor, retryFor, throttledFor } from "./waiting-for.js";
 
@@ -53,9 +55,11 @@ export class RunExecutor {
   private readonly journal: Batcher<StepWrite, StepWriteResult>;
   private readonly parker: Batcher<Park, boolean>;
   private readonly forever: { maxElapsedMs: number; signal: AbortSignal };
+  private readonly threads: ThreadRepo;
 
   constructor(private readonly opts: ExecutorOptions) {
     const repo = opts.repo;
+    this.threads = new ThreadRepo(repo.db);
     this.forever = { maxElapsedMs: Number.POSITIVE_INFINITY, signal: opts.stopped };
     this.journal = new Batcher((items) =>
       withDbRetry(() => repo.journalSteps(items), this.forever),
@@ -151,6 +155,7 @@ export class RunExecutor {
           }),
         ),
       trace: tracing && span ? { tracing, parent: span.ids } : undefined,
+      thread: threadAccess(this.threads, run),
     });
     try {
       const outcome = await runAgent(agent, run, ctx, abort);

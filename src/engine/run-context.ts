@@ -1,6 +1,7 @@
 import type { SerializedError } from "../errors.js";
 import type { ChatRequest, ChatResult } from "../llm/types.js";
 import type { Logger } from "../util/log.js";
+import type { ThreadHandle } from "./thread-context.js";
 
 /**
  * What an agent's code sees: `RunContext` and what its steps get. Replay rules, for code
@@ -88,7 +89,20 @@ export interface RunContext {
    * console.log(r.content, r.usage.outputTokens);
    * ```
    */
-  llm(request: ChatRequest & { name?: string }): Promise<ChatResult>;
+  llm(request: ChatRequest & { name?: string; thread?: boolean }): Promise<ChatResult>;
+  /**
+   * The run's thread (a run submitted with `thread_id`): its transcript and state, each
+   * write journaled and made once. Without a thread every call throws OUTLAST_NO_THREAD.
+   * `ctx.llm({model, thread: true, messages})` prompts with the whole transcript and
+   * `messages`, and appends `messages` and the reply in the same journaled step.
+   *
+   * @example
+   * ```ts
+   * await ctx.thread.append({ role: "user", content: input.text });
+   * const history = await ctx.thread.messages({ last: 20 });
+   * ```
+   */
+  readonly thread: ThreadHandle;
   /**
    * Publishes progress (any JSON) on the run; the latest value shows in `GET /v1/runs/:id`
    * and subscribers get a `run.progress` event. A replay does not publish again what an

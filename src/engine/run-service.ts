@@ -4,14 +4,22 @@ import type { QuotaService } from "../quota/admission.js";
 import type { Db } from "../store/db.js";
 import { Repo } from "../store/repo.js";
 import { withDbRetry } from "../store/retry.js";
+import { ThreadRepo } from "../store/threads.js";
 import { runTraceFor } from "../tracing/traceparent.js";
 import type { Tracing } from "../tracing/types.js";
-import { DEFAULT_PROJECT, RUN_STATUSES, type RunRow } from "../types/index.js";
+import {
+  DEFAULT_PROJECT,
+  MULTITASK_STRATEGIES,
+  type MultitaskStrategy,
+  RUN_STATUSES,
+  type RunRow,
+} from "../types/index.js";
 import { isUuid, uuidv7 } from "../util/ids.js";
 import type { AnyAgent } from "./agent.js";
 import { DEFAULT_RETRY } from "./backoff.js";
 import { emitRunSpan, rowTrace } from "./run-trace.js";
 import { RunWaiter } from "./run-waiter.js";
+import { THREAD_ID_RE } from "./thread-service.js";
 import { agentVersion } from "./versions.js";
 import { noWorkerFor, scheduledFor } from "./waiting-for.js";
 
@@ -23,7 +31,13 @@ export interface SubmitRequest {
   queue?: string | undefined;
   /** A number (higher first) or a class: interactive 100, normal 0, background -100. */
   priority?: number | PriorityClass | undefined;
+  /**
+   * The thread the run belongs to (created on first use): its runs run one at a time, in
+   * submit order, and `ctx.thread` reads and writes its transcript and state.
+   */
   thread_id?: string | undefined;
+  /** What the run does when its thread is busy (default `enqueue`); only with `thread_id`. */
+  multitask_strategy?: MultitaskStrategy | undefined;
   idempotency_key?: string | undefined;
   tags?: Record<string, string> | undefined;
   /** Delayed start. */
@@ -68,6 +82,7 @@ export interface ListRequest {
  */
 export class RunService {
   readonly repo: Repo;
+  private readonly threads: ThreadRepo;
   private readonly agents: Map<string, AnyAgent>;
   private readonly waiter: RunWaiter;
 
@@ -81,6 +96,7 @@ export class RunService {
     private readonly tracing?: Tracing | undefined,
   ) {
     this.repo = new Repo(db);
+    this.threads = new ThreadRepo(db);
     this.agents = new Map(agents.map((a) => [a.name, a]));
     this.waiter = new RunWaiter(db, this.repo);
   }
@@ -165,6 +181,25 @@ export class RunService {
       }
     }
     const availableAt = req.run_at ? new Date(req.run_at) : undefined;
+    if (req.thread_id !== undefined) {
+      return this.submitOnThread(req, {
+        agent: agent.name,
+        queue,
+        input,
+        priority: typeof req.priority === "string" ? PRIORITY_CLASSES[req.priority] : req.priority,
+        tags: req.tags,
+        idempotencyKey: req.idempotency_key,
+        maxAttempts: agent.retry?.maxAttempts ?? DEFAULT_RETRY.maxAttempts,
+        availableAt,
+        agentVersion: agentVersion(agent),
+      });
+    }
+    if (req.multitask_strategy !== undefined) {
+      throw new RequestError(
+        "OUTLAST_INVALID_REQUEST",
+        "multitask_strategy: only a run with a thread_id has one",
+      );
+    }
     const rows = await withDbRetry(() =>
       this.repo.insertRuns([
         {
@@ -197,6 +232,48 @@ export class RunService {
       );
     }
     return { run: existing, created: false };
+  }
+
+  /**
+   * A run on a thread: outlast.thread_submit (migration 016) takes the thread's lock, applies
+   * the multitask strategy and inserts the run ready (idle thread) or queued behind it.
+   */
+  private async submitOnThread(
+    req: SubmitRequest,
+    run: Parameters<ThreadRepo["submitRun"]>[3],
+  ): Promise<SubmitResult> {
+    const threadId = req.thread_id ?? "";
+    if (!THREAD_ID_RE.test(threadId)) {
+      throw new RequestError(
+        "OUTLAST_INVALID_REQUEST",
+        "thread_id: 1 to 255 characters, no control characters",
+      );
+    }
+    const strategy = req.multitask_strategy ?? "enqueue";
+    if (!MULTITASK_STRATEGIES.includes(strategy)) {
+      throw new RequestError(
+        "OUTLAST_INVALID_REQUEST",
+        `multitask_strategy must be one of ${MULTITASK_STRATEGIES.join(", ")}`,
+      );
+    }
+    const project = req.project ?? DEFAULT_PROJECT;
+    const r = await withDbRetry(() => this.threads.submitRun(project, threadId, strategy, run));
+    if (r.outcome === "busy") {
+      throw new RequestError(
+        "OUTLAST_THREAD_BUSY",
+        `thread "${threadId}" has a run in progress (${r.id}); multitask_strategy "reject" refuses a second`,
+        { details: { thread_id: threadId, active_run_id: r.id } },
+      );
+    }
+    const row = await withDbRetry(() => this.repo.getRun(r.id));
+    if (!row) throw new Error(`run ${r.id} vanished after its submit`);
+    if (r.outcome === "existing" && row.agent !== run.agent) {
+      throw new RequestError(
+        "OUTLAST_IDEMPOTENCY_CONFLICT",
+        `idempotency key "${req.idempotency_key}" already belongs to a run of agent "${row.agent}"`,
+      );
+    }
+    return { run: row, created: r.outcome !== "existing" };
   }
 
   async get(id: string, project: string = DEFAULT_PROJECT): Promise<RunRow> {

@@ -12,8 +12,9 @@
  * | `retry`          | queued: backing off after a failed attempt        | requeue                 |
  * | `scheduled`      | queued: `run_at` is in the future                 | read time (the API)     |
  * | `no_worker`      | ready, but no live worker serves its queue        | read time (the API)     |
+ * | `thread`         | queued: behind earlier runs of its thread         | submit (migration 016)  |
  *
- * `budget` and `thread` are reserved for budgets and threads. Kinds are only ever added,
+ * `budget` is reserved for budgets. Kinds are only ever added,
  * never changed: clients switch on them. `reason` is a sentence for people.
  */
 

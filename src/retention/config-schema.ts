@@ -31,6 +31,8 @@ export const retentionSchema = z
     usage: keepFor.default(30 * 86_400_000),
     /** Delivered and failed webhook deliveries with their attempt logs, by last update. */
     deliveries: keepFor.default(7 * 86_400_000),
+    /** Idle threads, whole (messages, versions), by their last write; kept forever by default. */
+    threads: keepFor.default(false),
     /** Pause between pruning passes. */
     intervalMs: positiveInt.default(60_000),
   })

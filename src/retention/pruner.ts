@@ -12,7 +12,13 @@ import { type Db, LOCK_NAMESPACE } from "../store/db.js";
 import { PRUNE_LOCK_TIMEOUT, TRY_PRUNE_LOCK } from "../store/sql/retention.js";
 import { type Logger, silentLogger } from "../util/log.js";
 import type { PruneResult, RetentionTarget } from "./target.js";
-import { deliveriesTarget, EventsTarget, RunsTarget, usageTarget } from "./targets.js";
+import {
+  deliveriesTarget,
+  EventsTarget,
+  RunsTarget,
+  threadsTarget,
+  usageTarget,
+} from "./targets.js";
 
 /** Second key of the pruner's advisory lock ("RETN"). */
 const PRUNE_LOCK_KEY = 0x5245544e;
@@ -52,6 +58,8 @@ export interface RetentionConfig {
   events: number | false;
   usage: number | false;
   deliveries: number | false;
+  /** Idle threads (issue 22); absent or false: kept forever. */
+  threads?: number | false;
   intervalMs: number;
 }
 
@@ -67,6 +75,7 @@ export function retentionRules(c: RetentionConfig, extra: RetentionRule[] = []):
   add(c.deliveries, deliveriesTarget());
   add(c.events, new EventsTarget());
   add(c.usage, usageTarget());
+  add(c.threads ?? false, threadsTarget());
   add(c.runs, new RunsTarget());
   return [...rules, ...extra];
 }

@@ -4,6 +4,7 @@
  */
 import type { Queryable } from "../store/db.js";
 import * as R from "../store/sql/retention.js";
+import * as T from "../store/sql/threads.js";
 import type { PruneBudget, PruneResult, RetentionTarget } from "./target.js";
 
 /** Runs picked per batch to begin with; grows while batches come out under budget. */
@@ -152,3 +153,6 @@ export const usageTarget = (): RetentionTarget => new StatementTarget("usage", R
 /** Delivered and failed webhook deliveries with their attempt logs. */
 export const deliveriesTarget = (): RetentionTarget =>
   new StatementTarget("deliveries", R.PRUNE_DELIVERIES);
+
+/** Idle threads not written to for the age given, whole (issue 22): off unless configured. */
+export const threadsTarget = (): RetentionTarget => new StatementTarget("threads", T.PRUNE_THREADS);

@@ -17,4 +17,11 @@ export {
 } from "./principal.js";
 export { isTerminalStatus, RUN_STATUSES, type RunStatus, TERMINAL_STATUSES } from "./run-status.js";
 export type { Claimant, ClaimedRun, NewRun, RunRow } from "./runs.js";
+export {
+  MULTITASK_STRATEGIES,
+  type MultitaskStrategy,
+  type ThreadMessage,
+  type ThreadRow,
+  type ThreadVersionRow,
+} from "./threads.js";
 export { WAIT_KINDS, type Wait, type WaitingFor, type WaitKind } from "./waits.js";

@@ -40,4 +40,6 @@ export interface WaitingFor {
   eta?: string;
   /** `no_worker`: the queue no live worker serves. */
   queue?: string;
+  /** `thread`: the thread the run is queued behind (one run at a time, in submit order). */
+  thread_id?: string;
 }

@@ -96,8 +96,14 @@ test("every documented operation answers: no 404 or 405 for want of a route", as
       body: JSON.stringify({ url: "http://127.0.0.1:9/hook", events: ["run.failed"] }),
     })
   ).json()) as { id: string };
+  const thread = await fetch(`${server.url}/v1/threads`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ id: "x" }),
+  });
   expect(run.id).toBeTruthy();
   expect(hook.id).toBeTruthy();
+  expect(thread.status).toBe(201);
   // Deletions last, so the resources stay for the other operations.
   const ops = (await documented()).sort(
     (a, b) => Number(a.startsWith("DELETE")) - Number(b.startsWith("DELETE")),

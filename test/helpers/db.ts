@@ -41,7 +41,10 @@ export async function openTestDb(
     const db = await sharedPglite;
     return {
       db,
-      close: () => db.exec("TRUNCATE outlast.runs, outlast.steps, outlast.workers CASCADE"),
+      close: () =>
+        db.exec(
+          "TRUNCATE outlast.runs, outlast.steps, outlast.workers, outlast.threads, outlast.thread_messages, outlast.thread_entries, outlast.thread_versions CASCADE",
+        ),
     };
   }
   const { url, drop } = await freshDatabaseUrl();

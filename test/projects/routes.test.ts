@@ -33,6 +33,7 @@ interface Alpha {
   webhook: string;
   delivery: string;
   key: string;
+  thread: string;
 }
 
 /** Path parameters naming one of alpha's resources, by route path. */
@@ -47,6 +48,11 @@ const FIXTURES: Record<string, (a: Alpha) => Record<string, string>> = {
   "/v1/webhooks/deliveries/:id": (a) => ({ id: a.delivery }),
   "/v1/webhooks/deliveries/:id/redeliver": (a) => ({ id: a.delivery }),
   "/v1/keys/:id": (a) => ({ id: a.key }),
+  "/v1/threads/:id": (a) => ({ id: a.thread }),
+  "/v1/threads/:id/messages": (a) => ({ id: a.thread }),
+  "/v1/threads/:id/state": (a) => ({ id: a.thread }),
+  "/v1/threads/:id/history": (a) => ({ id: a.thread }),
+  "/v1/threads/:id/fork": (a) => ({ id: a.thread }),
 };
 
 /** Routes with a parameter that names no project's resource. */
@@ -123,6 +129,11 @@ describe("another project's resources, through every route", () => {
       headers: as("alpha"),
     });
     expect(key.status).toBe(201);
+    const thread = await call(app, "POST", "/v1/threads", {
+      json: { id: "alpha-thread", metadata: { team: "alpha" } },
+      headers: as("alpha"),
+    });
+    expect(thread.status).toBe(201);
     const webhooks = new WebhookStore(db);
     await until(
       async () =>
@@ -149,6 +160,7 @@ describe("another project's resources, through every route", () => {
       webhook: hook.body.id,
       delivery: delivery!,
       key: key.body.id,
+      thread: "alpha-thread",
     };
   }, 120_000);
 
@@ -177,7 +189,8 @@ describe("another project's resources, through every route", () => {
     "$method $path: beta's admin key gets 404 for alpha's resource, alpha's does not",
     async ({ method, path }) => {
       const url = fill(path, FIXTURES[path]!(alpha));
-      const json = method === "POST" ? {} : undefined;
+      const json =
+        method === "POST" ? {} : method === "PATCH" ? { metadata: { by: "beta" } } : undefined;
       const beta = await call(app, method, url, { json, headers: as("beta") });
       expect({ status: beta.status, body: beta.body }).toMatchObject({
         status: 404,
@@ -221,6 +234,8 @@ describe("another project's resources, through every route", () => {
     expect((await service.get(alpha.waitingRun, "alpha")).status).toBe("waiting");
     expect((await service.get(alpha.failedRun, "alpha")).status).toBe("failed");
     expect(await new WebhookStore(db).getSubscription(alpha.webhook, "alpha")).toBeDefined();
+    const thread = await call(app, "GET", `/v1/threads/${alpha.thread}`, { headers: as("alpha") });
+    expect(thread.body).toMatchObject({ id: alpha.thread, metadata: { team: "alpha" } });
     const keyList = await call(app, "GET", "/v1/keys", { headers: as("alpha") });
     expect(JSON.stringify(keyList.body)).toContain(alpha.key);
   });

@@ -10,6 +10,8 @@ test("defaults, strings, ms and false", () => {
     events: 7 * 86_400_000,
     usage: 30 * 86_400_000,
     deliveries: 7 * 86_400_000,
+    // Threads are sessions: kept until configured otherwise.
+    threads: false,
     intervalMs: 60_000,
   });
   const c = resolveConfig(

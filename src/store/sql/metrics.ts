@@ -19,6 +19,7 @@ SELECT queue, count(*)::float8 AS depth,
   extract(epoch FROM now() - min(available_at))::float8 AS oldest_seconds
 FROM outlast.runs
 WHERE status IN ('queued', 'waiting', 'throttled') AND available_at <= now()
+  AND available_at < 'infinity'::timestamptz
 GROUP BY queue`;
 
 /** Live workers (registry rows not expired), their slots and the slots free. */

@@ -85,6 +85,9 @@ const CLAIMED_COLUMNS = `r.id, r.project, r.agent, r.queue, r.input, r.attempt,
  * The best ready runs of some queues, locked. Each queue is scanned on its own in index
  * order (queue, priority DESC, available_at, id) and stops after `limit` rows; one scan
  * over `queue = ANY(…)` instead read and sorted every ready run (2,490 rows, 5 ms).
+ * `available_at < 'infinity'` matches runs_ready_idx's predicate (migration 016): runs
+ * queued behind their thread, or parked with no deadline, are not in it, so a claim that
+ * finds fewer ready runs than `limit` does not walk them.
  */
 function readyRuns(queues: string, limit: string): string {
   return `
@@ -93,7 +96,7 @@ function readyRuns(queues: string, limit: string): string {
     SELECT id, priority, available_at, waiting_for FROM outlast.runs
     WHERE queue = q.name
       AND status IN ('queued', 'waiting', 'throttled')
-      AND available_at <= now()
+      AND available_at <= now() AND available_at < 'infinity'::timestamptz
     ORDER BY priority DESC, available_at, id
     LIMIT ${limit}
     FOR UPDATE SKIP LOCKED
