@@ -30,7 +30,7 @@ describe.each(BACKENDS)("retention on %s", (backend) => {
   beforeEach(() =>
     db.exec(`TRUNCATE outlast.runs, outlast.steps, outlast.events, outlast.signals,
       outlast.webhook_endpoints, outlast.webhook_deliveries, outlast.webhook_attempts,
-      outlast.gateway_calls, outlast.usage_rollups, outlast.usage_totals;
+      outlast.gateway_calls, outlast.usage_rollups, outlast.usage_totals, outlast.api_keys;
       UPDATE outlast.webhook_cursor SET txid = '0'::xid8, event_id = 0;`),
   );
 
@@ -66,12 +66,24 @@ describe.each(BACKENDS)("retention on %s", (backend) => {
        FROM (SELECT DISTINCT ON (agent) agent, id FROM outlast.runs
              WHERE agent IN ('old-done', 'recent')) r`,
     );
+    // A run token (ctx.runToken()) of an old run goes with it; one of a recent run stays.
+    await db.query(
+      `INSERT INTO outlast.api_keys (id, project, role, name, prefix, secret_hash, source,
+         run_id, revoked_at)
+       SELECT 'olr_' || agent, 'default', 'submit', 'run token', 'olr_' || agent, 'x', 'run',
+         id, CASE WHEN agent = 'old-done' THEN now() END
+       FROM (SELECT DISTINCT ON (agent) agent, id FROM outlast.runs
+             WHERE agent IN ('old-done', 'recent')) r`,
+    );
     await fanOutAll(db);
 
     const report = await pass([{ target: new RunsTarget(), keepMs: 30 * DAY }]);
 
     // 5 × (1 run + 3 steps + 7 events (the run's, each step's started and finished) + 1 signal)
-    expect(report.deleted.runs).toBe(60 + 1);
+    // + the per-run webhook + the run token
+    expect(report.deleted.runs).toBe(60 + 1 + 1);
+    expect(await count("outlast.api_keys WHERE source = 'run'")).toBe(1);
+    expect(await count("outlast.api_keys WHERE id = 'olr_recent'")).toBe(1);
     expect(await count("outlast.webhook_endpoints WHERE url LIKE '%/recent'")).toBe(1);
     expect(await count("outlast.webhook_endpoints")).toBe(1);
     const left = await db.query<{ agent: string; n: string }>(

@@ -37,6 +37,7 @@ SELECT r.id, r.finished_at,
   + (SELECT count(*) FROM outlast.webhook_deliveries d
        JOIN outlast.webhook_attempts a ON a.delivery_id = d.id WHERE d.run_id = r.id)
   + (SELECT count(*) FROM outlast.webhook_endpoints w WHERE w.run_id = r.id)
+  + (SELECT count(*) FROM outlast.api_keys k WHERE k.run_id = r.id)
   AS children
 FROM outlast.runs r
 WHERE r.status IN ${TERMINAL} AND r.finished_at < $1::timestamptz
@@ -67,10 +68,12 @@ dl AS (DELETE FROM outlast.webhook_deliveries WHERE run_id = ANY($1::uuid[]) RET
 at AS (
   DELETE FROM outlast.webhook_attempts WHERE delivery_id IN (SELECT id FROM dl) RETURNING 1),
 ep AS (DELETE FROM outlast.webhook_endpoints WHERE run_id = ANY($1::uuid[]) RETURNING 1),
+-- The run's tokens (migration 013): revoked when it ended, so no process accepts them.
+tk AS (DELETE FROM outlast.api_keys WHERE run_id = ANY($1::uuid[]) RETURNING 1),
 rn AS (DELETE FROM outlast.runs WHERE id = ANY($1::uuid[]) RETURNING 1)
 SELECT ((SELECT count(*) FROM st) + (SELECT count(*) FROM ev) + (SELECT count(*) FROM sg)
   + (SELECT count(*) FROM dl) + (SELECT count(*) FROM at) + (SELECT count(*) FROM ep)
-  + (SELECT count(*) FROM rn))::int AS deleted`;
+  + (SELECT count(*) FROM tk) + (SELECT count(*) FROM rn))::int AS deleted`;
 
 /**
  * A run with more rows than one transaction may delete loses them over several, in this
@@ -97,6 +100,9 @@ export const DELETE_RUN_PARTS: readonly string[] = [
    RETURNING 1) SELECT count(*)::int AS deleted FROM d`,
   `WITH d AS (DELETE FROM outlast.webhook_endpoints WHERE id IN (
      SELECT id FROM outlast.webhook_endpoints WHERE run_id = $1::uuid LIMIT $2::int)
+   RETURNING 1) SELECT count(*)::int AS deleted FROM d`,
+  `WITH d AS (DELETE FROM outlast.api_keys WHERE id IN (
+     SELECT id FROM outlast.api_keys WHERE run_id = $1::uuid LIMIT $2::int)
    RETURNING 1) SELECT count(*)::int AS deleted FROM d`,
 ];
 
