@@ -90,7 +90,8 @@ describe("ctx.llm with thread: true", () => {
     expect(msgs[1]?.content).toBe((o1.output as { content: string }).content);
     expect((o2.output as { version: number }).version).toBe(2);
     // The second call's prompt was the whole transcript: the gateway recorded its input
-    // tokens, more than the first call's.
+    // tokens, more than the first call's. (The recorder writes in batches: flush first.)
+    await gateway.flush();
     const calls = await db.query<{ input_tokens: number }>(
       "SELECT input_tokens FROM outlast.gateway_calls WHERE run_id = ANY($1::text[]) ORDER BY at",
       [[first.run.id, second.run.id]],
