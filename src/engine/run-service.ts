@@ -9,7 +9,6 @@ import { runTraceFor } from "../tracing/traceparent.js";
 import type { Tracing } from "../tracing/types.js";
 import {
   DEFAULT_PROJECT,
-  MULTITASK_STRATEGIES,
   type MultitaskStrategy,
   RUN_STATUSES,
   type RunRow,
@@ -19,7 +18,7 @@ import type { AnyAgent } from "./agent.js";
 import { DEFAULT_RETRY } from "./backoff.js";
 import { emitRunSpan, rowTrace } from "./run-trace.js";
 import { RunWaiter } from "./run-waiter.js";
-import { THREAD_ID_RE } from "./thread-service.js";
+import { submitOnThread } from "./thread-submit.js";
 import { agentVersion } from "./versions.js";
 import { noWorkerFor, scheduledFor } from "./waiting-for.js";
 
@@ -182,7 +181,7 @@ export class RunService {
     }
     const availableAt = req.run_at ? new Date(req.run_at) : undefined;
     if (req.thread_id !== undefined) {
-      return this.submitOnThread(req, {
+      return submitOnThread(this.threads, this.repo, req, {
         agent: agent.name,
         queue,
         input,
@@ -232,48 +231,6 @@ export class RunService {
       );
     }
     return { run: existing, created: false };
-  }
-
-  /**
-   * A run on a thread: outlast.thread_submit (migration 016) takes the thread's lock, applies
-   * the multitask strategy and inserts the run ready (idle thread) or queued behind it.
-   */
-  private async submitOnThread(
-    req: SubmitRequest,
-    run: Parameters<ThreadRepo["submitRun"]>[3],
-  ): Promise<SubmitResult> {
-    const threadId = req.thread_id ?? "";
-    if (!THREAD_ID_RE.test(threadId)) {
-      throw new RequestError(
-        "OUTLAST_INVALID_REQUEST",
-        "thread_id: 1 to 255 characters, no control characters",
-      );
-    }
-    const strategy = req.multitask_strategy ?? "enqueue";
-    if (!MULTITASK_STRATEGIES.includes(strategy)) {
-      throw new RequestError(
-        "OUTLAST_INVALID_REQUEST",
-        `multitask_strategy must be one of ${MULTITASK_STRATEGIES.join(", ")}`,
-      );
-    }
-    const project = req.project ?? DEFAULT_PROJECT;
-    const r = await withDbRetry(() => this.threads.submitRun(project, threadId, strategy, run));
-    if (r.outcome === "busy") {
-      throw new RequestError(
-        "OUTLAST_THREAD_BUSY",
-        `thread "${threadId}" has a run in progress (${r.id}); multitask_strategy "reject" refuses a second`,
-        { details: { thread_id: threadId, active_run_id: r.id } },
-      );
-    }
-    const row = await withDbRetry(() => this.repo.getRun(r.id));
-    if (!row) throw new Error(`run ${r.id} vanished after its submit`);
-    if (r.outcome === "existing" && row.agent !== run.agent) {
-      throw new RequestError(
-        "OUTLAST_IDEMPOTENCY_CONFLICT",
-        `idempotency key "${req.idempotency_key}" already belongs to a run of agent "${row.agent}"`,
-      );
-    }
-    return { run: row, created: r.outcome !== "existing" };
   }
 
   async get(id: string, project: string = DEFAULT_PROJECT): Promise<RunRow> {
